@@ -1,0 +1,162 @@
+"""One frozen Config, built and validated once from siteserve.toml and the CLI.
+
+Start-up errors are ``ConfigError``: the CLI prints their message as one line
+and exits with status 2. Nothing after start-up reads options from anywhere else.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+CONFIG_FILE = "siteserve.toml"
+
+
+class ConfigError(Exception):
+    """A start-up error: a bad option, a missing folder, a taken port."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every bound the server keeps; each one is a key of ``[limits]`` in siteserve.toml."""
+
+    max_request_line: int = 8 * 1024
+    max_header_bytes: int = 64 * 1024
+    max_headers: int = 100
+    max_body: int = 16 * 1024 * 1024
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 5.0
+    max_connections: int = 1024
+    shutdown_timeout: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    root: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    strict_port: bool = False
+    open_browser: bool = False
+    quiet: bool = False
+    follow_symlinks: bool = False
+    reload: bool = True
+    #: None is the development profile (no-cache); a number is the sharing profile.
+    cache_seconds: int | None = None
+    limits: Limits = field(default_factory=Limits)
+    #: Globs of plain files rendered as templates (``render = ["*.html"]``).
+    render: tuple[str, ...] = ()
+    #: The ``[site]`` table, visible to pages as ``site``.
+    site: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: Extra ``[headers]`` applied on top of every response: glob -> {name: value}.
+    headers: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    #: Extra ignore globs for the watcher.
+    ignore: tuple[str, ...] = ()
+    poll: bool = False
+    strict_undefined: bool = False
+    sessions: str | None = None
+
+
+_SERVER_KEYS = {
+    "host",
+    "port",
+    "strict_port",
+    "open_browser",
+    "quiet",
+    "follow_symlinks",
+    "reload",
+    "cache_seconds",
+    "render",
+    "ignore",
+    "poll",
+    "strict_undefined",
+    "sessions",
+}
+
+
+def load_file(root: Path) -> dict[str, Any]:
+    """Read ``siteserve.toml`` in the site folder, or nothing when there is none."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from error
+
+
+def _limits_from(table: dict[str, Any], base: Limits) -> Limits:
+    known = {f.name: f.type for f in fields(Limits)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        key = key.replace("-", "_")
+        if key not in known:
+            raise ConfigError(f"{CONFIG_FILE}: unknown key limits.{key}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{CONFIG_FILE}: limits.{key} must be a positive number")
+        values[key] = value
+    return replace(base, **values)
+
+
+def _headers_from(table: dict[str, Any]) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    rules = []
+    for pattern, values in table.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{CONFIG_FILE}: headers.{pattern} must be a table of name = value")
+        rules.append((pattern, tuple((str(k), str(v)) for k, v in values.items())))
+    return tuple(rules)
+
+
+def build_config(root: Path, **options: Any) -> Config:
+    """Validate everything once: the folder, the file, then CLI options on top.
+
+    ``options`` holds only what the user gave on the command line (None means
+    "not given"), so a value in siteserve.toml stands unless the CLI overrides it.
+    """
+    if not root.exists():
+        raise ConfigError(f"folder not found: {root}")
+    if not root.is_dir():
+        raise ConfigError(f"not a folder: {root}")
+    root = root.resolve()
+    data = load_file(root)
+    values: dict[str, Any] = {}
+    server = dict(data.get("server", {}))
+    for key in ("render", "ignore", "strict_undefined", "sessions"):
+        if key in data:
+            server[key] = data[key]
+    for key, value in server.items():
+        key = key.replace("-", "_")
+        if key not in _SERVER_KEYS:
+            raise ConfigError(f"{CONFIG_FILE}: unknown key {key}")
+        values[key] = tuple(value) if isinstance(value, list) else value
+    limits = _limits_from(dict(data.get("limits", {})), Limits())
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key == "limits":
+            limits = _limits_from(value, limits)
+        elif key in ("ignore", "render"):
+            values[key] = tuple(values.get(key, ())) + tuple(value)
+        else:
+            values[key] = value
+    config = Config(
+        root=root,
+        limits=limits,
+        site=MappingProxyType(dict(data.get("site", {}))),
+        headers=_headers_from(dict(data.get("headers", {}))),
+        **values,
+    )
+    _validate(config)
+    return config
+
+
+def _validate(config: Config) -> None:
+    if not isinstance(config.port, int) or not 0 <= config.port <= 65535:
+        raise ConfigError(f"port must be between 0 and 65535, not {config.port}")
+    if config.cache_seconds is not None and config.cache_seconds < 0:
+        raise ConfigError("cache seconds must be zero or more")
+    if not config.host:
+        raise ConfigError("host must not be empty")

@@ -1,0 +1,30 @@
+"""HTTP/1.1 as bytes in, requests out; responses out as bytes.
+
+Nothing here knows about sockets or files: the server layer feeds bytes and
+hands the encoded responses to a transport. httptools is imported here only.
+"""
+
+from __future__ import annotations
+
+from siteserve.http.headers import Headers
+from siteserve.http.request import Request, RequestBody
+from siteserve.http.response import (
+    App,
+    Channel,
+    FileBody,
+    Response,
+    UpgradedConnection,
+    UpgradeHandler,
+)
+
+__all__ = [
+    "App",
+    "Channel",
+    "FileBody",
+    "Headers",
+    "Request",
+    "RequestBody",
+    "Response",
+    "UpgradeHandler",
+    "UpgradedConnection",
+]

@@ -1,0 +1,58 @@
+"""A small case-insensitive, multi-valued header mapping for requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+
+class Headers:
+    """Request headers: names lower-cased, order and repeats kept.
+
+    ``get`` answers the field value as a recipient must read a repeated
+    field, the values joined with ", " (RFC 9110 section 5.3); ``getall``
+    answers each line on its own.
+    """
+
+    __slots__ = ("_items", "_joined")
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: list[tuple[str, str]] = []
+        self._joined: dict[str, str] = {}
+        for name, value in items:
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        name = name.lower()
+        self._items.append((name, value))
+        previous = self._joined.get(name)
+        if previous is None:
+            self._joined[name] = value
+        else:
+            # Cookie lines are joined with "; " (RFC 6265 section 5.4), the rest with ", ".
+            separator = "; " if name == "cookie" else ", "
+            self._joined[name] = previous + separator + value
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._joined.get(name.lower(), default)
+
+    def getall(self, name: str) -> list[str]:
+        name = name.lower()
+        return [value for key, value in self._items if key == name]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._joined
+
+    def __getitem__(self, name: str) -> str:
+        return self._joined[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._joined)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"

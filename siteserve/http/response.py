@@ -1,0 +1,84 @@
+"""The response a handler returns, and the interfaces around it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from siteserve.http.request import Request
+
+
+@dataclass(frozen=True, slots=True)
+class FileBody:
+    """A slice of a file on disk, sent with ``sendfile`` where the loop can."""
+
+    path: Path
+    offset: int
+    length: int
+
+
+Body = bytes | FileBody | AsyncIterable[bytes]
+
+
+class Channel(Protocol):
+    """What an upgraded connection may do with its socket (an asyncio.Transport fits)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+
+class UpgradedConnection(Protocol):
+    """The protocol that takes over a connection after ``101 Switching Protocols``."""
+
+    def data_received(self, data: bytes) -> None: ...
+
+    def connection_lost(self) -> None: ...
+
+
+UpgradeHandler = Callable[[Channel], UpgradedConnection]
+
+
+@dataclass(slots=True)
+class Response:
+    """Status, headers and a body; the writer decides framing, not the handler.
+
+    ``headers`` must not carry Content-Length, Transfer-Encoding, Connection,
+    Date or Server: the writer adds those. ``length`` gives the size of an
+    async-iterable body when it is known (else the body is sent chunked).
+    ``upgrade`` (with status 101) hands the connection to another protocol.
+    """
+
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: Body = b""
+    length: int | None = None
+    upgrade: UpgradeHandler | None = None
+    close: bool = False
+
+    def header(self, name: str) -> str | None:
+        """The first value of ``name`` (case-insensitive), for tests and middleware."""
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+class App(Protocol):
+    """What the server runs: the Site, or the Site wrapped by live reload.
+
+    ``handle`` may answer at once (a static file needs no await) or with an
+    awaitable (a page rendered off the event loop).
+    """
+
+    def handle(self, request: Request) -> Response | Awaitable[Response]: ...
+
+    async def startup(self) -> None: ...
+
+    async def shutdown(self) -> None: ...

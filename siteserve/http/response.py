@@ -52,6 +52,9 @@ class Response:
     Date or Server: the writer adds those. ``length`` gives the size of an
     async-iterable body when it is known (else the body is sent chunked).
     ``upgrade`` (with status 101) hands the connection to another protocol.
+    ``sources`` names the files on disk the response was made from (the file
+    itself, or every template and data file a page used), so live reload can
+    tell which open pages a change affects.
     """
 
     status: int = 200
@@ -60,6 +63,7 @@ class Response:
     length: int | None = None
     upgrade: UpgradeHandler | None = None
     close: bool = False
+    sources: tuple[Path, ...] = ()
 
     def header(self, name: str) -> str | None:
         """The first value of ``name`` (case-insensitive), for tests and middleware."""

@@ -1,0 +1,154 @@
+"""The ``siteserve`` command: options -> Config -> Site -> run(). No logic of its own.
+
+Start-up errors (a bad option, a missing folder, a taken port with
+--strict-port, a broken siteserve.toml) print one line and exit with status 2.
+Ctrl-C and SIGTERM stop the server gracefully and exit with status 0.
+"""
+
+from __future__ import annotations
+
+import threading
+import webbrowser
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from siteserve import __version__
+from siteserve.config import ConfigError, build_config
+from siteserve.console import Console, ServerAddress, local_url
+
+EXIT_USAGE = 2
+
+EXAMPLES = """\
+Examples:
+
+\b
+  siteserve                       serve this folder on http://127.0.0.1:8000/
+  siteserve sample_site --open    serve sample_site and open the browser
+  siteserve site -p 3000 --strict-port
+                                  port 3000 or fail (no fallback to 3001)
+  siteserve site --host 0.0.0.0   share on the LAN (the banner lists addresses)
+  siteserve site --cache 600 -q   browsers cache 10 minutes; no request log
+
+Settings can also live in siteserve.toml in the site folder ([server] and
+[limits] tables); options given on the command line override it.
+"""
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        Console().say(f"siteserve {__version__}")
+        raise typer.Exit()
+
+
+@app.command(
+    help="Serve a folder as a website: static files, clean URLs, listings, a request log.",
+    epilog=EXAMPLES,
+    no_args_is_help=False,
+)
+def serve(
+    folder: Annotated[
+        Path,
+        typer.Argument(metavar="DIR", help="The site folder to serve.", show_default=True),
+    ] = Path("."),
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            "-p",
+            help="Port to listen on [default: 8000]; when taken, the next free one.",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to bind [default: 127.0.0.1]; 0.0.0.0 or :: shares on the LAN.",
+            show_default=False,
+        ),
+    ] = None,
+    strict_port: Annotated[
+        bool, typer.Option("--strict-port", help="Fail when the port is taken.")
+    ] = False,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the site in the browser once it is ready.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No request log (the banner still shows).")
+    ] = False,
+    no_reload: Annotated[
+        bool, typer.Option("--no-reload", help="Do not watch files or reload browsers.")
+    ] = False,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option("--follow-symlinks", help="Serve symlinks that lead outside the folder."),
+    ] = False,
+    cache: Annotated[
+        int | None,
+        typer.Option(
+            "--cache",
+            metavar="SECONDS",
+            help="Let browsers cache files this long [default: always revalidate].",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # A flag that was not given is None, so a value in siteserve.toml stands.
+    options: dict[str, Any] = {
+        "port": port,
+        "host": host,
+        "strict_port": True if strict_port else None,
+        "open_browser": True if open_browser else None,
+        "quiet": True if quiet else None,
+        "reload": False if no_reload else None,
+        "follow_symlinks": True if follow_symlinks else None,
+        "cache_seconds": cache,
+    }
+    config = build_config(folder, **options)
+
+    # Imported here so that --help, --version and option errors stay fast.
+    from siteserve.server.runner import run
+    from siteserve.site.app import Site
+
+    console = Console()
+    site = Site(config)
+
+    def on_ready(info: ServerAddress) -> None:
+        console.banner(config.root, info)
+        if config.open_browser:
+            url = local_url(info.host, info.port, info.scheme)
+            # webbrowser.open may wait for the browser to start: keep it off the event loop.
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+    run(config, site, on_ready=on_ready, access_log=None if config.quiet else console.access)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``siteserve`` entry point; returns the exit status."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="siteserve", standalone_mode=False)
+    except typer.TyperException as error:
+        # Typer's own usage errors (unknown option, not a number): exit_code is 2.
+        Console().error(error.format_message())
+        return error.exit_code
+    except ConfigError as error:
+        Console().error(str(error))
+        return EXIT_USAGE
+    except typer.Abort:
+        return 1
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,323 @@
+"""What the terminal shows: the start-up banner, the request log, start-up errors.
+
+The banner is printed once with rich. The request log is on the per-request
+path, so it is built from plain strings and written straight to the console's
+file: the colour codes for each status class are rendered by rich once, at
+start-up, and flushing is coalesced to once per event-loop iteration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from rich.console import Console as RichConsole
+from rich.text import Text
+
+from siteserve import __version__
+
+#: Hosts that mean "every interface": the banner then lists the LAN addresses.
+ANY_HOSTS = frozenset({"0.0.0.0", "::", ""})
+
+_PLACEHOLDER = "SITESERVE"
+_STATUS_STYLES = {2: "green", 3: "cyan", 4: "yellow", 5: "red"}
+
+
+class ServerAddress(Protocol):
+    """What the banner reads from the runner's ``ServerInfo``."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def requested_port(self) -> int: ...
+    @property
+    def scheme(self) -> str: ...
+
+
+class RequestRecord(Protocol):
+    """What the request log reads from the runner's ``AccessRecord``."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def duration_ms(self) -> float: ...
+
+
+def human_size(size: int) -> str:
+    """``532 B``, ``1.2 kB``, ``10.5 MB``: decimal units, one decimal above bytes."""
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 999.95 or unit == "TB":
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def url_host(host: str) -> str:
+    """``host`` as it appears in a URL: IPv6 literals in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def local_url(host: str, port: int, scheme: str = "http") -> str:
+    """The URL to open on this machine for a server bound to ``host``."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"{scheme}://{url_host(host)}:{port}/"
+
+
+def printable(value: str) -> str:
+    """Escape control characters so a request cannot drive the terminal (ANSI injection)."""
+    if value.isprintable():
+        return value
+    return value.encode("unicode_escape").decode("ascii")
+
+
+class Console:
+    """The terminal: banner and errors through rich, the request log as plain lines."""
+
+    def __init__(
+        self,
+        file: TextIO | None = None,
+        error_file: TextIO | None = None,
+        *,
+        color: bool | None = None,
+    ) -> None:
+        # color None: rich decides (a TTY gets colour, a pipe plain text, NO_COLOR honoured).
+        self.rich = RichConsole(
+            file=file,
+            highlight=False,
+            soft_wrap=True,
+            force_terminal=color,
+            no_color=None if color is None else not color,
+        )
+        self.errors = RichConsole(
+            file=error_file, stderr=error_file is None, highlight=False, soft_wrap=True
+        )
+        self._out = self.rich.file
+        self._styles = {cls: self._codes(style) for cls, style in _STATUS_STYLES.items()}
+        self._dim = self._codes("dim")
+        self._second = -1
+        self._clock = ""
+        self._flush_pending = False
+        self._broken = False
+
+    def _codes(self, style: str) -> tuple[str, str]:
+        """The escape codes rich would put around text in ``style`` ('' on a plain file)."""
+        if not self.rich.is_terminal or self.rich.legacy_windows:
+            return ("", "")
+        with self.rich.capture() as capture:
+            self.rich.print(Text(_PLACEHOLDER, style=style), end="")
+        before, _, after = capture.get().partition(_PLACEHOLDER)
+        return (before, after)
+
+    # -- start-up ---------------------------------------------------------------
+
+    def banner(self, root: Path, address: ServerAddress, lan: Iterable[str] | None = None) -> None:
+        """Say where the site is served; ``lan`` overrides the LAN addresses (for tests)."""
+        out = self.rich
+        out.print(Text.assemble(("siteserve ", "bold"), (__version__, "dim")))
+        out.print(Text.assemble(("  Folder   ", "dim"), str(root)))
+        url = local_url(address.host, address.port, address.scheme)
+        out.print(Text.assemble(("  Local    ", "dim"), (url, "bold cyan")))
+        if address.host in ANY_HOSTS:
+            if lan is None:
+                lan = lan_addresses(ipv6=":" in address.host)
+            addresses = list(lan)
+            for ip in addresses:
+                network = f"{address.scheme}://{url_host(ip)}:{address.port}/"
+                out.print(Text.assemble(("  Network  ", "dim"), (network, "cyan")))
+            if not addresses:
+                out.print(Text.assemble(("  Network  ", "dim"), "no LAN address found"))
+        if address.requested_port and address.port != address.requested_port:
+            message = f"port {address.requested_port} was taken, using {address.port}"
+            out.print(Text("  " + message, style="yellow"))
+        out.print(Text("  Press Ctrl-C to stop.", style="dim"))
+        self._out.flush()
+
+    def error(self, message: str) -> None:
+        """A start-up error: exactly one line on stderr, ``siteserve: error: ...``."""
+        line = " ".join(message.split())
+        self.errors.print(Text.assemble(("siteserve: error: ", "bold red"), line))
+
+    def say(self, message: str) -> None:
+        """A plain line on stdout (``--version``)."""
+        self.rich.print(Text(message))
+
+    # -- per request ------------------------------------------------------------
+
+    def access(self, record: RequestRecord) -> None:
+        """One request log line. Called on the event loop for every request: keep it cheap."""
+        if self._broken:
+            return
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            before, after = self._dim
+            self._clock = before + time.strftime("%H:%M:%S", time.localtime(now)) + after
+        status = record.status
+        before, after = self._styles.get(status // 100, ("", ""))
+        line = (
+            f"{self._clock} {printable(record.method)} {printable(record.path)} "
+            f"{before}{status}{after} {human_size(record.size)} {record.duration_ms:.1f} ms\n"
+        )
+        try:
+            self._out.write(line)
+        except (OSError, ValueError):
+            # stdout went away (a closed pipe): stop logging, keep serving.
+            self._broken = True
+            return
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush()
+            return
+        self._flush_pending = True
+        loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        try:
+            self._out.flush()
+        except (OSError, ValueError):
+            self._broken = True
+
+
+# -- LAN addresses ----------------------------------------------------------------
+#
+# Found by asking the kernel about local interfaces: nothing is sent on the
+# network (no DNS lookup of the host name, no "connect a UDP socket" trick).
+
+_SIOCGIFADDR = 0x8915  # Linux: the IPv4 address of one interface
+
+
+def lan_addresses(ipv6: bool = False) -> list[str]:
+    """Addresses other machines can reach this one on: no loopback, no link-local.
+
+    IPv4 always; IPv6 (global and unique-local) too when ``ipv6`` is true.
+    """
+    found = _linux_ipv4()
+    if ipv6:
+        found += _linux_ipv6()
+    if not found:
+        found = parse_ip_json(_command_output(["ip", "-j", "addr"]), ipv6)
+    if not found:
+        found = parse_ifconfig(_command_output(["ifconfig"]), ipv6)
+    return usable_addresses(found)
+
+
+def usable_addresses(addresses: Iterable[str]) -> list[str]:
+    """Drop what another machine cannot use, and duplicates; keep the order."""
+    kept: list[str] = []
+    for text in addresses:
+        try:
+            ip = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+            continue
+        if str(ip) not in kept:
+            kept.append(str(ip))
+    return kept
+
+
+def _linux_ipv4() -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return []
+    import fcntl  # not on Windows
+
+    found: list[str] = []
+    # An unconnected UDP socket is only a handle for the ioctl: it sends nothing.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
+        for _, name in socket.if_nameindex():
+            request = struct.pack("256s", name.encode()[:15])
+            try:
+                reply = fcntl.ioctl(handle.fileno(), _SIOCGIFADDR, request)
+            except OSError:
+                continue  # the interface has no IPv4 address
+            # struct ifreq: 16 bytes of name, then a sockaddr_in whose address is at +4.
+            found.append(socket.inet_ntoa(reply[20:24]))
+    return found
+
+
+def _linux_ipv6() -> list[str]:
+    try:
+        text = Path("/proc/net/if_inet6").read_text()
+    except OSError:
+        return []
+    return parse_if_inet6(text)
+
+
+def parse_if_inet6(text: str) -> list[str]:
+    """Addresses from Linux's ``/proc/net/if_inet6`` (32 hex digits, then index, ...)."""
+    found = []
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and len(fields[0]) == 32:
+            found.append(str(ipaddress.IPv6Address(bytes.fromhex(fields[0]))))
+    return found
+
+
+def parse_ip_json(text: str, ipv6: bool = False) -> list[str]:
+    """Addresses from ``ip -j addr`` output."""
+    families = {"inet", "inet6"} if ipv6 else {"inet"}
+    try:
+        interfaces: Any = json.loads(text) if text else []
+    except ValueError:
+        return []
+    found = []
+    for interface in interfaces if isinstance(interfaces, list) else []:
+        for info in interface.get("addr_info", []):
+            if info.get("family") in families and isinstance(info.get("local"), str):
+                found.append(info["local"])
+    return found
+
+
+_IFCONFIG = re.compile(r"^\s*(inet6?)\s+(?:addr:\s*)?([0-9A-Fa-f.:]+)", re.MULTILINE)
+
+
+def parse_ifconfig(text: str, ipv6: bool = False) -> list[str]:
+    """Addresses from ``ifconfig`` output (BSD and macOS, or Linux net-tools)."""
+    return [
+        address
+        for family, address in _IFCONFIG.findall(text)
+        if family == "inet" or (ipv6 and family == "inet6")
+    ]
+
+
+def _command_output(argv: list[str]) -> str:
+    if shutil.which(argv[0]) is None:
+        return ""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=2, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout if done.returncode == 0 else ""

@@ -28,14 +28,15 @@ class RequestBody:
     """
 
     __slots__ = (
+        "_buffered",
         "_chunks",
+        "_discarding",
         "_done",
         "_error",
-        "_waiter",
-        "_buffered",
-        "_on_read",
         "_on_drain",
+        "_on_read",
         "_started",
+        "_waiter",
         "received",
     )
 
@@ -57,6 +58,7 @@ class RequestBody:
         self._on_read = on_read
         self._on_drain = on_drain
         self._started = False
+        self._discarding = False
         self.received = 0
 
     @classmethod
@@ -73,11 +75,19 @@ class RequestBody:
 
     def feed(self, data: bytes) -> bool:
         """Add a chunk; answer whether the reader has fallen behind."""
+        self.received += len(data)
+        if self._discarding:
+            return False
         self._chunks.append(data)
         self._buffered += len(data)
-        self.received += len(data)
         self._wake()
         return self._buffered > self.HIGH_WATER
+
+    def discard(self) -> None:
+        """The response is out and nobody will read the rest: drop it as it comes."""
+        self._discarding = True
+        self._chunks.clear()
+        self._buffered = 0
 
     def finish(self) -> None:
         self._done = True
@@ -88,6 +98,11 @@ class RequestBody:
             self._error = error
             self._done = True
             self._wake()
+
+    @property
+    def started(self) -> bool:
+        """Whether a handler has begun to read (and so invited the body)."""
+        return self._started
 
     @property
     def complete(self) -> bool:

@@ -1,0 +1,207 @@
+"""Request parsing: bytes in, requests out, every limit enforced.
+
+httptools (llhttp) does the tokenising; this module adds what llhttp leaves
+to the server: size limits, version checks, the Host rule, and the mapping
+from parser errors to the status a client should see.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httptools
+
+from siteserve.config import Limits
+from siteserve.http.errors import ProtocolError
+from siteserve.http.headers import Headers
+
+
+class ParserSink(Protocol):
+    """What the connection does with parser events."""
+
+    def on_request_head(self, head: RequestHead) -> None: ...
+
+    def on_request_body(self, data: bytes) -> None: ...
+
+    def on_request_end(self) -> None: ...
+
+
+class RequestHead:
+    """Everything known about a request once its header section is complete."""
+
+    __slots__ = ("headers", "keep_alive", "method", "path", "query", "target", "upgrade", "version")
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        path: str,
+        query: str,
+        version: str,
+        headers: Headers,
+        keep_alive: bool,
+        upgrade: bool,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.path = path
+        self.query = query
+        self.version = version
+        self.headers = headers
+        self.keep_alive = keep_alive
+        self.upgrade = upgrade
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """Split a request-target into (path, query), per RFC 9112 section 3.2.
+
+    Origin-form is the norm; absolute-form must be accepted too (3.2.2), and
+    asterisk-form only means something for OPTIONS (3.2.4).
+    """
+    if target.startswith("/"):
+        path, _, query = target.partition("?")
+        return path, query
+    if target == "*":
+        return "*", ""
+    lowered = target[:8].lower()
+    if lowered.startswith(("http://", "https://")):
+        rest = target.split("//", 1)[1]
+        slash = rest.find("/")
+        if slash < 0:
+            question = rest.find("?")
+            return "/", rest[question + 1 :] if question >= 0 else ""
+        path, _, query = rest[slash:].partition("?")
+        return path, query
+    raise ProtocolError(400, "request-target must be a path")
+
+
+class RequestParser:
+    """Feeds bytes to llhttp and reports complete request heads, bodies and ends.
+
+    Head size is bounded even while llhttp buffers a half-read header: every
+    byte fed while a head is incomplete is counted against the limit.
+    """
+
+    def __init__(self, sink: ParserSink, limits: Limits) -> None:
+        self._sink = sink
+        self._limits = limits
+        self._parser = httptools.HttpRequestParser(self)
+        self._url_parts: list[bytes] = []
+        self._url_size = 0
+        self._headers: list[tuple[str, str]] = []
+        self._in_head = False
+        self._head_bytes = 0
+        self._body_bytes = 0
+        self._completed_in_feed = 0
+        self._head_limit = limits.max_request_line + limits.max_header_bytes
+        self.upgrade_offset: int | None = None
+
+    # -- the only entry point --------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``; raise ProtocolError for anything a client must be told about."""
+        began_in_head = self._in_head
+        self._completed_in_feed = 0
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self.upgrade_offset = int(upgrade.args[0]) if upgrade.args else len(data)
+            return
+        except httptools.HttpParserInvalidMethodError:
+            if self._url_size == 0 and not self._headers and data.startswith(b"\x16\x03"):
+                raise ProtocolError(400, "TLS handshake on a plain HTTP port") from None
+            raise ProtocolError(501, "method not implemented") from None
+        except httptools.HttpParserCallbackError as error:
+            cause = error.__context__
+            if isinstance(cause, ProtocolError):
+                raise cause from None
+            raise ProtocolError(400, "malformed request") from None
+        except httptools.HttpParserError as error:
+            message = str(error)
+            if "PRI" in message or "HTTP version" in message:
+                raise ProtocolError(505, "HTTP version not supported") from None
+            raise ProtocolError(400, f"malformed request: {message}") from None
+        if self._in_head:
+            # A head split across reads: count what llhttp may be holding for it.
+            # When a earlier request ended inside this same read, only the tail
+            # belongs to the new head; it is counted from the next read on.
+            if began_in_head or self._completed_in_feed == 0:
+                self._head_bytes += len(data)
+            if self._head_bytes > self._head_limit:
+                status = 431 if self._headers else 414
+                if self._url_size and self._url_size <= self._limits.max_request_line:
+                    status = 431
+                raise ProtocolError(status, "request head too large")
+
+    @property
+    def in_head(self) -> bool:
+        """Whether a request head has begun and is not yet complete."""
+        return self._in_head
+
+    # -- llhttp callbacks ------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self._url_parts = []
+        self._url_size = 0
+        self._headers = []
+        self._body_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url_size += len(url)
+        if self._url_size > self._limits.max_request_line:
+            raise ProtocolError(414, "request-target too long")
+        self._url_parts.append(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if len(self._headers) > self._limits.max_headers:
+            raise ProtocolError(431, "too many header fields")
+        size = sum(len(n) + len(v) for n, v in self._headers)
+        if size > self._limits.max_header_bytes:
+            raise ProtocolError(431, "header section too large")
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        parser = self._parser
+        version = parser.get_http_version()
+        if version not in ("1.1", "1.0"):
+            # HTTP/0.9 has no headers to frame a response with (RFC 9112 section 2.3).
+            raise ProtocolError(505, "HTTP version not supported")
+        headers = Headers(self._headers)
+        hosts = headers.getall("host")
+        if version == "1.1" and len(hosts) != 1:
+            # RFC 9112 section 3.2: exactly one Host, or 400.
+            raise ProtocolError(400, "exactly one Host header is required")
+        target = b"".join(self._url_parts).decode("latin-1")
+        path, query = split_target(target)
+        method = parser.get_method().decode("ascii")
+        if path == "*" and method != "OPTIONS":
+            raise ProtocolError(400, "asterisk-form is only for OPTIONS")
+        content_length = headers.get("content-length")
+        if content_length is not None and int(content_length) > self._limits.max_body:
+            raise ProtocolError(413, "request body too large")
+        self._sink.on_request_head(
+            RequestHead(
+                method=method,
+                target=target,
+                path=path,
+                query=query,
+                version=version,
+                headers=headers,
+                keep_alive=parser.should_keep_alive(),
+                upgrade=parser.should_upgrade(),
+            )
+        )
+
+    def on_body(self, body: bytes) -> None:
+        # A chunked body has no length up front: count it as it comes.
+        self._body_bytes += len(body)
+        if self._body_bytes > self._limits.max_body:
+            raise ProtocolError(413, "request body too large")
+        self._sink.on_request_body(body)
+
+    def on_message_complete(self) -> None:
+        self._completed_in_feed += 1
+        self._sink.on_request_end()

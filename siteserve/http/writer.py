@@ -1,0 +1,139 @@
+"""Response heads as bytes: status line, headers, and the framing decision.
+
+The handler never frames its own body; this module decides between
+Content-Length, chunked and close-delimited (RFC 9112 section 6), and which
+responses carry no body at all (RFC 9110 sections 9.3.2, 15.3.5, 15.4.5).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+
+from siteserve import __version__
+from siteserve.http.response import FileBody, Response
+
+SERVER_HEADER = f"Server: siteserve/{__version__}\r\n".encode()
+
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Unknown"
+        line = f"HTTP/1.1 {status} {reason}\r\n".encode()
+        _STATUS_LINES[status] = line
+    return line
+
+
+class _DateCache:
+    """The Date header changes once a second; format it once a second (RFC 9110 6.6.1)."""
+
+    __slots__ = ("_line", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._line = b""
+
+    def line(self) -> bytes:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._line = f"Date: {formatdate(now, usegmt=True)}\r\n".encode()
+        return self._line
+
+
+date_cache = _DateCache()
+
+
+def has_no_body(status: int, method: str) -> bool:
+    """HEAD, 1xx, 204 and 304 responses never carry content."""
+    return method == "HEAD" or status < 200 or status in (204, 304)
+
+
+def body_length(response: Response) -> int | None:
+    body = response.body
+    if isinstance(body, bytes):
+        return len(body)
+    if isinstance(body, FileBody):
+        return body.length
+    return response.length
+
+
+@dataclass(slots=True)
+class Framing:
+    head: bytes
+    send_body: bool
+    chunked: bool
+    keep_alive: bool
+
+
+def encode_response_head(
+    response: Response, *, method: str, version: str, keep_alive: bool
+) -> Framing:
+    """Build the head for ``response`` and decide how its body is framed."""
+    status = response.status
+    keep_alive = keep_alive and not response.close
+    parts = [status_line(status), date_cache.line(), SERVER_HEADER]
+    for name, value in response.headers:
+        parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+    length = body_length(response)
+    chunked = False
+    if status == 101:
+        keep_alive = True
+    elif status < 200 or status == 204:
+        pass  # RFC 9110 section 8.6: no Content-Length on 1xx and 204.
+    elif status == 304:
+        pass  # RFC 9110 section 15.4.5: a 304 has no content; no length needed.
+    elif length is not None:
+        parts.append(b"Content-Length: %d\r\n" % length)
+    elif method == "HEAD":
+        pass  # The length is only known by generating the content: omitted (RFC 9110 9.3.2).
+    elif version == "1.1":
+        parts.append(b"Transfer-Encoding: chunked\r\n")
+        chunked = True
+    else:
+        keep_alive = False  # HTTP/1.0 without a length: the close ends the body.
+    if status != 101:
+        if not keep_alive:
+            parts.append(b"Connection: close\r\n")
+        elif version == "1.0":
+            parts.append(b"Connection: keep-alive\r\n")
+    parts.append(b"\r\n")
+    return Framing(
+        head=b"".join(parts),
+        send_body=not has_no_body(status, method),
+        chunked=chunked,
+        keep_alive=keep_alive,
+    )
+
+
+def encode_chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+LAST_CHUNK = b"0\r\n\r\n"
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def simple_response(
+    status: int, message: str, *, extra: list[tuple[str, str]] | None = None
+) -> Response:
+    """A short plain-text answer for protocol-level errors; the connection closes after it."""
+    body = f"{status} {HTTPStatus(status).phrase}: {message}\n".encode()
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Cache-Control", "no-store"),
+    ]
+    if extra:
+        headers.extend(extra)
+    return Response(status=status, headers=headers, body=body, close=True)

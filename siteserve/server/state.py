@@ -1,0 +1,45 @@
+"""What every connection of one server shares: the app, the limits, the log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from siteserve.config import Limits
+from siteserve.http.response import App
+
+if TYPE_CHECKING:
+    from siteserve.server.protocol import HttpConnection
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """One answered request, for the request log."""
+
+    method: str
+    path: str
+    status: int
+    size: int
+    duration_ms: float
+    client: str
+
+
+AccessLog = Callable[[AccessRecord], None]
+
+
+@dataclass(slots=True)
+class ServerState:
+    app: App
+    limits: Limits
+    loop: asyncio.AbstractEventLoop
+    scheme: str = "http"
+    access_log: AccessLog | None = None
+    connections: set[HttpConnection] = field(default_factory=set)
+    shutting_down: bool = False
+    #: Resolved when the last connection closes during shutdown.
+    drained: asyncio.Future[None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.drained = self.loop.create_future()

@@ -1,0 +1,116 @@
+"""Shared fixtures: a real siteserve on a real socket (port 0), in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from siteserve.assemble import build_app
+from siteserve.config import Config, build_config
+from siteserve.http.response import App
+from siteserve.server.runner import Server, bind_socket, new_event_loop
+from siteserve.server.state import AccessRecord
+
+START_DEADLINE = 10.0
+
+
+@dataclass
+class RunningServer:
+    port: int
+    app: App
+    config: Config
+    records: list[AccessRecord] = field(default_factory=list)
+    _stop: Callable[[], None] = lambda: None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def stop(self) -> None:
+        self._stop()
+
+
+@contextmanager
+def running_server(app: App, config: Config) -> Iterator[RunningServer]:
+    """Run ``app`` with the real server on 127.0.0.1, port 0, until the block ends."""
+    sock = bind_socket("127.0.0.1", 0, strict=True)
+    port = int(sock.getsockname()[1])
+    handle = RunningServer(port=port, app=app, config=config)
+    ready = threading.Event()
+    failure: list[BaseException] = []
+    loop = new_event_loop()
+    server = Server(config, app, access_log=handle.records.append)
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def main() -> None:
+            try:
+                await server.start(sock)
+            except BaseException as error:
+                failure.append(error)
+                raise
+            finally:
+                ready.set()
+
+        try:
+            loop.run_until_complete(main())
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=serve, name=f"siteserve-test-{port}", daemon=True)
+    thread.start()
+    if not ready.wait(START_DEADLINE) or failure:
+        raise RuntimeError(f"server did not start: {failure}")
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        if stopped:
+            return
+        stopped = True
+
+        async def shutdown() -> None:
+            await server.stop()
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        thread.join(START_DEADLINE + config.limits.shutdown_timeout)
+
+    handle._stop = stop
+    try:
+        yield handle
+    finally:
+        stop()
+
+
+@pytest.fixture
+def serve_site() -> Iterator[Callable[..., RunningServer]]:
+    """Factory: ``serve_site(root, **options)`` serves a folder as the CLI would.
+
+    Live reload is off unless ``reload=True`` is passed, so HTTP tests see bodies as on disk.
+    """
+    with_stack: list[Any] = []
+
+    def start(root: Path, **options: Any) -> RunningServer:
+        options.setdefault("reload", False)
+        config = build_config(Path(root), port=0, **options)
+        context = running_server(build_app(config), config)
+        with_stack.append(context)
+        return context.__enter__()
+
+    yield start
+    while with_stack:
+        with_stack.pop().__exit__(None, None, None)

@@ -1,0 +1,393 @@
+"""The console: banner, request log lines, start-up errors, LAN address discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import ipaddress
+import re
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from siteserve import console as console_module
+from siteserve.console import (
+    Console,
+    human_size,
+    lan_addresses,
+    local_url,
+    parse_if_inet6,
+    parse_ifconfig,
+    parse_ip_json,
+    printable,
+    url_host,
+    usable_addresses,
+)
+
+ESC = "\x1b["
+
+
+@dataclass(frozen=True)
+class Info:
+    host: str
+    port: int
+    requested_port: int
+    scheme: str = "http"
+
+
+@dataclass(frozen=True)
+class Record:
+    method: str
+    path: str
+    status: int
+    size: int
+    duration_ms: float
+    client: str = "127.0.0.1"
+
+
+@pytest.fixture(autouse=True)
+def _terminal_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Colour detection must not depend on the environment the tests run in.
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "80")
+
+
+def plain_console() -> tuple[Console, io.StringIO, io.StringIO]:
+    out, err = io.StringIO(), io.StringIO()
+    return Console(out, err, color=False), out, err
+
+
+# -- small helpers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0 B"),
+        (999, "999 B"),
+        (1000, "1.0 kB"),
+        (1234, "1.2 kB"),
+        (999_949, "999.9 kB"),
+        (999_999, "1.0 MB"),
+        (10_500_000, "10.5 MB"),
+        (3 * 10**9, "3.0 GB"),
+        (5 * 10**15, "5000.0 TB"),
+    ],
+)
+def test_human_size(size: int, text: str) -> None:
+    assert human_size(size) == text
+
+
+def test_urls_bracket_ipv6_and_map_wildcards_to_loopback() -> None:
+    assert url_host("192.168.1.4") == "192.168.1.4"
+    assert url_host("fd00::2") == "[fd00::2]"
+    assert local_url("127.0.0.1", 8000) == "http://127.0.0.1:8000/"
+    assert local_url("0.0.0.0", 8001) == "http://127.0.0.1:8001/"
+    assert local_url("::", 8002) == "http://[::1]:8002/"
+    assert local_url("localhost", 9000, "https") == "https://localhost:9000/"
+
+
+def test_printable_escapes_control_characters_only() -> None:
+    assert printable("/café/ü bung.html") == "/café/ü bung.html"
+    assert printable("/\x1b[2J") == "/\\x1b[2J"
+    assert printable("/a\nb") == "/a\\nb"
+    assert "\u202e" not in printable("/\u202etxt.exe")
+
+
+# -- request log ----------------------------------------------------------------------
+
+LINE = re.compile(r"^\d\d:\d\d:\d\d GET /index\.html 200 1\.2 kB 0\.4 ms$")
+
+
+def test_access_line_plain_when_not_a_terminal() -> None:
+    console, out, _ = plain_console()
+    console.access(Record("GET", "/index.html", 200, 1234, 0.42))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1
+    assert LINE.match(lines[0]), lines[0]
+    assert ESC not in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("status", "colour"),
+    [(200, "32"), (206, "32"), (301, "36"), (304, "36"), (404, "33"), (500, "31"), (503, "31")],
+)
+def test_access_status_coloured_by_class(status: int, colour: str) -> None:
+    out = io.StringIO()
+    console = Console(out, io.StringIO(), color=True)
+    console.access(Record("GET", "/x", status, 10, 1.0))
+    line = out.getvalue()
+    assert f"{ESC}{colour}m{status}{ESC}0m" in line
+    assert line.endswith(" 10 B 1.0 ms\n")
+
+
+def test_access_status_outside_known_classes_is_uncoloured() -> None:
+    out = io.StringIO()
+    console = Console(out, io.StringIO(), color=True)
+    console.access(Record("GET", "/x", 101, 0, 0.0))
+    assert re.search(r" 101 0 B 0\.0 ms\n$", out.getvalue())
+
+
+def test_access_escapes_hostile_path_and_method() -> None:
+    console, out, _ = plain_console()
+    console.access(Record("G\x1bET", "/\x1b]0;pwned\x07", 404, 0, 0.1))
+    text = out.getvalue()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "G\\x1bET /\\x1b]0;pwned\\x07 404" in text
+
+
+def test_access_survives_a_closed_stdout() -> None:
+    class Closed(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            Closed.writes += 1
+            raise BrokenPipeError(32, "Broken pipe")
+
+    console = Console(Closed(), io.StringIO(), color=False)
+    console.access(Record("GET", "/", 200, 1, 0.1))
+    console.access(Record("GET", "/", 200, 1, 0.1))
+    assert Closed.writes == 1  # after the first failure logging stops, serving goes on
+
+
+def test_access_flushes_once_per_loop_iteration() -> None:
+    class Counting(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            Counting.flushes += 1
+            super().flush()
+
+    out = Counting()
+    console = Console(out, io.StringIO(), color=False)
+
+    async def burst() -> None:
+        for index in range(50):
+            console.access(Record("GET", f"/{index}", 200, 1, 0.1))
+        assert Counting.flushes == 0
+        await asyncio.sleep(0)  # let the loop run the scheduled flush
+        await asyncio.sleep(0)
+
+    asyncio.run(burst())
+    assert Counting.flushes == 1
+    assert len(out.getvalue().splitlines()) == 50
+
+
+def test_access_outside_a_loop_flushes_at_once() -> None:
+    class Counting(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            Counting.flushes += 1
+
+    console = Console(Counting(), io.StringIO(), color=False)
+    console.access(Record("HEAD", "/", 304, 0, 0.0))
+    assert Counting.flushes == 1
+
+
+# -- banner and errors ---------------------------------------------------------------------
+
+
+def test_banner_local_only() -> None:
+    console, out, _ = plain_console()
+    console.banner(Path("/srv/site"), Info("127.0.0.1", 8000, 8000))
+    text = out.getvalue()
+    assert "Folder   /srv/site" in text
+    assert "Local    http://127.0.0.1:8000/" in text
+    assert "Network" not in text
+    assert "taken" not in text
+    assert ESC not in text
+
+
+def test_banner_lists_every_lan_address_when_bound_to_all() -> None:
+    console, out, _ = plain_console()
+    console.banner(Path("/s"), Info("0.0.0.0", 8000, 8000), lan=["192.168.1.20", "10.0.0.5"])
+    text = out.getvalue()
+    assert "Local    http://127.0.0.1:8000/" in text
+    assert "Network  http://192.168.1.20:8000/" in text
+    assert "Network  http://10.0.0.5:8000/" in text
+
+
+def test_banner_ipv6_wildcard_brackets_addresses() -> None:
+    console, out, _ = plain_console()
+    console.banner(Path("/s"), Info("::", 8080, 8080), lan=["fd00::2"])
+    assert "Local    http://[::1]:8080/" in out.getvalue()
+    assert "Network  http://[fd00::2]:8080/" in out.getvalue()
+
+
+def test_banner_says_when_no_lan_address_exists() -> None:
+    console, out, _ = plain_console()
+    console.banner(Path("/s"), Info("0.0.0.0", 8000, 8000), lan=[])
+    assert "Network  no LAN address found" in out.getvalue()
+
+
+def test_banner_uses_real_lan_addresses_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bool] = []
+
+    def fake(ipv6: bool = False) -> list[str]:
+        calls.append(ipv6)
+        return ["192.168.7.7"]
+
+    monkeypatch.setattr(console_module, "lan_addresses", fake)
+    console, out, _ = plain_console()
+    console.banner(Path("/s"), Info("::", 8000, 8000))
+    assert calls == [True]
+    assert "http://192.168.7.7:8000/" in out.getvalue()
+
+
+def test_banner_reports_port_fallback() -> None:
+    console, out, _ = plain_console()
+    console.banner(Path("/s"), Info("127.0.0.1", 8001, 8000))
+    assert "port 8000 was taken, using 8001" in out.getvalue()
+    assert "Local    http://127.0.0.1:8001/" in out.getvalue()
+
+
+def test_banner_port_zero_is_not_a_fallback() -> None:
+    console, out, _ = plain_console()
+    console.banner(Path("/s"), Info("127.0.0.1", 43123, 0))
+    assert "taken" not in out.getvalue()
+
+
+def test_banner_long_folder_is_not_wrapped() -> None:
+    console, out, _ = plain_console()
+    root = Path("/" + "/".join(["a-rather-long-folder-name"] * 8))
+    console.banner(root, Info("127.0.0.1", 8000, 8000))
+    assert f"Folder   {root}\n" in out.getvalue()
+
+
+def test_error_is_one_line_on_stderr() -> None:
+    console, out, err = plain_console()
+    console.error("siteserve.toml: Expected '=' after a key\n  (at line 3, column 5)")
+    assert out.getvalue() == ""
+    assert err.getvalue() == (
+        "siteserve: error: siteserve.toml: Expected '=' after a key (at line 3, column 5)\n"
+    )
+
+
+# -- LAN addresses ----------------------------------------------------------------------
+
+IP_JSON = """[
+ {"ifindex":1,"ifname":"lo","addr_info":[
+   {"family":"inet","local":"127.0.0.1","prefixlen":8},
+   {"family":"inet6","local":"::1","prefixlen":128}]},
+ {"ifindex":2,"ifname":"wlan0","addr_info":[
+   {"family":"inet","local":"192.168.1.20","prefixlen":24},
+   {"family":"inet","local":"192.168.1.21","prefixlen":24,"label":"wlan0:1"},
+   {"family":"inet6","local":"2001:db8::20","prefixlen":64},
+   {"family":"inet6","local":"fe80::1","prefixlen":64}]},
+ {"ifindex":3,"ifname":"eth1","addr_info":[]}
+]"""
+
+IFCONFIG_MACOS = """\
+lo0: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> mtu 16384
+\tinet 127.0.0.1 netmask 0xff000000
+\tinet6 ::1 prefixlen 128
+\tinet6 fe80::1%lo0 prefixlen 64 scopeid 0x1
+en0: flags=8863<UP,BROADCAST,SMART,RUNNING,SIMPLEX,MULTICAST> mtu 1500
+\tinet6 fe80::1c2d:3e4f:5a6b:7c8d%en0 prefixlen 64 secured scopeid 0x4
+\tinet 10.0.0.42 netmask 0xffffff00 broadcast 10.0.0.255
+\tinet6 fd12:3456::42 prefixlen 64 autoconf secured
+"""
+
+IFCONFIG_NET_TOOLS = """\
+eth0      Link encap:Ethernet  HWaddr 02:42:ac:11:00:02
+          inet addr:172.17.0.2  Bcast:172.17.255.255  Mask:255.255.0.0
+lo        Link encap:Local Loopback
+          inet addr:127.0.0.1  Mask:255.0.0.0
+"""
+
+IF_INET6 = """\
+00000000000000000000000000000001 01 80 10 80       lo
+fe8000000000000000fc00fffe000001 04 40 20 80     eth0
+fd000000000000000000000000000002 04 40 00 82     eth0
+"""
+
+
+def test_parse_ip_json() -> None:
+    assert parse_ip_json(IP_JSON) == ["127.0.0.1", "192.168.1.20", "192.168.1.21"]
+    assert parse_ip_json(IP_JSON, ipv6=True) == [
+        "127.0.0.1",
+        "::1",
+        "192.168.1.20",
+        "192.168.1.21",
+        "2001:db8::20",
+        "fe80::1",
+    ]
+    assert parse_ip_json("") == []
+    assert parse_ip_json("not json") == []
+    assert parse_ip_json('{"unexpected": true}') == []
+
+
+def test_parse_ifconfig() -> None:
+    assert parse_ifconfig(IFCONFIG_MACOS) == ["127.0.0.1", "10.0.0.42"]
+    assert parse_ifconfig(IFCONFIG_MACOS, ipv6=True) == [
+        "127.0.0.1",
+        "::1",
+        "fe80::1",
+        "fe80::1c2d:3e4f:5a6b:7c8d",
+        "10.0.0.42",
+        "fd12:3456::42",
+    ]
+    assert parse_ifconfig(IFCONFIG_NET_TOOLS) == ["172.17.0.2", "127.0.0.1"]
+
+
+def test_parse_if_inet6() -> None:
+    assert parse_if_inet6(IF_INET6) == ["::1", "fe80::fc:ff:fe00:1", "fd00::2"]
+
+
+def test_usable_addresses_drops_loopback_link_local_and_duplicates() -> None:
+    raw = ["127.0.0.1", "::1", "169.254.3.4", "fe80::1", "0.0.0.0", "224.0.0.1", "garbage"]
+    raw += ["192.168.1.20", "10.0.0.5", "192.168.1.20", "fd00::2"]
+    assert usable_addresses(raw) == ["192.168.1.20", "10.0.0.5", "fd00::2"]
+
+
+def test_lan_addresses_are_valid_and_reachable_kinds() -> None:
+    found = lan_addresses(ipv6=True)
+    for text in found:
+        ip = ipaddress.ip_address(text)
+        assert not (ip.is_loopback or ip.is_link_local or ip.is_unspecified)
+    assert all(":" not in text for text in lan_addresses())
+
+
+def test_lan_addresses_agree_with_the_ip_command() -> None:
+    # Two independent sources must find the same IPv4 addresses (iproute2 is on Linux CI).
+    ip_command = shutil.which("ip")
+    if ip_command is None:
+        assert lan_addresses() == usable_addresses(parse_ifconfig(_run(["ifconfig"])))
+    else:
+        expected = usable_addresses(parse_ip_json(_run([ip_command, "-j", "addr"])))
+        assert set(lan_addresses()) == set(expected)
+
+
+def test_lan_addresses_send_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("lan_addresses must not touch the network")
+
+    monkeypatch.setattr(socket, "getaddrinfo", forbidden)
+    monkeypatch.setattr(socket, "gethostbyname", forbidden)
+    monkeypatch.setattr(socket, "gethostbyname_ex", forbidden)
+    monkeypatch.setattr(socket.socket, "connect", forbidden)
+    monkeypatch.setattr(socket.socket, "sendto", forbidden)
+    monkeypatch.setattr(socket.socket, "send", forbidden)
+    assert isinstance(lan_addresses(ipv6=True), list)
+
+
+def test_lan_addresses_fall_back_to_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console_module, "_linux_ipv4", list)
+    monkeypatch.setattr(console_module, "_linux_ipv6", list)
+    outputs = {"ip": "", "ifconfig": IFCONFIG_MACOS}
+    monkeypatch.setattr(console_module, "_command_output", lambda argv: outputs[argv[0]])
+    assert lan_addresses() == ["10.0.0.42"]
+    assert lan_addresses(ipv6=True) == ["10.0.0.42", "fd12:3456::42"]
+    outputs["ip"] = IP_JSON
+    assert lan_addresses() == ["192.168.1.20", "192.168.1.21"]
+
+
+def _run(argv: list[str]) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout

@@ -121,11 +121,11 @@ def serve(
     config = build_config(folder, **options)
 
     # Imported here so that --help, --version and option errors stay fast.
+    from siteserve.assemble import build_app
     from siteserve.server.runner import run
-    from siteserve.site.app import Site
 
     console = Console()
-    site = Site(config)
+    site_app = build_app(config)
 
     def on_ready(info: ServerAddress) -> None:
         console.banner(config.root, info)
@@ -134,7 +134,7 @@ def serve(
             # webbrowser.open may wait for the browser to start: keep it off the event loop.
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
-    run(config, site, on_ready=on_ready, access_log=None if config.quiet else console.access)
+    run(config, site_app, on_ready=on_ready, access_log=None if config.quiet else console.access)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,265 @@
+"""Jinja pages rendered per request.
+
+The request body is read on the event loop (bounded by ``limits.max_body``);
+the render itself runs in a small thread pool so a slow page never stalls
+other requests. Each render records the templates and data files it used,
+and the Response lists them as ``sources`` for live reload.
+
+A page may ``redirect()``, ``abort()`` (answered by the Site's error page,
+which uses ``404.html.jinja`` and friends when present), set its status,
+headers and cookies, and keep a server-side session. A template that fails
+answers the template error page (``template_errors``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, Protocol
+
+import jinja2
+
+from siteserve.config import Config
+from siteserve.http import Request, Response
+from siteserve.http.request import BodyIncomplete, BodyTooLarge
+from siteserve.site.data_files import DataFiles, DataView
+from siteserve.site.jinja_env import build_environment, recording
+from siteserve.site.mime import content_type
+from siteserve.site.names import PAGE_SUFFIXES, strip_template_suffix
+from siteserve.site.page_context import (
+    PageAbort,
+    PageRedirect,
+    PageRequest,
+    PageResponse,
+    page_context,
+    site_globals,
+)
+from siteserve.site.sessions import Sessions
+from siteserve.site.template_errors import describe, log_problem, problem_response
+
+#: Threads rendering pages at once; more would only contend for the GIL.
+RENDER_WORKERS = 4
+
+
+class PageTarget(Protocol):
+    """What the resolver says about a page (``resolver.Resolved`` fits)."""
+
+    @property
+    def path(self) -> Path | None: ...
+
+    @property
+    def served_as(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, str]: ...
+
+
+#: The Site's error response for a status, used when a page calls ``abort()``.
+ErrorResponder = Callable[[Request, int], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Aborted:
+    """A render that ended in ``abort(status)``; the cookies it set still go out."""
+
+    status: int
+    cookies: tuple[str, ...]
+    sources: tuple[Path, ...]
+
+
+class Pages:
+    def __init__(self, config: Config, *, workers: int = RENDER_WORKERS) -> None:
+        self._root = config.root
+        self._max_body = config.limits.max_body
+        self.data = DataFiles(config.root, follow_symlinks=config.follow_symlinks)
+        self.sessions = Sessions.from_config(config)
+        self.environment = build_environment(config, site_globals(config, DataView(self.data)))
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="siteserve-page")
+        #: Set by the Site so ``abort(404)`` answers what any other 404 would.
+        self.error_responder: ErrorResponder | None = None
+
+    async def render(self, request: Request, resolved: PageTarget) -> Response:
+        if resolved.path is None:
+            raise ValueError("a page needs a template path")
+        body = await self._read_body(request)
+        if isinstance(body, int):
+            return await self._error(request, body)
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(
+            self._pool,
+            self._render,
+            request,
+            resolved.path,
+            resolved.served_as,
+            dict(resolved.params),
+            body,
+            None,
+        )
+        if isinstance(outcome, _Aborted):
+            response = await self._error(request, outcome.status)
+            response.headers.extend(("Set-Cookie", cookie) for cookie in outcome.cookies)
+            response.sources = tuple(sorted({*response.sources, *outcome.sources}))
+            return response
+        return outcome
+
+    async def render_error_page(self, request: Request, status: int) -> Response | None:
+        """``STATUS.html.jinja`` (or ``.jinja``, ``.j2``...) at the root, rendered; else None.
+
+        The page sees ``error.status`` and ``error.reason`` besides the usual
+        variables; the response keeps ``status`` whatever the template does.
+        """
+        path = self.error_template(status)
+        if path is None:
+            return None
+        loop = asyncio.get_running_loop()
+        served_as = strip_template_suffix(path.name) or "error.html"
+        outcome = await loop.run_in_executor(
+            self._pool, self._render, request, path, served_as, {}, b"", status
+        )
+        # An error page that itself aborts gets the built-in page instead.
+        return None if isinstance(outcome, _Aborted) else outcome
+
+    def error_template(self, status: int) -> Path | None:
+        for suffix in PAGE_SUFFIXES:
+            path = self._root / f"{status}{suffix}"
+            if path.is_file():
+                return path
+        return None
+
+    def invalidate(self, paths: Iterable[Path]) -> None:
+        """Forget compiled templates and parsed data made from ``paths`` (a change set)."""
+        paths = list(paths)
+        self.environment.forget(paths)
+        self.data.forget(paths)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.sessions.close()
+
+    # -- on the event loop -------------------------------------------------------
+
+    async def _read_body(self, request: Request) -> bytes | int:
+        """The whole body, or the error status to answer instead."""
+        if request.body.complete and request.body.received == 0:
+            return b""  # no body (most GETs): nothing to wait for
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.body.stream():
+                size += len(chunk)
+                if size > self._max_body:
+                    return 413
+                chunks.append(chunk)
+        except BodyTooLarge:
+            return 413
+        except BodyIncomplete:
+            return 400
+        return b"".join(chunks)
+
+    async def _error(self, request: Request, status: int) -> Response:
+        if self.error_responder is not None:
+            return await self.error_responder(request, status)
+        custom = await self.render_error_page(request, status)
+        if custom is not None:
+            return custom
+        reason = HTTPStatus(status).phrase
+        return Response(
+            status=status,
+            headers=[("Content-Type", "text/plain; charset=utf-8")],
+            body=f"{status} {reason}\n".encode(),
+        )
+
+    # -- in a render thread ------------------------------------------------------
+
+    def _template_name(self, path: Path) -> str:
+        return Path(os.path.relpath(path, self._root)).as_posix()
+
+    def _render(
+        self,
+        request: Request,
+        path: Path,
+        served_as: str,
+        params: dict[str, str],
+        body: bytes,
+        error_status: int | None,
+    ) -> Response | _Aborted:
+        with recording() as loaded:
+            page_request = PageRequest(request, body)
+            session = self.sessions.open(page_request.cookies)
+            page = PageResponse()
+            context: dict[str, Any] = page_context(page_request, params, session, page)
+            if error_status is not None:
+                page.status = error_status
+                context["error"] = {
+                    "status": error_status,
+                    "reason": HTTPStatus(error_status).phrase,
+                }
+            name = self._template_name(path)
+            secure = request.scheme == "https"
+            try:
+                text = self.environment.get_template(name).render(context)
+                headers = page.header_list()
+            except PageRedirect as jump:
+                jump_cookies = [*page.cookies, *self.sessions.commit(session, secure=secure)]
+                return Response(
+                    status=jump.status,
+                    headers=[("Location", jump.location), ("Cache-Control", "no-store")]
+                    + [("Set-Cookie", cookie) for cookie in jump_cookies],
+                    sources=_sources(loaded),
+                )
+            except PageAbort as stop:
+                stop_cookies = (*page.cookies, *self.sessions.commit(session, secure=secure))
+                return _Aborted(stop.status, stop_cookies, _sources(loaded))
+            except jinja2.TemplateNotFound as error:
+                if error.name == name and not os.path.isfile(path):
+                    # The page went away between resolving and rendering.
+                    return _Aborted(404, (), ())
+                return self._failed(error, path, loaded)
+            except Exception as error:
+                return self._failed(error, path, loaded)
+            cookies = self.sessions.commit(session, secure=secure)
+        if error_status is not None:
+            page.status = error_status
+        return Response(
+            status=page.status,
+            headers=_page_headers(served_as, headers, cookies),
+            body=text.encode("utf-8"),
+            sources=_sources(loaded),
+        )
+
+    def _failed(self, error: Exception, page: Path, loaded: set[str]) -> Response:
+        problem = describe(error, self._root, page, loaded)
+        log_problem(problem)
+        if problem.path is not None:
+            # The failing file itself, so that saving a fix reloads the error page.
+            loaded.add(str(problem.path))
+        return problem_response(problem, _sources(loaded))
+
+
+def _sources(loaded: set[str]) -> tuple[Path, ...]:
+    return tuple(Path(name) for name in sorted(loaded))
+
+
+def _page_headers(
+    served_as: str, own: list[tuple[str, str]], cookies: list[str]
+) -> list[tuple[str, str]]:
+    """Content type from the served name, the page's own headers, then the session cookie.
+
+    A page is made per request, so caches must always ask again ("no-cache");
+    a response that sets cookies is never stored at all ("no-store").
+    """
+    named = {name.lower() for name, _ in own}
+    headers = []
+    if "content-type" not in named:
+        headers.append(("Content-Type", content_type(served_as)))
+    if "cache-control" not in named:
+        sets_cookie = "set-cookie" in named or bool(cookies)
+        headers.append(("Cache-Control", "no-store" if sets_cookie else "no-cache"))
+    headers.extend(own)
+    headers.extend(("Set-Cookie", cookie) for cookie in cookies)
+    return headers

@@ -1,0 +1,122 @@
+"""A template that fails answers 500 with a page that says where and why.
+
+The page names the template file (relative to the site folder) and line, shows
+the source lines around it with that line marked, and the message; all of it
+escaped. It is filled from the exception and the one failing file, read as
+text: nothing of the site is executed to make it, and a file outside the site
+folder (or one the render did not load) is never shown. The terminal gets one
+line, ``file:line: message``, on the ``siteserve.pages`` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+import jinja2
+
+from siteserve.http import Response
+from siteserve.site.jinja_env import is_within
+
+logger = logging.getLogger("siteserve.pages")
+
+#: Lines of source shown on each side of the failing line.
+CONTEXT_LINES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLine:
+    number: int
+    text: str
+    marked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateProblem:
+    """Where a render failed: ``file`` is relative to the site, ``line`` 1-based or None."""
+
+    file: str
+    path: Path | None
+    line: int | None
+    kind: str
+    message: str
+    source: tuple[SourceLine, ...]
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+def describe(error: BaseException, root: Path, page: Path, loaded: set[str]) -> TemplateProblem:
+    """Find the failing template and line in ``error``; fall back to the page itself.
+
+    A syntax error carries its file and line; a runtime error's traceback has a
+    frame per template line (Jinja rewrites it so), and the innermost frame in
+    a template this render loaded is the place to show.
+    """
+    real_root = os.path.realpath(root)
+    filename: str | None = None
+    line: int | None = None
+    if isinstance(error, jinja2.TemplateSyntaxError) and error.filename:
+        filename, line = error.filename, error.lineno
+    else:
+        for frame in reversed(traceback.extract_tb(error.__traceback__)):
+            if frame.filename in loaded:
+                filename, line = frame.filename, frame.lineno
+                break
+    path = Path(filename) if filename else page
+    if not is_within(os.path.realpath(path), real_root):
+        path, line = page, None
+    message = error.message if isinstance(error, jinja2.TemplateError) else str(error)
+    return TemplateProblem(
+        file=Path(os.path.relpath(path, root)).as_posix(),
+        path=path,
+        line=line,
+        kind=type(error).__name__,
+        message=message or type(error).__name__,
+        source=_source_around(path, line),
+    )
+
+
+def _source_around(path: Path, line: int | None) -> tuple[SourceLine, ...]:
+    if line is None:
+        return ()
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ()
+    first = max(1, line - CONTEXT_LINES)
+    last = min(len(lines), line + CONTEXT_LINES)
+    return tuple(
+        SourceLine(number, lines[number - 1], number == line) for number in range(first, last + 1)
+    )
+
+
+def log_problem(problem: TemplateProblem) -> None:
+    logger.error("%s: %s: %s", problem.location, problem.kind, problem.message)
+
+
+@lru_cache(maxsize=1)
+def _page_template() -> jinja2.Template:
+    # Our own page, from the package: the site's Environment is never involved.
+    text = files("siteserve.templates").joinpath("template_error.html").read_text("utf-8")
+    return jinja2.Environment(autoescape=True).from_string(text)
+
+
+def problem_response(problem: TemplateProblem, sources: tuple[Path, ...] = ()) -> Response:
+    """The 500 page for ``problem``; ``sources`` let live reload refresh it once fixed."""
+    body = _page_template().render(problem=problem).encode("utf-8")
+    return Response(
+        status=500,
+        headers=[
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+        ],
+        body=body,
+        sources=sources,
+    )

@@ -7,6 +7,7 @@ from parser errors to the status a client should see.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 import httptools
@@ -14,6 +15,9 @@ import httptools
 from siteserve.config import Limits
 from siteserve.http.errors import ProtocolError
 from siteserve.http.headers import Headers
+
+#: method SP request-target SP HTTP-version (RFC 9112 section 3), method a token (RFC 9110 5.6.2).
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \r\n]+ HTTP/[0-9]\.[0-9]\r?\n")
 
 
 class ParserSink(Protocol):
@@ -108,9 +112,14 @@ class RequestParser:
             self.upgrade_offset = int(upgrade.args[0]) if upgrade.args else len(data)
             return
         except httptools.HttpParserInvalidMethodError:
-            if self._url_size == 0 and not self._headers and data.startswith(b"\x16\x03"):
+            # A well-formed request line with a method we do not know is 501
+            # (RFC 9110 section 15.6.2); anything else is not HTTP at all: 400.
+            # Only the start of this read is known to be the failing request's start.
+            if self._completed_in_feed == 0 and _REQUEST_LINE.match(data):
+                raise ProtocolError(501, "method not implemented") from None
+            if data.startswith(b"\x16\x03"):
                 raise ProtocolError(400, "TLS handshake on a plain HTTP port") from None
-            raise ProtocolError(501, "method not implemented") from None
+            raise ProtocolError(400, "malformed request line") from None
         except httptools.HttpParserCallbackError as error:
             cause = error.__context__
             if isinstance(cause, ProtocolError):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import cast
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable
+from typing import cast
 
 from siteserve.http.errors import ProtocolError
 from siteserve.http.parser import RequestHead, RequestParser
@@ -202,6 +202,9 @@ class HttpConnection(asyncio.Protocol):
                     self._close()
                 elif self._state.shutting_down:
                     self._close()
+                elif self._parser.in_head:
+                    if not self._deadline_is_head or self.deadline is None:
+                        self._arm(self._state.limits.header_timeout, head=True)
                 elif self._upgrade_pending is None:
                     self._arm(self._state.limits.keepalive_timeout, head=False)
             if self._reading_paused and len(self._queue) <= MAX_PIPELINE // 2:

@@ -1,0 +1,213 @@
+"""The request parser fed with bytes, no sockets: framing, limits, versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from siteserve.config import Limits
+from siteserve.http.errors import ProtocolError
+from siteserve.http.parser import RequestHead, RequestParser, split_target
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.heads: list[RequestHead] = []
+        self.bodies: list[bytes] = []
+        self.ends = 0
+
+    def on_request_head(self, head: RequestHead) -> None:
+        self.heads.append(head)
+
+    def on_request_body(self, data: bytes) -> None:
+        self.bodies.append(data)
+
+    def on_request_end(self) -> None:
+        self.ends += 1
+
+
+def parse(data: bytes | list[bytes], limits: Limits | None = None) -> Recorder:
+    recorder = Recorder()
+    parser = RequestParser(recorder, limits or Limits())
+    for piece in [data] if isinstance(data, bytes) else data:
+        parser.feed(piece)
+    return recorder
+
+
+def status_of(data: bytes | list[bytes], limits: Limits | None = None) -> int:
+    with pytest.raises(ProtocolError) as caught:
+        parse(data, limits)
+    return caught.value.status
+
+
+def test_simple_get() -> None:
+    rec = parse(b"GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: example\r\nAccept: */*\r\n\r\n")
+    (head,) = rec.heads
+    assert (head.method, head.path, head.query, head.version) == ("GET", "/a/b", "x=1&y=2", "1.1")
+    assert head.headers.get("HOST") == "example"
+    assert head.keep_alive
+    assert rec.ends == 1
+
+
+def test_pipelined_requests_come_out_in_order() -> None:
+    data = b"".join(b"GET /%d HTTP/1.1\r\nHost: h\r\n\r\n" % i for i in range(5))
+    assert [h.path for h in parse(data).heads] == [f"/{i}" for i in range(5)]
+
+
+def test_head_split_byte_by_byte() -> None:
+    data = b"GET /slow HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n"
+    rec = parse([data[i : i + 1] for i in range(len(data))])
+    assert rec.heads[0].path == "/slow"
+    assert rec.heads[0].headers.get("x-a") == "1"
+
+
+def test_content_length_body() -> None:
+    rec = parse(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
+    assert b"".join(rec.bodies) == b"hello"
+
+
+def test_chunked_body() -> None:
+    rec = parse(
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    )
+    assert b"".join(rec.bodies) == b"abcde"
+    assert rec.ends == 1
+
+
+def test_http10_closes_by_default_and_keeps_alive_on_request() -> None:
+    assert not parse(b"GET / HTTP/1.0\r\n\r\n").heads[0].keep_alive
+    assert parse(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").heads[0].keep_alive
+
+
+def test_connection_close() -> None:
+    assert not parse(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").heads[0].keep_alive
+
+
+def test_repeated_headers_join_and_cookies_join_with_semicolon() -> None:
+    head = parse(
+        b"GET / HTTP/1.1\r\nHost: h\r\nAccept: a\r\nAccept: b\r\nCookie: x=1\r\nCookie: y=2\r\n\r\n"
+    ).heads[0]
+    assert head.headers.get("accept") == "a, b"
+    assert head.headers.getall("accept") == ["a", "b"]
+    assert head.headers.get("cookie") == "x=1; y=2"
+
+
+def test_absolute_form_target_rfc9112_3_2_2() -> None:
+    head = parse(b"GET http://example.com/p/q?z=1 HTTP/1.1\r\nHost: example.com\r\n\r\n").heads[0]
+    assert (head.path, head.query) == ("/p/q", "z=1")
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/", ("/", "")),
+        ("/a?b", ("/a", "b")),
+        ("/a?b?c", ("/a", "b?c")),
+        ("*", ("*", "")),
+        ("http://h", ("/", "")),
+        ("HTTPS://h/x", ("/x", "")),
+    ],
+)
+def test_split_target(target: str, expected: tuple[str, str]) -> None:
+    assert split_target(target) == expected
+
+
+def test_missing_host_in_http11_is_400_rfc9112_3_2() -> None:
+    assert status_of(b"GET / HTTP/1.1\r\n\r\n") == 400
+
+
+def test_two_hosts_is_400_rfc9112_3_2() -> None:
+    assert status_of(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n") == 400
+
+
+def test_garbage_is_400() -> None:
+    assert status_of(b"\x00\x01\x02 nonsense\r\n\r\n") in (400, 501)
+    assert status_of(b"GET / HTTP/1.1\r\nHost h\r\n\r\n") == 400
+
+
+def test_content_length_with_transfer_encoding_is_400_rfc9112_6_1() -> None:
+    data = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert status_of(data) == 400
+
+
+def test_unknown_method_is_501_rfc9110_15_6_2() -> None:
+    assert status_of(b"BREW / HTTP/1.1\r\nHost: h\r\n\r\n") == 501
+
+
+def test_http2_preface_is_505() -> None:
+    assert status_of(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") == 505
+
+
+def test_unknown_version_is_505() -> None:
+    assert status_of(b"GET / HTTP/1.2\r\nHost: h\r\n\r\n") == 505
+    assert status_of(b"GET / HTTP/3.0\r\nHost: h\r\n\r\n") == 505
+
+
+def test_http09_is_505() -> None:
+    assert status_of(b"GET /x\r\n\r\n") == 505
+
+
+def test_tls_on_plain_port_is_400() -> None:
+    assert status_of(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03") == 400
+
+
+def test_request_line_too_long_is_414() -> None:
+    limits = Limits(max_request_line=100)
+    assert status_of(b"GET /" + b"a" * 200 + b" HTTP/1.1\r\nHost: h\r\n\r\n", limits) == 414
+
+
+def test_request_line_too_long_across_reads_is_414() -> None:
+    limits = Limits(max_request_line=100)
+    assert status_of([b"GET /" + b"a" * 60, b"b" * 60, b"c" * 60], limits) == 414
+
+
+def test_too_many_headers_is_431() -> None:
+    fields = b"".join(b"X-%d: v\r\n" % i for i in range(20))
+    assert (
+        status_of(b"GET / HTTP/1.1\r\nHost: h\r\n" + fields + b"\r\n", Limits(max_headers=10))
+        == 431
+    )
+
+
+def test_header_section_too_large_is_431() -> None:
+    data = b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"v" * 2000 + b"\r\n\r\n"
+    assert status_of(data, Limits(max_header_bytes=1000)) == 431
+
+
+def test_unfinished_giant_header_is_431_before_it_ends() -> None:
+    limits = Limits(max_request_line=100, max_header_bytes=1000)
+    pieces = [b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: "] + [b"v" * 500] * 4
+    assert status_of(pieces, limits) == 431
+
+
+def test_pipelined_batch_larger_than_head_limit_is_not_mistaken_for_a_big_head() -> None:
+    limits = Limits(max_request_line=100, max_header_bytes=400)
+    one = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"
+    batch = one * 40 + b"GET /y HTTP/1.1\r\nHo"
+    rec = parse([batch, b"st: h\r\n\r\n"], limits)
+    assert len(rec.heads) == 41
+
+
+def test_body_over_limit_by_content_length_is_413() -> None:
+    data = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n"
+    assert status_of(data, Limits(max_body=1000)) == 413
+
+
+def test_chunked_body_over_limit_is_413() -> None:
+    chunk = b"100\r\n" + b"x" * 256 + b"\r\n"
+    data = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 8
+    assert status_of(data, Limits(max_body=1000)) == 413
+
+
+def test_asterisk_form_only_for_options() -> None:
+    assert parse(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").heads[0].path == "*"
+    assert status_of(b"GET * HTTP/1.1\r\nHost: h\r\n\r\n") == 400
+
+
+def test_upgrade_stops_parsing_and_reports_the_offset() -> None:
+    recorder = Recorder()
+    parser = RequestParser(recorder, Limits())
+    request = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    parser.feed(request + b"FRAME")
+    assert recorder.heads[0].upgrade
+    assert parser.upgrade_offset == len(request)

@@ -27,6 +27,7 @@ import jinja2
 from siteserve.config import Config
 from siteserve.http import Request, Response
 from siteserve.http.request import BodyIncomplete, BodyTooLarge
+from siteserve.site.cache_policy import apply_headers, extra_headers
 from siteserve.site.data_files import DataFiles, DataView
 from siteserve.site.jinja_env import build_environment, recording
 from siteserve.site.mime import content_type
@@ -74,6 +75,7 @@ class _Aborted:
 
 class Pages:
     def __init__(self, config: Config, *, workers: int = RENDER_WORKERS) -> None:
+        self._config = config
         self._root = config.root
         self._max_body = config.limits.max_body
         self.data = DataFiles(config.root, follow_symlinks=config.follow_symlinks)
@@ -208,7 +210,11 @@ class Pages:
                 jump_cookies = [*page.cookies, *self.sessions.commit(session, secure=secure)]
                 return Response(
                     status=jump.status,
-                    headers=[("Location", jump.location), ("Cache-Control", "no-store")]
+                    headers=[
+                        ("Location", jump.location),
+                        ("Cache-Control", "no-store"),
+                        ("X-Content-Type-Options", "nosniff"),
+                    ]
                     + [("Set-Cookie", cookie) for cookie in jump_cookies],
                     sources=_sources(loaded),
                 )
@@ -225,9 +231,13 @@ class Pages:
             cookies = self.sessions.commit(session, secure=secure)
         if error_status is not None:
             page.status = error_status
+        headers = _page_headers(served_as, headers, cookies)
+        if self._config.headers:
+            served = Path(name).with_name(served_as).as_posix()
+            headers = apply_headers(headers, extra_headers(self._config, served))
         return Response(
             status=page.status,
-            headers=_page_headers(served_as, headers, cookies),
+            headers=headers,
             body=text.encode("utf-8"),
             sources=_sources(loaded),
         )
@@ -260,6 +270,7 @@ def _page_headers(
     if "cache-control" not in named:
         sets_cookie = "set-cookie" in named or bool(cookies)
         headers.append(("Cache-Control", "no-store" if sets_cookie else "no-cache"))
+    headers.append(("X-Content-Type-Options", "nosniff"))
     headers.extend(own)
     headers.extend(("Set-Cookie", cookie) for cookie in cookies)
     return headers

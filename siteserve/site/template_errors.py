@@ -116,6 +116,7 @@ def problem_response(problem: TemplateProblem, sources: tuple[Path, ...] = ()) -
         headers=[
             ("Content-Type", "text/html; charset=utf-8"),
             ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
         ],
         body=body,
         sources=sources,

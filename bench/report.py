@@ -1,0 +1,187 @@
+"""Tables (Markdown, so they paste into notes as they are) and the JSON results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.wrk import WrkResult
+
+RESULTS = Path(__file__).with_name("results")
+BASELINE = "siteserve"
+
+
+@dataclass(frozen=True)
+class Target:
+    """siteserve's figure must be at least ``ratio`` times ``against``'s."""
+
+    against: str
+    ratio: float
+
+
+@dataclass
+class Row:
+    server: str
+    result: WrkResult | None = None
+    note: str = ""
+    error: str | None = None
+    #: Why this answer is not what the scenario means to measure (no 304, no gzip).
+    problem: str | None = None
+    #: A figure not from wrk (the in-process ceiling), in requests (renders) per second.
+    rps_override: float | None = None
+
+    @property
+    def rps(self) -> float | None:
+        if self.rps_override is not None:
+            return self.rps_override
+        return self.result.rps if self.result else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "rps": self.rps,
+            "wrk": self.result.to_json() if self.result else None,
+            "note": self.note,
+            "problem": self.problem,
+            "error": self.error,
+        }
+
+
+@dataclass
+class ScenarioReport:
+    name: str
+    title: str
+    metric: str  # "rps" or "mbps": the figure ratios and targets compare
+    targets: list[Target] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+
+    def figure(self, row: Row) -> float | None:
+        if self.metric == "mbps":
+            return row.result.mb_per_s if row.result else None
+        return row.rps
+
+    def row(self, server: str) -> Row | None:
+        return next((row for row in self.rows if row.server == server), None)
+
+    def ratio(self, server: str, against: str) -> float | None:
+        mine, theirs = self.row(server), self.row(against)
+        if mine is None or theirs is None:
+            return None
+        a, b = self.figure(mine), self.figure(theirs)
+        return a / b if a is not None and b else None
+
+    def checks(self) -> list[dict[str, Any]]:
+        out = []
+        for target in self.targets:
+            ratio = self.ratio(BASELINE, target.against)
+            problems = [
+                f"{row.server} {row.problem}"
+                for row in (self.row(BASELINE), self.row(target.against))
+                if row is not None and row.problem
+            ]
+            met = None if ratio is None or problems else ratio >= target.ratio
+            out.append(
+                {
+                    "against": target.against,
+                    "target": target.ratio,
+                    "ratio": None if ratio is None else round(ratio, 3),
+                    "met": met,
+                    "not_comparable": "; ".join(problems) or None,
+                }
+            )
+        return out
+
+    def render(self) -> str:
+        metric = "MB/s" if self.metric == "mbps" else "req/s"
+        lines = [
+            f"### {self.title}",
+            "",
+            f"| server | req/s | MB/s | p50 ms | p99 ms | errors | {metric} vs siteserve | note |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for row in self.rows:
+            if row.error:
+                lines.append(f"| {row.server} | - | - | - | - | - | - | {row.error} |")
+                continue
+            r = row.result
+            ratio = self.ratio(row.server, BASELINE)
+            cells = [
+                row.server,
+                f"{row.rps:,.0f}" if row.rps is not None else "-",
+                f"{r.mb_per_s:,.1f}" if r else "-",
+                f"{r.p50_ms:.2f}" if r else "-",
+                f"{r.p99_ms:.2f}" if r else "-",
+                str(r.error_count) if r else "-",
+                f"{ratio:.2f}x" if ratio is not None else "-",
+                f"{row.note} (NOT COMPARABLE: {row.problem})" if row.problem else row.note,
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        for check in self.checks():
+            if check["ratio"] is None:
+                verdict = "not measured"
+            elif check["not_comparable"]:
+                verdict = f"{check['ratio']:.2f}x, NOT COMPARABLE ({check['not_comparable']})"
+            else:
+                verdict = "MET" if check["met"] else "MISSED"
+                verdict = f"{check['ratio']:.2f}x, {verdict}"
+            lines.append("")
+            lines.append(
+                f"siteserve / {check['against']}: {verdict} (target >= {check['target']}x {metric})"
+            )
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "metric": self.metric,
+            "rows": [row.to_json() for row in self.rows],
+            "targets": self.checks(),
+        }
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).parent,
+            timeout=10,
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+def environment() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "python": platform.python_version(),
+        "commit": _git_commit(),
+    }
+
+
+def save(kind: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(payload, indent=2))
+    return path

@@ -1,0 +1,377 @@
+"""Static files: siteserve, nginx, python -m http.server (and node's http-server) in one run.
+
+    python -m bench.static [--duration 5] [--servers siteserve,nginx] [--scenarios small,large]
+
+Each server in turn is launched on a free port, pinned to CPU 0, and loaded by
+wrk pinned to CPU 1, scenario after scenario; then its memory is read and it
+is stopped by PID. Prints one Markdown table per scenario with ratios to
+siteserve and the targets checked, and writes bench/results/static-*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.proc import (
+    CLIENT_CPU,
+    LOCALHOST,
+    Child,
+    Children,
+    NotReady,
+    free_port,
+    pin_self,
+    rss_mb,
+    supervised,
+    wait_ready,
+)
+from bench.report import Row, ScenarioReport, Target, environment, save
+from bench.servers import STATIC_SERVERS, ServerSpec, install_node_http_server
+from bench.sitegen import StaticFiles, make_static_site
+from bench.wrk import WrkError, run_wrk
+
+RSS_TARGET_MB = 60.0
+LAUNCH_TARGET_MS = 400.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    status: int
+    headers: dict[str, str]
+    length: int
+
+
+def probe(port: int, path: str, headers: dict[str, str] | None = None) -> Probe:
+    """One request on its own connection, to see what the server answers (and warm it)."""
+    conn = http.client.HTTPConnection(LOCALHOST, port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        body = response.read()
+        return Probe(response.status, {k.lower(): v for k, v in response.getheaders()}, len(body))
+    finally:
+        conn.close()
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What wrk sends, what the server answered to it, and why it does not count (if it not)."""
+
+    headers: list[str]
+    note: str
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    path: Callable[[StaticFiles], str]
+    connections: int
+    prepare: Callable[[int, str], Prepared]
+    metric: str = "rps"
+    targets: tuple[Target, ...] = ()
+
+
+def _plain(port: int, path: str) -> Prepared:
+    answer = probe(port, path)
+    problem = None if answer.status == 200 else f"answered {answer.status}"
+    return Prepared([], f"{answer.status}, {_size(answer.length)}", problem)
+
+
+def _close(port: int, path: str) -> Prepared:
+    answer = probe(port, path, {"Connection": "close"})
+    problem = None if answer.status == 200 else f"answered {answer.status}"
+    return Prepared(["Connection: close"], f"{answer.status}, {_size(answer.length)}", problem)
+
+
+def _revalidate(port: int, path: str) -> Prepared:
+    first = probe(port, path)
+    etag = first.headers.get("etag")
+    if etag:
+        header = ("If-None-Match", etag)
+    elif "last-modified" in first.headers:
+        # No ETag (python -m http.server): the date validator is all it has.
+        header = ("If-Modified-Since", first.headers["last-modified"])
+    else:
+        return Prepared([], "no validators: plain 200s", "no ETag or Last-Modified")
+    answer = probe(port, path, dict([header]))
+    note = f"{header[0]} -> {answer.status}, {answer.length} B body"
+    problem = None if answer.status == 304 else f"answered {answer.status}, not 304"
+    return Prepared([f"{header[0]}: {header[1]}"], note, problem)
+
+
+def _gzip(port: int, path: str) -> Prepared:
+    answer = probe(port, path, {"Accept-Encoding": "gzip"})
+    encoding = answer.headers.get("content-encoding", "identity")
+    note = f"{answer.status}, {encoding}, {_size(answer.length)}"
+    problem = None if encoding == "gzip" else f"sent {encoding}, not gzip"
+    return Prepared(["Accept-Encoding: gzip"], note, problem)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "small",
+            "1 KB file, keep-alive, 50 connections",
+            lambda f: f.small,
+            50,
+            _plain,
+            targets=(Target("nginx", 0.5),),
+        ),
+        Scenario(
+            "medium",
+            "100 KB file, keep-alive, 50 connections",
+            lambda f: f.medium,
+            50,
+            _plain,
+        ),
+        Scenario(
+            "large",
+            "10 MB file, keep-alive, 4 connections",
+            lambda f: f.large,
+            4,
+            _plain,
+            metric="mbps",
+            targets=(Target("nginx", 0.7),),
+        ),
+        Scenario(
+            "close",
+            "1 KB file, a new connection per request (Connection: close), 50 connections",
+            lambda f: f.small,
+            50,
+            _close,
+        ),
+        Scenario(
+            "revalidate",
+            "304 revalidation of the 1 KB file (If-None-Match with its ETag), 50 connections",
+            lambda f: f.small,
+            50,
+            _revalidate,
+            targets=(Target("nginx", 0.4),),
+        ),
+        Scenario(
+            "gzip",
+            "100 KB JavaScript, Accept-Encoding: gzip (nginx: gzip on), 50 connections",
+            lambda f: f.script,
+            50,
+            _gzip,
+            targets=(Target("nginx", 0.4),),
+        ),
+    )
+}
+
+
+@dataclass
+class ServerFacts:
+    name: str
+    launch_ms: list[float] = field(default_factory=list)
+    rss_mb: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "server": self.name,
+            "launch_ms": [round(x, 1) for x in self.launch_ms],
+            "launch_ms_median": round(statistics.median(self.launch_ms), 1)
+            if self.launch_ms
+            else None,
+            "rss_mb": None if self.rss_mb is None else round(self.rss_mb, 1),
+            "error": self.error,
+        }
+
+
+def start(
+    children: Children, spec: ServerSpec, files: StaticFiles, scratch: Path
+) -> tuple[Child, int, float]:
+    port = free_port()
+    folder = scratch / spec.name
+    folder.mkdir(exist_ok=True)
+    child = children.launch(
+        spec.name, spec.command(files.root, port, folder), folder / "server.log", env=spec.env
+    )
+    try:
+        seconds = wait_ready(child, port, files.small)
+    except BaseException:
+        children.stop(child)
+        raise
+    return child, port, seconds * 1000
+
+
+def bench_server(
+    children: Children,
+    spec: ServerSpec,
+    files: StaticFiles,
+    scratch: Path,
+    scenarios: list[Scenario],
+    reports: dict[str, ScenarioReport],
+    duration: float,
+    launches: int,
+) -> ServerFacts:
+    facts = ServerFacts(spec.name)
+    # Cold launches first (only the time to the first answer counts), then the measured one.
+    for _ in range(max(0, launches - 1)):
+        child, _port, ms = start(children, spec, files, scratch)
+        facts.launch_ms.append(ms)
+        children.stop(child)
+    child, port, ms = start(children, spec, files, scratch)
+    facts.launch_ms.append(ms)
+    print(f"  {spec.name}: pid {child.pid}, port {port}, first answer after {ms:.0f} ms")
+    try:
+        for scenario in scenarios:
+            report = reports[scenario.name]
+            path = scenario.path(files)
+            if not child.alive():
+                report.rows.append(Row(spec.name, error="server exited"))
+                continue
+            try:
+                prepared = scenario.prepare(port, path)
+                result = run_wrk(
+                    port,
+                    path,
+                    connections=scenario.connections,
+                    duration_s=duration,
+                    headers=prepared.headers,
+                )
+            except (OSError, http.client.HTTPException, WrkError) as error:
+                report.rows.append(Row(spec.name, error=f"{type(error).__name__}: {error}"))
+                continue
+            note = prepared.note
+            report.rows.append(Row(spec.name, result, note, problem=prepared.problem))
+            print(
+                f"    {scenario.name:<10} {result.rps:>10,.0f} req/s {result.mb_per_s:>9,.1f} MB/s"
+                f"  p99 {result.p99_ms:.2f} ms  {note}"
+            )
+        facts.rss_mb = rss_mb(child.pid)
+    finally:
+        children.stop(child)
+    return facts
+
+
+def server_table(facts: list[ServerFacts]) -> str:
+    lines = [
+        "### Server processes",
+        "",
+        "| server | launch -> first 200, ms (median of runs) | RSS after the run, MB |",
+        "| --- | ---: | ---: |",
+    ]
+    for fact in facts:
+        if fact.error:
+            lines.append(f"| {fact.name} | - | - ({fact.error}) |")
+            continue
+        runs = ", ".join(f"{x:.0f}" for x in fact.launch_ms)
+        launch = f"{statistics.median(fact.launch_ms):.0f} ({runs})" if fact.launch_ms else "-"
+        rss = f"{fact.rss_mb:.1f}" if fact.rss_mb is not None else "-"
+        lines.append(f"| {fact.name} | {launch} | {rss} |")
+    mine = next((f for f in facts if f.name == "siteserve" and not f.error), None)
+    if mine and mine.launch_ms and mine.rss_mb is not None:
+        median_ms = statistics.median(mine.launch_ms)
+        launch_met = "MET" if median_ms < LAUNCH_TARGET_MS else "MISSED"
+        rss_met = "MET" if mine.rss_mb < RSS_TARGET_MB else "MISSED"
+        lines.append("")
+        lines.append(
+            f"siteserve launch -> first 200: {median_ms:.0f} ms, "
+            f"{launch_met} (target < {LAUNCH_TARGET_MS:.0f} ms)"
+        )
+        lines.append(
+            f"siteserve RSS after the run: {mine.rss_mb:.1f} MB, "
+            f"{rss_met} (target < {RSS_TARGET_MB:.0f} MB)"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run [5]")
+    parser.add_argument(
+        "--servers",
+        default="siteserve,nginx,http.server,node-http-server",
+        help="comma-separated, in order [siteserve,nginx,http.server,node-http-server]",
+    )
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated [{','.join(SCENARIOS)}]"
+    )
+    parser.add_argument("--launches", type=int, default=3, help="launches timed per server [3]")
+    parser.add_argument(
+        "--install-node", action="store_true", help="npm install node's http-server first"
+    )
+    parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
+    args = parser.parse_args(argv)
+
+    names = [n.strip() for n in args.servers.split(",") if n.strip()]
+    unknown = [n for n in names if n not in STATIC_SERVERS]
+    scenario_names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    unknown += [n for n in scenario_names if n not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown: {', '.join(unknown)}")
+    if args.install_node:
+        install_node_http_server()
+    scenarios = [SCENARIOS[n] for n in scenario_names]
+    pin_self(CLIENT_CPU)
+    env = environment()
+    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
+
+    reports = {
+        s.name: ScenarioReport(s.name, s.title, s.metric, list(s.targets)) for s in scenarios
+    }
+    facts: list[ServerFacts] = []
+    with tempfile.TemporaryDirectory(prefix="siteserve-bench-") as tmp, supervised() as children:
+        scratch = Path(tmp)
+        files = make_static_site(scratch / "site")
+        for name in names:
+            spec = STATIC_SERVERS[name]
+            reason = spec.available()
+            if reason:
+                print(f"  {name}: skipped, {reason}")
+                facts.append(ServerFacts(name, error=reason))
+                continue
+            try:
+                facts.append(
+                    bench_server(
+                        children,
+                        spec,
+                        files,
+                        scratch,
+                        scenarios,
+                        reports,
+                        args.duration,
+                        args.launches,
+                    )
+                )
+            except NotReady as error:
+                print(f"  {name}: did not start: {error}")
+                facts.append(ServerFacts(name, error="did not start"))
+
+    print()
+    for report in reports.values():
+        print(report.render())
+        print()
+    print(server_table(facts))
+    if not args.no_save:
+        path = save(
+            "static",
+            {
+                "environment": env,
+                "duration_s": args.duration,
+                "scenarios": [r.to_json() for r in reports.values()],
+                "servers": [f.to_json() for f in facts],
+            },
+        )
+        print(f"\nresults: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Run wrk (pinned to the client CPU) and read its summary from a small Lua ``done`` hook."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.proc import CLIENT_CPU, LOCALHOST, pinned
+
+LUA_SCRIPT = Path(__file__).with_name("wrk_json.lua")
+MARKER = "WRK_JSON "
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    duration_s: float
+    bytes: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: dict[str, int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.duration_s if self.duration_s else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        # Decimal megabytes, as wrk and most tools print them.
+        return self.bytes / self.duration_s / 1e6 if self.duration_s else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rps"] = round(self.rps, 1)
+        data["mb_per_s"] = round(self.mb_per_s, 2)
+        return data
+
+
+class WrkError(RuntimeError):
+    pass
+
+
+def run_wrk(
+    port: int,
+    path: str,
+    *,
+    connections: int,
+    duration_s: float,
+    headers: Sequence[str] = (),
+    threads: int = 1,
+) -> WrkResult:
+    url = f"http://{LOCALHOST}:{port}{path}"
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--latency"]
+    argv += ["-s", str(LUA_SCRIPT)]
+    for header in headers:
+        argv += ["-H", header]
+    argv.append(url)
+    done = subprocess.run(
+        pinned(argv, CLIENT_CPU),
+        capture_output=True,
+        text=True,
+        timeout=duration_s + 30,
+        check=False,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith(MARKER):
+            raw = json.loads(line[len(MARKER) :])
+            return WrkResult(
+                requests=int(raw["requests"]),
+                duration_s=raw["duration_us"] / 1e6,
+                bytes=int(raw["bytes"]),
+                p50_ms=raw["p50_us"] / 1000,
+                p90_ms=raw["p90_us"] / 1000,
+                p99_ms=raw["p99_us"] / 1000,
+                max_ms=raw["latency_max_us"] / 1000,
+                errors={
+                    key.removeprefix("errors_"): int(value)
+                    for key, value in raw.items()
+                    if key.startswith("errors_")
+                },
+            )
+    raise WrkError(f"wrk gave no summary (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")

@@ -37,6 +37,16 @@ _OWN_TYPES: dict[str, str] = {
     ".ics": "text/calendar",
     ".vtt": "text/vtt",
     ".pdf": "application/pdf",
+    ".epub": "application/epub+zip",
+    ".rtf": "application/rtf",
+    # Office documents, which Python's table (3.11) does not know and a shared
+    # folder often holds.
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
     # Scripts: RFC 9239 makes text/javascript the one JavaScript type, for all
     # three module flavours.
     ".js": "text/javascript",

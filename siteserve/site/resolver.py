@@ -132,6 +132,8 @@ class Resolver:
     # -- lookup ------------------------------------------------------------------
 
     def _lookup(self, segments: list[str], trailing: bool) -> Resolved:
+        if segments and not trailing and is_template_source(segments[-1]):
+            return NOT_FOUND  # template sources are rendered, never shown
         if not any(is_route_name(segment) for segment in segments):
             found = self._static(segments, trailing)
             if found is not None:
@@ -143,8 +145,6 @@ class Resolver:
             folder = self._existing(segments, stat.S_ISDIR)
             return None if folder is None else self._folder(folder)
         *parents, name = segments
-        if is_template_source(name):
-            return NOT_FOUND  # template sources are rendered, never shown
         for candidate in (name, name + ".html"):
             path = self._existing([*parents, candidate], stat.S_ISREG)
             if path is not None:

@@ -1,0 +1,223 @@
+"""Static file responses: headers, validators, the per-version cache, and the step seams."""
+
+from __future__ import annotations
+
+import os
+import re
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+
+from siteserve.config import Config
+from siteserve.http import FileBody, Headers, Request, Response
+from siteserve.site import static
+from siteserve.site.static import FileVersion, NotAFile, StaticFiles, make_etag
+
+
+def get(path: str = "/x") -> Request:
+    return Request("GET", path, path, "", Headers([("host", "test")]))
+
+
+def write(path: Path, data: bytes, mtime_ns: int | None = None) -> Path:
+    path.write_bytes(data)
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> StaticFiles:
+    return StaticFiles(Config(root=tmp_path))
+
+
+def test_headers_of_a_small_file(tmp_path: Path, files: StaticFiles) -> None:
+    path = write(tmp_path / "app.js", b"export {};\n", 1_700_000_000_123_456_789)
+    response = files.respond(get(), path, "app.js")
+    info = os.stat(path)
+    assert response.status == 200
+    assert response.body == b"export {};\n"
+    assert response.header("Content-Type") == "text/javascript; charset=utf-8"
+    assert response.header("ETag") == make_etag(info.st_ino, info.st_size, info.st_mtime_ns)
+    assert re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"', response.header("ETag") or "")
+    assert response.header("Last-Modified") == "Tue, 14 Nov 2023 22:13:20 GMT"
+    assert response.header("Cache-Control") == "no-cache"
+    assert response.header("Accept-Ranges") == "bytes"
+    assert response.header("X-Content-Type-Options") == "nosniff"
+    assert response.sources == (path,)
+    # The writer owns framing: no Content-Length, Date or Server here.
+    for name in ("Content-Length", "Date", "Server", "Transfer-Encoding"):
+        assert response.header(name) is None
+
+
+def test_last_modified_is_an_imf_fixdate(tmp_path: Path, files: StaticFiles) -> None:
+    path = write(tmp_path / "a.txt", b"a", 1_600_000_000_999_000_000)
+    value = files.respond(get(), path, "a.txt").header("Last-Modified") or ""
+    assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", value)
+    # Whole seconds, truncated: the file is not "newer" than what a client echoes back.
+    assert parsedate_to_datetime(value).timestamp() == 1_600_000_000
+
+
+def test_cache_profile(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.css", b"body{}")
+    files = StaticFiles(Config(root=tmp_path, cache_seconds=600))
+    assert files.respond(get(), path, "a.css").header("Cache-Control") == "public, max-age=600"
+
+
+def test_served_as_decides_the_type(tmp_path: Path, files: StaticFiles) -> None:
+    path = write(tmp_path / "about", b"<p>hi</p>")
+    assert files.respond(get(), path, "about.html").header("Content-Type") == (
+        "text/html; charset=utf-8"
+    )
+    assert files.respond(get(), path, "about").header("Content-Type") == (
+        "application/octet-stream"
+    )
+
+
+def test_unchanged_small_file_is_not_read_again(tmp_path: Path, files: StaticFiles) -> None:
+    path = write(tmp_path / "a.txt", b"same")
+    first = files.version(path, "a.txt")
+    opened: list[object] = []
+    real_open = open
+
+    def counting_open(*args: object, **kwargs: object) -> object:
+        opened.append(args[0])
+        return real_open(*args, **kwargs)  # type: ignore[call-overload]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("builtins.open", counting_open)
+        second = files.version(path, "a.txt")
+        response = files.respond(get(), path, "a.txt")
+    assert second is first
+    assert response.body is first.data
+    assert opened == []
+    # Headers are built once per version and copied, not rebuilt, per response.
+    assert response.headers == list(first.headers)
+    assert response.headers is not files.respond(get(), path, "a.txt").headers
+
+
+def test_a_changed_file_is_seen(tmp_path: Path, files: StaticFiles) -> None:
+    path = write(tmp_path / "a.txt", b"old", 1_700_000_000_000_000_000)
+    old = files.respond(get(), path, "a.txt")
+    write(path, b"new!", 1_700_000_001_000_000_000)
+    new = files.respond(get(), path, "a.txt")
+    assert new.body == b"new!"
+    assert new.header("ETag") != old.header("ETag")
+    # Same size, only the nanoseconds of the mtime differ: still a new version.
+    write(path, b"NEW!", 1_700_000_001_000_000_001)
+    newer = files.respond(get(), path, "a.txt")
+    assert newer.body == b"NEW!"
+    assert newer.header("ETag") != new.header("ETag")
+
+
+def test_a_replaced_file_is_seen_by_inode(tmp_path: Path, files: StaticFiles) -> None:
+    path = write(tmp_path / "a.txt", b"one", 1_700_000_000_000_000_000)
+    first = files.respond(get(), path, "a.txt")
+    other = write(tmp_path / "b.txt", b"two", 1_700_000_000_000_000_000)
+    os.replace(other, path)  # same size and mtime, another inode
+    second = files.respond(get(), path, "a.txt")
+    assert second.body == b"two"
+    assert second.header("ETag") != first.header("ETag")
+
+
+def test_large_files_go_from_disk(tmp_path: Path, files: StaticFiles) -> None:
+    size = static.SMALL_FILE + 1
+    path = write(tmp_path / "big.bin", b"x" * size)
+    response = files.respond(get(), path, "big.bin")
+    assert response.body == FileBody(path, 0, size)
+    assert files.cached_bytes == 0
+    edge = write(tmp_path / "edge.bin", b"y" * static.SMALL_FILE)
+    assert files.respond(get(), edge, "edge.bin").body == b"y" * static.SMALL_FILE
+
+
+def test_empty_file(tmp_path: Path, files: StaticFiles) -> None:
+    path = write(tmp_path / "empty.txt", b"")
+    assert files.respond(get(), path, "empty.txt").body == b""
+
+
+def test_gone_or_not_a_file(tmp_path: Path, files: StaticFiles) -> None:
+    path = write(tmp_path / "a.txt", b"a")
+    files.respond(get(), path, "a.txt")
+    path.unlink()
+    with pytest.raises(NotAFile):
+        files.respond(get(), path, "a.txt")
+    path.mkdir()
+    with pytest.raises(NotAFile):
+        files.respond(get(), path, "a.txt")
+    with pytest.raises(NotAFile):
+        files.respond(get(), tmp_path / "missing" / "x", "x")
+
+
+def test_memory_is_bounded(
+    tmp_path: Path, files: StaticFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(static, "CACHE_BYTES", 2500)
+    paths = [write(tmp_path / f"f{i}.txt", bytes([65 + i]) * 1000) for i in range(4)]
+    for path in paths[:2]:
+        files.respond(get(), path, path.name)
+    files.respond(get(), paths[0], paths[0].name)  # f0 is now the most recent
+    files.respond(get(), paths[2], paths[2].name)
+    assert files.cached_bytes <= 2500
+    assert set(files._versions) == {paths[0], paths[2]}  # f1 was least recently used
+    files.respond(get(), paths[3], paths[3].name)
+    assert set(files._versions) == {paths[2], paths[3]}
+    assert files.cached_bytes == 2000
+
+
+def test_entries_are_bounded(
+    tmp_path: Path, files: StaticFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(static, "CACHE_ENTRIES", 2)
+    for i in range(5):
+        path = write(tmp_path / f"f{i}", b"z")
+        files.respond(get(), path, path.name)
+    assert len(files._versions) == 2
+
+
+def test_invalidate(tmp_path: Path, files: StaticFiles) -> None:
+    (tmp_path / "d").mkdir()
+    inside = write(tmp_path / "d" / "a.txt", b"aaa")
+    other = write(tmp_path / "b.txt", b"bb")
+    files.respond(get(), inside, "a.txt")
+    files.respond(get(), other, "b.txt")
+    assert files.cached_bytes == 5
+    files.invalidate([tmp_path / "d"])
+    assert set(files._versions) == {other}
+    assert files.cached_bytes == 2
+    files.invalidate()
+    assert files.cached_bytes == 0 and not files._versions
+
+
+def test_a_file_changing_while_read_is_described_by_what_was_read(
+    tmp_path: Path, files: StaticFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "a.txt", b"short", 1_700_000_000_000_000_000)
+    info = os.stat(path)
+    write(path, b"much longer now", 1_700_000_005_000_000_000)
+    # Build from the stale stat, as if the file changed between stat and read.
+    version = files._build(path, "a.txt", info)
+    assert version.data == b"much longer now"
+    assert version.size == len(b"much longer now")
+    assert version.mtime_ns == 1_700_000_005_000_000_000
+
+
+def test_steps_and_header_hooks(tmp_path: Path, files: StaticFiles) -> None:
+    path = write(tmp_path / "a.css", b"body{}")
+    seen: list[FileVersion] = []
+
+    def short_circuit(request: Request, version: FileVersion) -> Response | None:
+        seen.append(version)
+        if request.headers.get("x-stop"):
+            return Response(304, [("ETag", version.etag)])
+        return None
+
+    files.steps.append(short_circuit)
+    files.header_hooks.append(lambda version: [("Vary", "Accept-Encoding")])
+    plain = files.respond(get(), path, "a.css")
+    assert plain.status == 200 and plain.header("Vary") == "Accept-Encoding"
+    stopped = files.respond(
+        Request("GET", "/a.css", "/a.css", "", Headers([("x-stop", "1")])), path, "a.css"
+    )
+    assert stopped.status == 304
+    assert seen[0] is seen[1]  # one version object flows through every step
+    assert seen[0].extras == {}

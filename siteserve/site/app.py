@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Awaitable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -84,6 +85,8 @@ class Site:
                     self.resolver.invalidate()
                     resolved = self.resolver.resolve(request.path)
             return self._dispatch(request, resolved)
+        except NotAFile:
+            return self.error(request, 404)  # gone again between two looks
         except PermissionError:
             return self.error(request, 403)
         except Exception:
@@ -161,7 +164,9 @@ class Site:
             custom_page_lookup=self.custom_page_lookup,
         )
 
-    def _dispatch(self, request: Request, resolved: Resolved) -> Response | Awaitable[Response]:
+    def _dispatch(
+        self, request: Request, resolved: Resolved, *, retried: bool = False
+    ) -> Response | Awaitable[Response]:
         method = request.method
         kind = resolved.kind
         if request.path == "*" and method == "OPTIONS":
@@ -191,6 +196,12 @@ class Site:
             )
         if self.page_handler is None:
             return builtin_error(500, message="pages not available")
+        if not os.path.isfile(resolved.path):
+            # The template went away since it was resolved (and no watcher said so).
+            if retried:
+                return self.error(request, 404)
+            self.resolver.invalidate()
+            return self._dispatch(request, self.resolver.resolve(request.path), retried=True)
         return self.page_handler.render(request, resolved)
 
     def _redirect(self, request: Request, resolved: Resolved) -> Response:

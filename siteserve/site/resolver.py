@@ -98,7 +98,7 @@ class Resolver:
         self.follow_symlinks = follow_symlinks
         self.render_globs = tuple(render_globs)
         self._cache: dict[str, Resolved] = {}
-        self._routes: list[route_table.Route] | None = None
+        self._routes: route_table.RouteTable | None = None
 
     # -- public ------------------------------------------------------------------
 
@@ -110,7 +110,9 @@ class Resolver:
         if split is None:
             return NOT_FOUND
         resolved = self._lookup(*split)
-        if resolved.kind != "not_found":
+        # Only files and pages are kept: a listing must notice a new index file
+        # and a redirect a removed folder, even with no watcher to invalidate.
+        if resolved.kind == "file" or resolved.kind == "page":
             if len(self._cache) >= CACHE_LIMIT:
                 # Drop the oldest entry (dicts keep insertion order).
                 del self._cache[next(iter(self._cache))]
@@ -123,7 +125,7 @@ class Resolver:
         self._routes = None
 
     def route_conflicts(self) -> list[str]:
-        return route_table.conflicts(self._route_list())
+        return route_table.conflicts(self._route_table().routes)
 
     def is_page_file(self, relative: str) -> bool:
         """Whether a plain file (path relative to the root) is rendered by ``render`` globs."""
@@ -191,15 +193,17 @@ class Resolver:
 
     # -- routes ------------------------------------------------------------------
 
-    def _route_list(self) -> list[route_table.Route]:
-        if self._routes is None:
+    def _route_table(self) -> route_table.RouteTable:
+        # Checked again only here, on a static miss: route hits are cached above,
+        # so the folder stats cost only requests that end in a 404 or a first hit.
+        if self._routes is None or not self._routes.is_current():
             self._routes = route_table.scan_routes(
                 self.root, follow_symlinks=self.follow_symlinks, is_page=self.is_page_file
             )
         return self._routes
 
     def _route(self, segments: list[str], trailing: bool) -> Resolved:
-        for route in self._route_list():
+        for route in self._route_table().routes:
             match = route_table.match_route(route, segments, trailing)
             if match is None:
                 continue

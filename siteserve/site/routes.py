@@ -153,16 +153,34 @@ def match_route(route: Route, segments: list[str], trailing: bool) -> RouteMatch
     return None
 
 
-def scan_routes(
-    root: Path, *, follow_symlinks: bool, is_page: Callable[[str], bool]
-) -> list[Route]:
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    #: Most specific first.
+    routes: list[Route]
+    #: Every folder scanned, with its mtime: adding or removing an entry changes it.
+    folders: dict[str, int]
+
+    def is_current(self) -> bool:
+        """Whether no scanned folder changed since the scan (one stat per folder).
+
+        This is what keeps routes right when no watcher calls ``invalidate``
+        (live reload off): a new ``[param]`` file changes its folder's mtime.
+        """
+        for folder, mtime_ns in self.folders.items():
+            try:
+                if os.stat(folder).st_mtime_ns != mtime_ns:
+                    return False
+            except OSError:
+                return False
+        return True
+
+
+def scan_routes(root: Path, *, follow_symlinks: bool, is_page: Callable[[str], bool]) -> RouteTable:
     """Every servable file with a ``[param]`` in its path, most specific first."""
-    routes = [
-        make_route(root, relative, is_page)
-        for relative in _walk(root, (), _Walk(os.path.realpath(root), follow_symlinks), False)
-    ]
+    walk = _Walk(os.path.realpath(root), follow_symlinks)
+    routes = [make_route(root, relative, is_page) for relative in _walk(root, (), walk, False)]
     routes.sort(key=lambda route: route.rank)
-    return routes
+    return RouteTable(routes, walk.folders)
 
 
 class _Walk:
@@ -170,6 +188,7 @@ class _Walk:
         self.root_real = root_real
         self.follow_symlinks = follow_symlinks
         self.seen: set[str] = set()
+        self.folders: dict[str, int] = {}
 
     def inside(self, path: str) -> bool:
         real = os.path.realpath(path)
@@ -184,6 +203,7 @@ def _walk(
         return
     walk.seen.add(real)
     try:
+        walk.folders[str(folder)] = os.stat(folder).st_mtime_ns
         entries = list(os.scandir(folder))
     except OSError:
         return

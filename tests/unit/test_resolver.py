@@ -270,12 +270,30 @@ def test_invalidate_sees_new_files_and_routes(tmp_path: Path) -> None:
     resolver.invalidate()
     assert resolver.resolve("/a").path == tmp_path / "a"
 
+
+def test_route_table_notices_new_and_removed_routes_without_invalidate(tmp_path: Path) -> None:
+    resolver = Resolver(tmp_path, follow_symlinks=False)
     assert resolver.resolve("/posts/one").kind == "not_found"
+    table = resolver._routes
+    assert resolver.resolve("/posts/two").kind == "not_found"
+    assert resolver._routes is table  # nothing changed: the scan is reused
     (tmp_path / "posts").mkdir()
     (tmp_path / "posts" / "[name].html.jinja").write_text("post")
-    assert resolver.resolve("/posts/one").kind == "not_found"  # the route table is cached
-    resolver.invalidate()
     assert dict(resolver.resolve("/posts/one").params) == {"name": "one"}
+    (tmp_path / "posts" / "[name].html.jinja").unlink()
+    assert resolver.resolve("/posts/two").kind == "not_found"
+
+
+def test_listings_and_redirects_are_not_cached(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    resolver = Resolver(tmp_path, follow_symlinks=False)
+    assert resolver.resolve("/docs/").kind == "directory"
+    assert resolver.resolve("/docs").kind == "redirect"
+    (tmp_path / "docs" / "index.html").write_text("index")
+    assert resolver.resolve("/docs/").kind == "file"
+    (tmp_path / "docs" / "index.html").unlink()
+    (tmp_path / "docs").rmdir()
+    assert resolver.resolve("/docs").kind == "not_found"
 
 
 def test_render_globs_make_plain_files_pages(tree: Path) -> None:

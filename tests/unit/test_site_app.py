@@ -282,3 +282,17 @@ def test_builtin_error_escapes_the_message() -> None:
     assert "&lt;script&gt;x()&lt;/script&gt;" in text
     assert response.header("Content-Type") == "text/html; charset=utf-8"
     assert builtin_error(599).status == 599
+
+
+def test_a_deleted_template_is_resolved_again(root: Path) -> None:
+    pages = FakePages()
+    site = Site(build_config(root), page_handler=pages)
+    assert answer(site.handle(request("GET", "/page"))).body == b"rendered"
+    (root / "page.html.jinja").unlink()
+    assert answer(site.handle(request("GET", "/page"))).status == 404
+    (root / "page.html.jinja").write_text("back")
+    (root / "page.j2").write_text("other")
+    assert answer(site.handle(request("GET", "/page"))).body == b"rendered"
+    (root / "page.html.jinja").unlink()
+    assert answer(site.handle(request("GET", "/page"))).body == b"rendered"
+    assert pages.rendered[-1][1].path == root / "page.j2"

@@ -59,10 +59,11 @@ def load_page_handler(config: Config) -> PageHandler | None:
 class Site:
     def __init__(self, config: Config, *, page_handler: PageHandler | None = None) -> None:
         self.config = config
-        self.root: Path = config.root
         self.resolver = Resolver(
             config.root, follow_symlinks=config.follow_symlinks, render_globs=config.render
         )
+        #: The root with every symlink resolved, as the resolver's paths are.
+        self.root: Path = self.resolver.root
         self.static = StaticFiles(config)
         #: Renders kind "page"; None answers 500 "pages not available".
         self.page_handler = page_handler if page_handler is not None else load_page_handler(config)

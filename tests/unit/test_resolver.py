@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from siteserve.site import names
 from siteserve.site.names import is_hidden, segment_is_safe, strip_template_suffix
 from siteserve.site.resolver import Resolver, split_path, url_for
 
@@ -426,3 +427,21 @@ def test_segment_rules() -> None:
 )
 def test_strip_template_suffix(name: str, served: str | None) -> None:
     assert strip_template_suffix(name) == served
+
+
+@pytest.mark.parametrize(
+    ("segment", "safe"),
+    [
+        ("page.html", True),
+        ("siteserve.toml::$DATA", False),  # an alternate data stream
+        ("SITESE~1.TOM", False),  # an 8.3 short name
+        ("con", False),
+        ("aux.txt", False),
+        ("file.", False),
+        ("file ", False),
+        ("console.log", True),
+    ],
+)
+def test_windows_spellings(segment: str, safe: bool) -> None:
+    """The extra rules that apply on Windows, checked on every platform."""
+    assert names._windows_segment_is_safe(segment) is safe

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import stat
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
@@ -67,8 +67,9 @@ class FileVersion:
         return FileBody(self.path, 0, self.size)
 
 
-#: A step sees the request and the version; it answers, or returns None to pass.
-ResponseStep = Callable[[Request, FileVersion], Response | None]
+#: A step sees the request and the version; it answers (at once, or with an
+#: awaitable when the work belongs off the event loop), or returns None to pass.
+ResponseStep = Callable[[Request, FileVersion], Response | Awaitable[Response] | None]
 #: Extra headers for every 200 of a version (``Vary: Accept-Encoding``, say).
 HeaderHook = Callable[[FileVersion], Iterable[tuple[str, str]]]
 
@@ -104,7 +105,9 @@ class StaticFiles:
 
     # -- the request path ----------------------------------------------------------
 
-    def respond(self, request: Request, path: Path, served_as: str) -> Response:
+    def respond(
+        self, request: Request, path: Path, served_as: str
+    ) -> Response | Awaitable[Response]:
         """The response for the file at ``path``.
 
         Raises NotAFile when the file is gone (the caller resolves the URL again)

@@ -296,3 +296,15 @@ def test_a_deleted_template_is_resolved_again(root: Path) -> None:
     (root / "page.html.jinja").unlink()
     assert answer(site.handle(request("GET", "/page"))).body == b"rendered"
     assert pages.rendered[-1][1].path == root / "page.j2"
+
+
+def test_a_static_step_may_answer_later(site: Site) -> None:
+    async def later(version_path: Path) -> Response:
+        return Response(200, [("X-Later", "yes")], version_path.name.encode())
+
+    site.static.steps.append(lambda request, version: later(version.path))
+    result = site.handle(request("GET", "/about"))
+    assert inspect.isawaitable(result)
+    response = answer(result)
+    assert response.header("X-Later") == "yes"
+    assert response.body == b"about.html"

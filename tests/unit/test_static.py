@@ -26,12 +26,21 @@ def write(path: Path, data: bytes, mtime_ns: int | None = None) -> Path:
     return path
 
 
+class Files(StaticFiles):
+    """StaticFiles whose answers these tests know to be immediate (no step defers)."""
+
+    def respond(self, request: Request, path: Path, served_as: str) -> Response:
+        response = super().respond(request, path, served_as)
+        assert isinstance(response, Response)
+        return response
+
+
 @pytest.fixture
-def files(tmp_path: Path) -> StaticFiles:
-    return StaticFiles(Config(root=tmp_path))
+def files(tmp_path: Path) -> Files:
+    return Files(Config(root=tmp_path))
 
 
-def test_headers_of_a_small_file(tmp_path: Path, files: StaticFiles) -> None:
+def test_headers_of_a_small_file(tmp_path: Path, files: Files) -> None:
     path = write(tmp_path / "app.js", b"export {};\n", 1_700_000_000_123_456_789)
     response = files.respond(get(), path, "app.js")
     info = os.stat(path)
@@ -50,7 +59,7 @@ def test_headers_of_a_small_file(tmp_path: Path, files: StaticFiles) -> None:
         assert response.header(name) is None
 
 
-def test_last_modified_is_an_imf_fixdate(tmp_path: Path, files: StaticFiles) -> None:
+def test_last_modified_is_an_imf_fixdate(tmp_path: Path, files: Files) -> None:
     path = write(tmp_path / "a.txt", b"a", 1_600_000_000_999_000_000)
     value = files.respond(get(), path, "a.txt").header("Last-Modified") or ""
     assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", value)
@@ -60,11 +69,11 @@ def test_last_modified_is_an_imf_fixdate(tmp_path: Path, files: StaticFiles) -> 
 
 def test_cache_profile(tmp_path: Path) -> None:
     path = write(tmp_path / "a.css", b"body{}")
-    files = StaticFiles(Config(root=tmp_path, cache_seconds=600))
+    files = Files(Config(root=tmp_path, cache_seconds=600))
     assert files.respond(get(), path, "a.css").header("Cache-Control") == "public, max-age=600"
 
 
-def test_served_as_decides_the_type(tmp_path: Path, files: StaticFiles) -> None:
+def test_served_as_decides_the_type(tmp_path: Path, files: Files) -> None:
     path = write(tmp_path / "about", b"<p>hi</p>")
     assert files.respond(get(), path, "about.html").header("Content-Type") == (
         "text/html; charset=utf-8"
@@ -74,7 +83,7 @@ def test_served_as_decides_the_type(tmp_path: Path, files: StaticFiles) -> None:
     )
 
 
-def test_unchanged_small_file_is_not_read_again(tmp_path: Path, files: StaticFiles) -> None:
+def test_unchanged_small_file_is_not_read_again(tmp_path: Path, files: Files) -> None:
     path = write(tmp_path / "a.txt", b"same")
     first = files.version(path, "a.txt")
     opened: list[object] = []
@@ -96,7 +105,7 @@ def test_unchanged_small_file_is_not_read_again(tmp_path: Path, files: StaticFil
     assert response.headers is not files.respond(get(), path, "a.txt").headers
 
 
-def test_a_changed_file_is_seen(tmp_path: Path, files: StaticFiles) -> None:
+def test_a_changed_file_is_seen(tmp_path: Path, files: Files) -> None:
     path = write(tmp_path / "a.txt", b"old", 1_700_000_000_000_000_000)
     old = files.respond(get(), path, "a.txt")
     write(path, b"new!", 1_700_000_001_000_000_000)
@@ -110,7 +119,7 @@ def test_a_changed_file_is_seen(tmp_path: Path, files: StaticFiles) -> None:
     assert newer.header("ETag") != new.header("ETag")
 
 
-def test_a_replaced_file_is_seen_by_inode(tmp_path: Path, files: StaticFiles) -> None:
+def test_a_replaced_file_is_seen_by_inode(tmp_path: Path, files: Files) -> None:
     path = write(tmp_path / "a.txt", b"one", 1_700_000_000_000_000_000)
     first = files.respond(get(), path, "a.txt")
     other = write(tmp_path / "b.txt", b"two", 1_700_000_000_000_000_000)
@@ -120,7 +129,7 @@ def test_a_replaced_file_is_seen_by_inode(tmp_path: Path, files: StaticFiles) ->
     assert second.header("ETag") != first.header("ETag")
 
 
-def test_large_files_go_from_disk(tmp_path: Path, files: StaticFiles) -> None:
+def test_large_files_go_from_disk(tmp_path: Path, files: Files) -> None:
     size = static.SMALL_FILE + 1
     path = write(tmp_path / "big.bin", b"x" * size)
     response = files.respond(get(), path, "big.bin")
@@ -130,12 +139,12 @@ def test_large_files_go_from_disk(tmp_path: Path, files: StaticFiles) -> None:
     assert files.respond(get(), edge, "edge.bin").body == b"y" * static.SMALL_FILE
 
 
-def test_empty_file(tmp_path: Path, files: StaticFiles) -> None:
+def test_empty_file(tmp_path: Path, files: Files) -> None:
     path = write(tmp_path / "empty.txt", b"")
     assert files.respond(get(), path, "empty.txt").body == b""
 
 
-def test_gone_or_not_a_file(tmp_path: Path, files: StaticFiles) -> None:
+def test_gone_or_not_a_file(tmp_path: Path, files: Files) -> None:
     path = write(tmp_path / "a.txt", b"a")
     files.respond(get(), path, "a.txt")
     path.unlink()
@@ -148,9 +157,7 @@ def test_gone_or_not_a_file(tmp_path: Path, files: StaticFiles) -> None:
         files.respond(get(), tmp_path / "missing" / "x", "x")
 
 
-def test_memory_is_bounded(
-    tmp_path: Path, files: StaticFiles, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_memory_is_bounded(tmp_path: Path, files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(static, "CACHE_BYTES", 2500)
     paths = [write(tmp_path / f"f{i}.txt", bytes([65 + i]) * 1000) for i in range(4)]
     for path in paths[:2]:
@@ -164,9 +171,7 @@ def test_memory_is_bounded(
     assert files.cached_bytes == 2000
 
 
-def test_entries_are_bounded(
-    tmp_path: Path, files: StaticFiles, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_entries_are_bounded(tmp_path: Path, files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(static, "CACHE_ENTRIES", 2)
     for i in range(5):
         path = write(tmp_path / f"f{i}", b"z")
@@ -174,7 +179,7 @@ def test_entries_are_bounded(
     assert len(files._versions) == 2
 
 
-def test_invalidate(tmp_path: Path, files: StaticFiles) -> None:
+def test_invalidate(tmp_path: Path, files: Files) -> None:
     (tmp_path / "d").mkdir()
     inside = write(tmp_path / "d" / "a.txt", b"aaa")
     other = write(tmp_path / "b.txt", b"bb")
@@ -189,7 +194,7 @@ def test_invalidate(tmp_path: Path, files: StaticFiles) -> None:
 
 
 def test_a_file_changing_while_read_is_described_by_what_was_read(
-    tmp_path: Path, files: StaticFiles, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, files: Files, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write(tmp_path / "a.txt", b"short", 1_700_000_000_000_000_000)
     info = os.stat(path)
@@ -201,7 +206,7 @@ def test_a_file_changing_while_read_is_described_by_what_was_read(
     assert version.mtime_ns == 1_700_000_005_000_000_000
 
 
-def test_steps_and_header_hooks(tmp_path: Path, files: StaticFiles) -> None:
+def test_steps_and_header_hooks(tmp_path: Path, files: Files) -> None:
     path = write(tmp_path / "a.css", b"body{}")
     seen: list[FileVersion] = []
 

@@ -66,7 +66,7 @@ class DataFiles:
         self._folder = os.path.join(self._root, DATA_FOLDER)
         self._follow_symlinks = follow_symlinks
         self._lock = threading.Lock()
-        self._files: dict[str, tuple[tuple[int, int], Any]] = {}
+        self._files: dict[str, tuple[tuple[int, int, int], Any]] = {}
         self._index: tuple[int, dict[str, str]] | None = None
 
     def names(self) -> dict[str, str]:
@@ -107,17 +107,17 @@ class DataFiles:
         return self._read(path)
 
     def _read(self, path: str) -> Any:
-        relative = os.path.relpath(path, self._root)
-        if not self._follow_symlinks and not is_within(os.path.realpath(path), self._root):
-            raise DataFileError(f"{relative}: refers outside the site folder")
         try:
             status = os.stat(path)
         except OSError as error:
-            raise DataFileError(f"{relative}: {error.strerror}") from error
-        stamp = (status.st_mtime_ns, status.st_size)
+            raise DataFileError(f"{self._relative(path)}: {error.strerror}") from error
+        # The inode too: a symlink pointed elsewhere is a new version, checked again below.
+        stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
         cached = self._files.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
+        if not self._follow_symlinks and not is_within(os.path.realpath(path), self._root):
+            raise DataFileError(f"{self._relative(path)}: refers outside the site folder")
         reader = _READERS[os.path.splitext(path)[1].lower()]
         try:
             # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
@@ -125,10 +125,13 @@ class DataFiles:
                 value = reader(handle.read())
         except (OSError, ValueError, yaml.YAMLError, csv.Error) as error:
             # json, tomllib and UnicodeDecodeError all raise ValueError subclasses.
-            raise DataFileError(f"{relative}: {error}") from error
+            raise DataFileError(f"{self._relative(path)}: {error}") from error
         with self._lock:
             self._files[path] = (stamp, value)
         return value
+
+    def _relative(self, path: str) -> str:
+        return os.path.relpath(path, self._root).replace(os.sep, "/")
 
     def forget(self, paths: Iterable[Path]) -> None:
         """Drop cached files at or under ``paths``."""

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import jinja2
 
@@ -45,6 +45,10 @@ from siteserve.site.template_errors import describe, log_problem, problem_respon
 
 #: Threads rendering pages at once; more would only contend for the GIL.
 RENDER_WORKERS = 4
+K = TypeVar("K")
+V = TypeVar("V")
+#: Bound on the memo tables below (their keys are files of the site).
+MEMO_LIMIT = 4096
 
 
 class PageTarget(Protocol):
@@ -84,6 +88,9 @@ class Pages:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="siteserve-page")
         #: Set by the Site so ``abort(404)`` answers what any other 404 would.
         self.error_responder: ErrorResponder | None = None
+        # Per-render conversions done once: template path -> name, file names -> sources.
+        self._names: dict[Path, str] = {}
+        self._sources: dict[frozenset[str], tuple[Path, ...]] = {}
 
     async def render(self, request: Request, resolved: PageTarget) -> Response:
         if resolved.path is None:
@@ -179,7 +186,19 @@ class Pages:
     # -- in a render thread ------------------------------------------------------
 
     def _template_name(self, path: Path) -> str:
-        return Path(os.path.relpath(path, self._root)).as_posix()
+        name = self._names.get(path)
+        if name is None:
+            name = Path(os.path.relpath(path, self._root)).as_posix()
+            _remember(self._names, path, name)
+        return name
+
+    def _sources_of(self, loaded: set[str]) -> tuple[Path, ...]:
+        key = frozenset(loaded)
+        sources = self._sources.get(key)
+        if sources is None:
+            sources = tuple(Path(name) for name in sorted(key))
+            _remember(self._sources, key, sources)
+        return sources
 
     def _render(
         self,
@@ -216,11 +235,11 @@ class Pages:
                         ("X-Content-Type-Options", "nosniff"),
                     ]
                     + [("Set-Cookie", cookie) for cookie in jump_cookies],
-                    sources=_sources(loaded),
+                    sources=self._sources_of(loaded),
                 )
             except PageAbort as stop:
                 stop_cookies = (*page.cookies, *self.sessions.commit(session, secure=secure))
-                return _Aborted(stop.status, stop_cookies, _sources(loaded))
+                return _Aborted(stop.status, stop_cookies, self._sources_of(loaded))
             except jinja2.TemplateNotFound as error:
                 if error.name == name and not os.path.isfile(path):
                     # The page went away between resolving and rendering.
@@ -239,7 +258,7 @@ class Pages:
             status=page.status,
             headers=headers,
             body=text.encode("utf-8"),
-            sources=_sources(loaded),
+            sources=self._sources_of(loaded),
         )
 
     def _failed(self, error: Exception, page: Path, loaded: set[str]) -> Response:
@@ -248,11 +267,13 @@ class Pages:
         if problem.path is not None:
             # The failing file itself, so that saving a fix reloads the error page.
             loaded.add(str(problem.path))
-        return problem_response(problem, _sources(loaded))
+        return problem_response(problem, self._sources_of(loaded))
 
 
-def _sources(loaded: set[str]) -> tuple[Path, ...]:
-    return tuple(Path(name) for name in sorted(loaded))
+def _remember(table: dict[K, V], key: K, value: V) -> None:
+    if len(table) >= MEMO_LIMIT:
+        table.clear()
+    table[key] = value
 
 
 def _page_headers(

@@ -21,9 +21,11 @@ from typing import Any
 
 import yaml
 
-from siteserve.site.jinja_env import is_within, record
+from siteserve.site.jinja_env import is_within, record, render_memo
 
 DATA_FOLDER = "_data"
+
+_MISSING = object()
 
 
 def _load_json(text: str) -> Any:
@@ -96,7 +98,26 @@ class DataFiles:
         return found
 
     def get(self, name: str) -> Any:
-        """The parsed contents of ``_data/NAME.*``; KeyError when there is none."""
+        """The parsed contents of ``_data/NAME.*``; KeyError when there is none.
+
+        Within one render the first answer stands: the file is checked on disk
+        once, and every use in the page sees the same version of it.
+        """
+        memo = render_memo()
+        if memo is None:
+            return self._get(name)
+        key = "data:" + name
+        if key not in memo:
+            try:
+                memo[key] = self._get(name)
+            except KeyError:
+                memo[key] = _MISSING
+        value = memo[key]
+        if value is _MISSING:
+            raise KeyError(name)
+        return value
+
+    def _get(self, name: str) -> Any:
         path = self.names().get(name)
         if path is None:
             # Record where it would be, so creating it reloads the pages that asked.

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +31,41 @@ from siteserve.site.names import strip_template_suffix
 #: Output types whose templates escape ``{{ values }}`` by default.
 _ESCAPED_EXTENSIONS = frozenset({"html", "htm", "xhtml", "xml", "svg"})
 
-_loaded: ContextVar[set[str] | None] = ContextVar("siteserve_page_sources", default=None)
+
+@dataclass(slots=True)
+class RenderRecord:
+    """What one render read: ``files`` become the page's sources; ``memo`` keeps values
+    read once per render (a data file used in a loop is checked on disk once)."""
+
+    files: set[str] = field(default_factory=set)
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+_current: ContextVar[RenderRecord | None] = ContextVar("siteserve_render", default=None)
 
 
 @contextmanager
-def recording() -> Iterator[set[str]]:
+def recording() -> Iterator[RenderRecord]:
     """Collect the files read while the block runs (in this thread or task)."""
-    found: set[str] = set()
-    token = _loaded.set(found)
+    current = RenderRecord()
+    token = _current.set(current)
     try:
-        yield found
+        yield current
     finally:
-        _loaded.reset(token)
+        _current.reset(token)
 
 
 def record(filename: str) -> None:
     """Note a file the render in progress depends on; outside a render, nothing."""
-    found = _loaded.get()
-    if found is not None:
-        found.add(filename)
+    current = _current.get()
+    if current is not None:
+        current.files.add(filename)
+
+
+def render_memo() -> dict[str, Any] | None:
+    """The memo of the render in progress, or None outside a render."""
+    current = _current.get()
+    return None if current is None else current.memo
 
 
 def autoescape_for(name: str | None) -> bool:

@@ -209,7 +209,8 @@ class Pages:
         body: bytes,
         error_status: int | None,
     ) -> Response | _Aborted:
-        with recording() as loaded:
+        with recording() as record:
+            loaded = record.files
             page_request = PageRequest(request, body)
             session = self.sessions.open(page_request.cookies)
             page = PageResponse()

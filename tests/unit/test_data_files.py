@@ -72,16 +72,17 @@ def test_forget_catches_an_edit_that_kept_mtime_and_size(tmp_path: Path) -> None
 
 def test_a_new_file_appears_and_a_missing_one_records_where_it_would_be(tmp_path: Path) -> None:
     data = make(tmp_path, {})
-    with recording() as loaded, pytest.raises(KeyError):
+    with recording() as record, pytest.raises(KeyError):
         data.get("later")
+    loaded = record.files
     folder = os.path.realpath(tmp_path / "_data")
     assert os.path.join(folder, "later.json") in loaded
     assert os.path.join(folder, "later.csv") in loaded
     (tmp_path / "_data/later.json").write_text("[1]")
     data.forget([tmp_path / "_data/later.json"])
-    with recording() as loaded:
+    with recording() as record:
         assert data.get("later") == [1]
-    assert loaded == {os.path.join(folder, "later.json")}
+    assert record.files == {os.path.join(folder, "later.json")}
 
 
 def test_no_data_folder_means_no_data(tmp_path: Path) -> None:
@@ -138,3 +139,19 @@ def test_the_view_pages_see(tmp_path: Path) -> None:
         _ = view.nope
     with pytest.raises(AttributeError):
         _ = view._private
+
+
+def test_one_render_checks_a_file_once_and_sees_one_version(tmp_path: Path) -> None:
+    data = make(tmp_path, {"n.json": "1"})
+    with recording():
+        assert data.get("n") == 1
+        (tmp_path / "_data/n.json").write_text("22")
+        assert data.get("n") == 1  # the same render: the version it started with
+        with pytest.raises(KeyError):
+            data.get("absent")
+        (tmp_path / "_data/absent.json").write_text("3")
+        with pytest.raises(KeyError):
+            data.get("absent")
+    with recording():
+        assert data.get("n") == 22  # the next render sees the change
+        assert data.get("absent") == 3

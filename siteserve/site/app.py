@@ -22,6 +22,7 @@ from siteserve.site.errors import CustomPageLookup, builtin_error, error_respons
 from siteserve.site.listing import render_listing
 from siteserve.site.resolver import Resolved, Resolver
 from siteserve.site.static import NotAFile, StaticFiles
+from siteserve.site.transfer import Transfer
 
 log = logging.getLogger("siteserve.site")
 
@@ -65,6 +66,9 @@ class Site:
         #: The root with every symlink resolved, as the resolver's paths are.
         self.root: Path = self.resolver.root
         self.static = StaticFiles(config)
+        #: Conditional requests, ranges and codings for static files (RFC 9110 13, 14).
+        self.transfer = Transfer(config, self.static)
+        self.transfer.install()
         #: Renders kind "page"; None answers 500 "pages not available".
         self.page_handler = page_handler if page_handler is not None else load_page_handler(config)
         #: Finds a site-made error page (a ``404.html.jinja``) before ``404.html``.

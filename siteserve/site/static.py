@@ -21,6 +21,7 @@ from pathlib import Path
 from siteserve.config import Config
 from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
+from siteserve.site import cache_policy
 from siteserve.site.mime import content_type
 
 #: Files up to this size are answered from memory.
@@ -98,6 +99,9 @@ class StaticFiles:
         self.cache_control = cache_control(config)
         #: Tried in order before the plain 200; the first Response wins.
         self.steps: list[ResponseStep] = []
+        #: Answers after the steps instead of the plain 200 when set: the transfer
+        #: (preconditions, ranges, codings) that the Site installs; None passes.
+        self.last_step: ResponseStep | None = None
         #: Contribute headers when a version is built.
         self.header_hooks: list[HeaderHook] = []
         self._versions: OrderedDict[Path, FileVersion] = OrderedDict()
@@ -116,6 +120,10 @@ class StaticFiles:
         version = self.version(path, served_as)
         for step in self.steps:
             response = step(request, version)
+            if response is not None:
+                return response
+        if self.last_step is not None:
+            response = self.last_step(request, version)
             if response is not None:
                 return response
         return full_response(version)
@@ -168,13 +176,20 @@ class StaticFiles:
             ("Content-Type", version.content_type),
             ("ETag", version.etag),
             ("Last-Modified", version.last_modified),
-            ("Cache-Control", self.cache_control),
+            ("Cache-Control", cache_policy.cache_control(self.config, version.served_as)),
             ("Accept-Ranges", "bytes"),
             ("X-Content-Type-Options", "nosniff"),
         ]
         for hook in self.header_hooks:
             headers.extend(hook(version))
-        return tuple(headers)
+        # The site's own [headers] rules go on top of ours.
+        try:
+            rel_path = version.path.relative_to(self.config.root).as_posix()
+        except ValueError:  # a symlink followed out of the root, with --follow-symlinks
+            rel_path = version.served_as
+        return tuple(
+            cache_policy.apply_headers(headers, cache_policy.extra_headers(self.config, rel_path))
+        )
 
     def _remember(self, version: FileVersion) -> FileVersion:
         old = self._versions.pop(version.path, None)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import email.message
 import email.parser
-import email.policy
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -168,9 +168,10 @@ def test_rfc9110_14_4_single_part_body_is_a_slice(tmp_path: Path) -> None:
 
 def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str, bytes]]:
     raw = f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+    message = email.parser.BytesParser().parsebytes(raw)
     parts = []
-    for part in message.iter_parts():
+    for part in message.get_payload():
+        assert isinstance(part, email.message.Message)
         payload = part.get_payload(decode=True)
         assert isinstance(payload, bytes)
         parts.append((str(part["Content-Type"]), str(part["Content-Range"]), payload))

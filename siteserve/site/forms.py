@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 V = TypeVar("V")
@@ -48,6 +48,13 @@ class MultiDict(Mapping[str, V]):
 
     def __len__(self) -> int:
         return len(self._first)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        # Mapping.get would go through __getitem__ and an exception on a miss.
+        return self._first.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._first
 
     def getlist(self, key: str) -> list[V]:
         return [value for name, value in self._pairs if name == key]

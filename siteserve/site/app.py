@@ -27,7 +27,9 @@ from siteserve.site.transfer import Transfer
 log = logging.getLogger("siteserve.site")
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
-PAGE_METHODS = ("GET", "HEAD", "OPTIONS", "POST")
+# A page branches on request.method, so it takes the methods a form or a fetch() sends;
+# TRACE and CONNECT stay refused (RFC 9110 sections 9.3.6 and 9.3.8).
+PAGE_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 
 
 class PageHandler(Protocol):

@@ -250,3 +250,17 @@ def test_an_edited_layout_shows_without_a_restart(tmp_path: Path, serve_site: Se
         stamp = layout.stat().st_mtime_ns + 2_000_000_000
         os.utime(layout, ns=(stamp, stamp))
         assert client.get("/p").text == "<section></section>"
+
+
+def test_pages_take_other_methods_and_branch_on_them(tmp_path: Path, serve_site: Serve) -> None:
+    page = "{{ request.method }} {{ request.json.id if request.json else '-' }}"
+    server = serve(serve_site, tmp_path, {"item.json.jinja": page, "plain.txt": "x"})
+    with httpx.Client(base_url=server.base_url) as client:
+        assert client.put("/item.json", json={"id": 7}).text == "PUT 7"
+        assert client.patch("/item.json", json={"id": 8}).text == "PATCH 8"
+        assert client.delete("/item.json").text == "DELETE -"
+        trace = client.request("TRACE", "/item.json")
+        assert trace.status_code == 405
+        assert "TRACE" not in trace.headers["allow"]
+        # Plain files stay read-only.
+        assert client.put("/plain.txt", content=b"y").status_code == 405

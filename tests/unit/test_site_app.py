@@ -164,9 +164,9 @@ def test_pages_go_to_the_page_handler(root: Path) -> None:
         ("POST", root / "page.html.jinja"),
     ]
     options = answer(site.handle(request("OPTIONS", "/page")))
-    assert options.header("Allow") == "GET, HEAD, OPTIONS, POST"
+    assert options.header("Allow") == "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
     assert answer(site.handle(request("OPTIONS", "*"))).header("Allow") == (
-        "GET, HEAD, OPTIONS, POST"
+        "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
     )
 
 

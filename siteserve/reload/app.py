@@ -1,0 +1,345 @@
+"""Live reload around the Site: the same App, plus a script in every page and a WebSocket.
+
+``ReloadApp`` answers two reserved URLs itself (the client script and its
+WebSocket) and passes everything else to the Site, injecting the script into
+HTML on the way out and recording which files each page was made from. On
+each change set it first invalidates the Site's caches, so the first request
+after a change never sees old content, then tells each open tab what to do:
+reload, swap stylesheets, refresh images, or nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+import logging
+from collections.abc import Awaitable
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+
+from siteserve.config import Config
+from siteserve.http.headers import Headers
+from siteserve.http.request import Request
+from siteserve.http.response import App, FileBody, Response
+from siteserve.reload import inject
+from siteserve.reload.changes import MAX_WAIT_SECONDS, ChangeSet, Debouncer, IgnoreRules
+from siteserve.reload.graph import PageGraph, kind_of
+from siteserve.reload.watcher import Watcher
+from siteserve.reload.websocket import WebSocket, accept
+
+log = logging.getLogger("siteserve.reload")
+
+PREFIX = "/__siteserve/"
+SCRIPT_PATH = inject.RELOAD_SCRIPT_PATH
+SOCKET_PATH = "/__siteserve/ws"
+#: A request that arrives mid-burst waits this long at most for the burst to settle.
+SETTLE_TIMEOUT = MAX_WAIT_SECONDS + 0.5
+#: Navigations ask for identity bodies, so the script can go in without decompressing.
+_DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame", "embed", "object"})
+_CONDITIONAL = ("if-none-match", "if-modified-since")
+
+
+class _Burst:
+    """Who was told what during one burst of changes, so nobody is told twice."""
+
+    __slots__ = ("clients", "reloaded", "updated")
+
+    def __init__(self, clients: set[Client]) -> None:
+        self.clients = clients
+        self.reloaded = 0
+        self.updated: dict[Client, set[str]] = {}
+
+
+class Client:
+    """One open tab: its socket, the page it shows and the scripts it runs."""
+
+    __slots__ = ("page", "reloading", "scripts", "socket")
+
+    def __init__(self, socket: WebSocket) -> None:
+        self.socket = socket
+        self.reloading = False
+        self.page: str | None = None
+        self.scripts: tuple[str, ...] = ()
+
+
+class ReloadApp:
+    def __init__(self, site: App, config: Config, *, poll: bool | None = None) -> None:
+        self.site = site
+        self.config = config
+        self.graph = PageGraph(config.root)
+        self.injector = inject.Injector()
+        self.clients: set[Client] = set()
+        self._poll = config.poll if poll is None else poll
+        ignored = [config.root / config.sessions] if config.sessions else []
+        ignored += [path.with_name(path.name + tail) for path in ignored for tail in _SQLITE]
+        self.ignore = IgnoreRules(config.root, config.ignore, ignored)
+        self.debouncer: Debouncer | None = None
+        self.watcher: Watcher | None = None
+        self._burst: _Burst | None = None
+        script = resources.files("siteserve.templates").joinpath("reload.js").read_bytes()
+        self._script = script
+        self._script_etag = '"' + hashlib.sha256(script).hexdigest()[:20] + '"'
+
+    # -- App protocol ----------------------------------------------------------------
+
+    async def startup(self) -> None:
+        await self.site.startup()
+        loop = asyncio.get_running_loop()
+        self.debouncer = Debouncer(self.apply, self.ignore, on_progress=self.progress)
+        self.watcher = Watcher(
+            self.config.root, self.debouncer.add, loop=loop, ignore=self.ignore, poll=self._poll
+        )
+        # Adding inotify watches walks the whole tree: keep the loop free meanwhile.
+        await asyncio.to_thread(self.watcher.start)
+        self.debouncer.track_close = self.watcher.mode == "native"
+
+    async def shutdown(self) -> None:
+        if self.watcher is not None:
+            await asyncio.to_thread(self.watcher.stop)
+            self.watcher = None
+        if self.debouncer is not None:
+            self.debouncer.close()
+        for client in list(self.clients):
+            # 1001 "going away": the tab keeps trying and reloads when we are back.
+            client.socket.close(1001, "server stopping")
+        self.clients.clear()
+        await self.site.shutdown()
+
+    def handle(self, request: Request) -> Response | Awaitable[Response]:
+        if request.path.startswith(PREFIX):
+            if request.path == SCRIPT_PATH:
+                return self._script_response(request)
+            if request.path == SOCKET_PATH:
+                return accept(request, self._connected)
+        if self.debouncer is not None and self.debouncer.settling:
+            return self._after_settling(request)
+        return self._handle(request)
+
+    # -- pages -----------------------------------------------------------------------
+
+    async def _after_settling(self, request: Request) -> Response:
+        assert self.debouncer is not None
+        await self.debouncer.wait_settled(SETTLE_TIMEOUT)
+        return await _resolved(self._handle(request))
+
+    def _handle(self, request: Request, *, retried: bool = False) -> Response | Awaitable[Response]:
+        site_request, revalidating = _for_site(request)
+        result = self.site.handle(site_request)
+        if inspect.isawaitable(result) or _streamed_html(result):
+            return self._handle_async(request, site_request, revalidating, result, retried)
+        return self._respond(request, site_request, revalidating, result, retried)
+
+    async def _handle_async(
+        self,
+        request: Request,
+        site_request: Request,
+        revalidating: bool,
+        result: Response | Awaitable[Response],
+        retried: bool,
+    ) -> Response:
+        response = await _resolved(result)
+        if _streamed_html(response):
+            response = await inject.collect(response)
+        return await _resolved(
+            self._respond(request, site_request, revalidating, response, retried)
+        )
+
+    def _respond(
+        self,
+        request: Request,
+        site_request: Request,
+        revalidating: bool,
+        response: Response,
+        retried: bool,
+    ) -> Response | Awaitable[Response]:
+        if not retried:
+            identity = _needs_identity(site_request, response)
+            if identity is not None:
+                # A compressed or partial HTML body: ask once more for the whole, plain page.
+                return self._handle(replace(request, headers=identity), retried=True)
+        page = inject.injectable(response)
+        self.graph.record(request, response, page=page)
+        if not page:
+            return response
+        response = self.injector.apply(response)
+        if revalidating:
+            return _not_modified_if_matching(request, response)
+        return response
+
+    # -- WebSocket clients -----------------------------------------------------------
+
+    def _connected(self, socket: WebSocket) -> None:
+        client = Client(socket)
+        self.clients.add(client)
+        socket.on_message = lambda text: self._hello(client, text)
+        socket.on_close = lambda: self.clients.discard(client)
+
+    def _hello(self, client: Client, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(message, dict) or message.get("type") != "hello":
+            return
+        page = message.get("page")
+        scripts = message.get("scripts", [])
+        if isinstance(page, str) and page.startswith("/"):
+            client.page = page
+        if isinstance(scripts, list):
+            client.scripts = tuple(s for s in scripts[:256] if isinstance(s, str))
+
+    # -- change sets -----------------------------------------------------------------
+
+    def progress(self, fresh: ChangeSet) -> None:
+        """Files joined the burst in progress: tell affected tabs now.
+
+        Their requests arrive while the burst settles and wait for it (see
+        ``handle``), so they get the final content after ``apply`` invalidated
+        the caches, while the browser's own reload time overlaps the wait.
+        """
+        if self._burst is None:
+            self._burst = _Burst(set(self.clients))
+        self._notify(fresh.paths, self._burst)
+
+    def apply(self, changes: ChangeSet) -> None:
+        """The burst settled: invalidate first, then tell the tabs not told yet."""
+        paths = changes.paths
+        site_invalidate = getattr(self.site, "invalidate", None)
+        if site_invalidate is not None:
+            try:
+                site_invalidate(paths)
+            except Exception:
+                log.exception("invalidating caches after a change failed")
+        self.injector.forget(paths)
+        burst, self._burst = self._burst, None
+        if burst is None:
+            burst = _Burst(set(self.clients))
+        self._notify(paths, burst)
+        names = ", ".join(sorted(_short(path, self.config.root) for path in paths)[:5])
+        log.info(
+            "changed: %s -> %d tab(s) reloaded, %d updated",
+            names,
+            burst.reloaded,
+            len(burst.updated),
+        )
+
+    def _notify(self, paths: frozenset[Path], burst: _Burst) -> None:
+        css = {url for path in paths if kind_of(path) == "css" for url in self._urls(path)}
+        images = {url for path in paths if kind_of(path) == "image" for url in self._urls(path)}
+        # Only tabs open when the burst began: a tab that connects later loaded its
+        # page after the burst settled (its request waited), so it is up to date.
+        for client in burst.clients:
+            if client.socket.closed or client.reloading:
+                continue
+            if client.page is not None and self.graph.affects(client.page, client.scripts, paths):
+                # Told once, the tab is on its way out: its next page is a new client.
+                client.reloading = client.socket.send(_RELOAD)
+                burst.reloaded += client.reloading
+                continue
+            sent = burst.updated.setdefault(client, set())
+            new_css, new_images = sorted(css - sent), sorted(images - sent)
+            if new_css or new_images:
+                sent.update(new_css, new_images)
+                client.socket.send(
+                    json.dumps({"type": "update", "css": new_css, "images": new_images})
+                )
+
+    def _urls(self, path: Path) -> list[str]:
+        return self.graph.urls_for(path)
+
+    # -- the client script -----------------------------------------------------------
+
+    def _script_response(self, request: Request) -> Response:
+        headers = [
+            ("Content-Type", "text/javascript; charset=utf-8"),
+            ("Cache-Control", "no-cache"),
+            ("ETag", self._script_etag),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        if request.method not in ("GET", "HEAD"):
+            return Response(405, [("Allow", "GET, HEAD")], b"")
+        if _etag_listed(request.headers.get("if-none-match"), self._script_etag):
+            return Response(304, headers[1:3])
+        return Response(200, headers, self._script)
+
+
+_SQLITE = ("-journal", "-wal", "-shm")
+_RELOAD = json.dumps({"type": "reload"})
+
+
+async def _resolved(result: Response | Awaitable[Response]) -> Response:
+    return await result if inspect.isawaitable(result) else result
+
+
+def _streamed_html(response: Response) -> bool:
+    return not isinstance(response.body, (bytes, FileBody)) and inject.injectable(response)
+
+
+def _for_site(request: Request) -> tuple[Request, bool]:
+    """The request as the Site should see it, and whether we answer its condition ourselves.
+
+    A page's validators carry our ETag suffix; the site knows only its own, so a
+    revalidation of an injected page goes to the site unconditionally and the
+    comparison is made here against the injected page's ETag.
+    """
+    headers = request.headers
+    inm = headers.get("if-none-match")
+    revalidating = inm is not None and inject.ETAG_SUFFIX in inm
+    navigation = headers.get("sec-fetch-dest") in _DOCUMENT_DESTINATIONS
+    tagged_range = inject.ETAG_SUFFIX in (headers.get("if-range") or "")
+    if not (revalidating or navigation or tagged_range):
+        return request, False
+    dropped = {"accept-encoding"} if navigation else set()
+    if revalidating:
+        dropped.update(_CONDITIONAL)
+    if tagged_range:
+        # Ranges of an injected page are never offered; the whole page is the answer.
+        dropped.update(("range", "if-range"))
+    kept = Headers((name, value) for name, value in headers.items() if name not in dropped)
+    return replace(request, headers=kept), revalidating
+
+
+def _needs_identity(request: Request, response: Response) -> Headers | None:
+    """Headers for a second try when an HTML answer came compressed or as a range."""
+    if not inject.is_html(response.header("content-type")):
+        return None
+    if response.status != 206 and response.header("content-encoding") in (None, "identity"):
+        return None
+    dropped = {"accept-encoding", "range", "if-range"}
+    return Headers((n, v) for n, v in request.headers.items() if n not in dropped)
+
+
+def _etag_listed(value: str | None, etag: str) -> bool:
+    """Weak comparison against an If-None-Match list (RFC 9110 section 13.1.2)."""
+    if value is None:
+        return False
+    if value.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(item.strip().removeprefix("W/") == bare for item in value.split(","))
+
+
+#: What a 304 keeps from the 200 it stands for (RFC 9110 section 15.4.5).
+_NOT_MODIFIED_KEEP = frozenset(
+    {"etag", "cache-control", "vary", "expires", "content-location", "last-modified"}
+)
+
+
+def _not_modified_if_matching(request: Request, response: Response) -> Response:
+    etag = response.header("etag")
+    if response.status != 200 or etag is None:
+        return response
+    if not _etag_listed(request.headers.get("if-none-match"), etag):
+        return response
+    headers = [(n, v) for n, v in response.headers if n.lower() in _NOT_MODIFIED_KEEP]
+    return Response(304, headers, b"", sources=response.sources)
+
+
+def _short(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

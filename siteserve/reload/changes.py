@@ -1,0 +1,360 @@
+"""File events in, debounced change sets out.
+
+A save is rarely one event: an editor truncates, writes, closes, and often
+writes a temp file and renames it over the original first. The ``Debouncer``
+turns a burst of raw events into one ``ChangeSet`` of the files that changed,
+so a burst of fifty writes is one reload, and it tells the app while a burst
+is still settling so requests can wait instead of reading a half-written file.
+Everything here runs on the event loop; the watcher thread only hands events over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+
+#: Folders whose contents never matter to a page.
+IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".mypy_cache"})
+
+#: Editor swap, backup, lock and temp files (vim, emacs, kate, LibreOffice, JetBrains).
+#: ``4913`` is the file vim creates to test whether it may write in a folder.
+IGNORED_NAMES = (
+    "*.swp",
+    "*.swx",
+    "*.swo",
+    "*~",
+    ".#*",
+    "#*#",
+    "4913",
+    "*.tmp",
+    "*.kate-swp",
+    ".~lock.*#",
+    "*___jb_tmp___",
+    "*___jb_old___",
+    ".DS_Store",
+)
+
+#: Event kinds that say a file's content or existence changed (``attrib`` is
+#: ``touch``). Opening and closing a file without writing are left out: the
+#: server reads files too.
+CONTENT_KINDS = frozenset({"created", "modified", "deleted", "moved", "closed", "attrib"})
+
+#: How long after the last event a single save counts as done. An editor's save
+#: arrives within a millisecond or two; browsers already start asking for the page
+#: meanwhile (see ``on_progress``), so this adds little to the reload time.
+QUIET_SECONDS = 0.010
+#: Once a burst has shown several writes (a script, a build, a checkout), more are
+#: likely: wait this long after the last one, so the burst is one change set even
+#: when a busy machine pauses the writer now and then.
+BURST_QUIET_SECONDS = 0.1
+#: Writes (closes, renames, creations, deletions) after which a burst is a burst.
+BURST_WRITES = 3
+#: A changed file that is gone is given this long to come back (vim's save renames
+#: the file to a backup, then writes a new one).
+MISSING_GRACE_SECONDS = 0.05
+#: A file modified but not yet closed is given this long to be closed.
+WRITE_GRACE_SECONDS = 0.25
+#: A never-ending stream of events (a log file) still yields a change set this often.
+MAX_WAIT_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One file system event as the watcher saw it, already plain data."""
+
+    kind: str
+    path: Path
+    dest: Path | None = None
+    is_directory: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """The files that changed in one burst (created, modified, deleted or renamed)."""
+
+    paths: frozenset[Path]
+
+    def __bool__(self) -> bool:
+        return bool(self.paths)
+
+
+class IgnoreRules:
+    """Decides which paths under ``root`` are noise.
+
+    ``globs`` (from ``--ignore`` and config) match the path relative to the root
+    (``dist/*.map``), a bare name anywhere (``*.log``), or a folder and all it
+    holds (``build`` or ``build/``).
+    """
+
+    def __init__(self, root: Path, globs: Iterable[str] = (), paths: Iterable[Path] = ()) -> None:
+        self.root = root
+        self.globs = tuple(glob.strip().strip("/") for glob in globs if glob.strip().strip("/"))
+        self.paths = frozenset(paths)
+
+    def __call__(self, path: Path) -> bool:
+        if path in self.paths:
+            return True
+        try:
+            relative = PurePosixPath(path.relative_to(self.root).as_posix())
+        except ValueError:
+            return True
+        parts = relative.parts
+        if not parts:
+            return False
+        if any(part in IGNORED_DIRS for part in parts[:-1]) or parts[-1] in IGNORED_DIRS:
+            return True
+        name = parts[-1]
+        if any(fnmatchcase(name, pattern) for pattern in IGNORED_NAMES):
+            return True
+        return any(self._matches(glob, parts) for glob in self.globs)
+
+    @staticmethod
+    def _matches(glob: str, parts: tuple[str, ...]) -> bool:
+        if "/" not in glob:
+            return any(fnmatchcase(part, glob) for part in parts)
+        # A glob with a slash is anchored at the root; it also covers what lies below a match.
+        return any(fnmatchcase("/".join(parts[:end]), glob) for end in range(1, len(parts) + 1))
+
+    def filter_names(self, folder: Path, names: Iterable[str]) -> list[str]:
+        """The entries of ``folder`` worth looking into (for the polling watcher)."""
+        return [name for name in names if not self(folder / name)]
+
+
+class FileStates:
+    """What each changed file looked like when its change set went out.
+
+    The watcher's events can arrive well after the write when the machine is
+    busy (watchdog handles each event in Python). An event for a file whose
+    size, inode and modification time are still those recorded when the last
+    change set went out says nothing new, and must not start a second reload.
+    Only files whose mtime was already ``margin`` old are recorded: a later
+    write inside the same tick of the kernel's coarse clock could keep the mtime.
+    """
+
+    def __init__(self, *, margin: float = 0.01, limit: int = 1024) -> None:
+        self._margin_ns = int(margin * 1e9)
+        self._limit = limit
+        self._known: dict[Path, tuple[int, int, int]] = {}
+
+    @staticmethod
+    def _stat(path: Path) -> os.stat_result | None:
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        return info if stat.S_ISREG(info.st_mode) else None
+
+    def remember(self, paths: Iterable[Path]) -> None:
+        now = time.time_ns()
+        if len(self._known) > self._limit:
+            self._known.clear()
+        for path in paths:
+            info = self._stat(path)
+            if info is not None and now - info.st_mtime_ns >= self._margin_ns:
+                self._known[path] = (info.st_mtime_ns, info.st_size, info.st_ino)
+            else:
+                self._known.pop(path, None)
+
+    def unchanged(self, path: Path) -> bool:
+        known = self._known.get(path)
+        if known is None:
+            return False
+        info = self._stat(path)
+        if info is not None and (info.st_mtime_ns, info.st_size, info.st_ino) == known:
+            return True
+        del self._known[path]
+        return False
+
+    def survey(self, paths: Iterable[Path], sample: int = 64) -> tuple[float | None, bool]:
+        """Seconds since the latest write to any of ``paths`` (None: no file to look at),
+        and whether one of them is missing (deleted, or moved away and not yet replaced)."""
+        now = time.time_ns()
+        youngest: int | None = None
+        missing = False
+        for count, path in enumerate(paths):
+            if count >= sample:
+                break
+            try:
+                info = path.stat()
+            except OSError:
+                missing = True
+                continue
+            age = now - info.st_mtime_ns
+            # A clock in the future (a network mount) tells nothing; skip it.
+            if stat.S_ISREG(info.st_mode) and age >= 0 and (youngest is None or age < youngest):
+                youngest = age
+        return (None if youngest is None else youngest / 1e9), missing
+
+
+class Debouncer:
+    """Collects raw events on the event loop and emits one ChangeSet per burst.
+
+    A burst ends when no event came for ``quiet`` seconds and every file that
+    was modified has been closed again (or ``write_grace`` passed since the
+    last event: some writers never close), or at the latest ``max_wait`` after
+    it began. Then ``on_change`` runs with the files that changed.
+
+    ``on_progress`` runs as soon as a file joins the burst, with the files new
+    to it: browsers can start asking for a page while the burst settles, and
+    their requests wait for ``wait_settled`` (the browser's own latency then
+    overlaps the quiet period instead of adding to it).
+    """
+
+    def __init__(
+        self,
+        on_change: Callable[[ChangeSet], None],
+        ignore: Callable[[Path], bool],
+        *,
+        on_progress: Callable[[ChangeSet], None] | None = None,
+        quiet: float = QUIET_SECONDS,
+        burst_quiet: float = BURST_QUIET_SECONDS,
+        write_grace: float = WRITE_GRACE_SECONDS,
+        max_wait: float = MAX_WAIT_SECONDS,
+        track_close: bool = True,
+    ) -> None:
+        self._on_change = on_change
+        self._on_progress = on_progress
+        self._ignore = ignore
+        self.quiet = quiet
+        self.burst_quiet = burst_quiet
+        self.write_grace = write_grace
+        self.max_wait = max_wait
+        #: The polling watcher sees no close events, so it must not wait for them.
+        self.track_close = track_close
+        self._pending: set[Path] = set()
+        self._open_for_write: set[Path] = set()
+        self._writes = 0
+        self._first = 0.0
+        self._last = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._states = FileStates()
+        self._settled = asyncio.Event()
+        self._settled.set()
+
+    @property
+    def settling(self) -> bool:
+        """True from the first event of a burst until its change set has been handled."""
+        return not self._settled.is_set()
+
+    async def wait_settled(self, limit: float) -> bool:
+        """Wait (at most ``limit`` seconds) for the burst in progress to be handled."""
+        if self._settled.is_set():
+            return True
+        try:
+            async with asyncio.timeout(limit):
+                await self._settled.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def add(self, events: Iterable[RawEvent]) -> None:
+        """Take a batch of events from the watcher (called on the loop)."""
+        before = set(self._pending)
+        starting = not self._pending and self._timer is None
+        touched = False
+        for event in events:
+            if event.kind not in CONTENT_KINDS:
+                continue
+            touched |= self._note(event)
+        if not touched:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if starting:
+            self._first = now
+        self._last = now
+        self._settled.clear()
+        # Look again after the quiet period, also when a check was set far off to
+        # wait for a close that has now arrived (``_check`` recomputes everything).
+        due = now + self.quiet
+        if self._timer is None or self._timer.when() > due:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_at(due, self._check)
+        fresh = self._pending - before
+        if fresh and self._on_progress is not None:
+            self._on_progress(ChangeSet(frozenset(fresh)))
+
+    def _note(self, event: RawEvent) -> bool:
+        if event.kind == "moved":
+            # A rename is a delete of the source and a change of the target; an
+            # editor's temp-then-rename save leaves only the target, since the
+            # temp name is ignored.
+            touched = self._take(event.path)
+            if event.dest is not None:
+                self._open_for_write.discard(event.path)
+                touched = self._take(event.dest) or touched
+            self._writes += touched
+            return touched
+        if event.is_directory and event.kind in ("modified", "closed", "attrib"):
+            # A folder's mtime changes whenever a file in it does: no news.
+            return False
+        if not self._take(event.path):
+            return False
+        if event.kind != "modified" or not self.track_close:
+            self._writes += 1
+        if self.track_close and not event.is_directory:
+            if event.kind == "modified":
+                self._open_for_write.add(event.path)
+            elif event.kind in ("closed", "deleted"):
+                self._open_for_write.discard(event.path)
+        return True
+
+    def _take(self, path: Path) -> bool:
+        if self._ignore(path) or self._states.unchanged(path):
+            return False
+        self._pending.add(path)
+        return True
+
+    def _check(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._first < self.max_wait:
+            quiet = self.burst_quiet if self._writes >= BURST_WRITES else self.quiet
+            due = self._last + (self.write_grace if self._open_for_write else quiet)
+            if due <= now:
+                # Events can lag behind writes when the machine is busy: a file
+                # written less than ``quiet`` ago is still being worked on, and a
+                # missing one may be an editor's save that renames the old file away
+                # before writing the new one.
+                age, missing = self._states.survey(self._pending)
+                if age is not None and age < quiet:
+                    due = now + quiet - age
+                if missing:
+                    due = max(due, self._last + MISSING_GRACE_SECONDS)
+            if due > now:
+                self._timer = loop.call_at(due, self._check)
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Emit what has gathered now (also used at shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        changes = ChangeSet(frozenset(self._pending))
+        self._states.remember(self._pending)
+        self._pending.clear()
+        self._open_for_write.clear()
+        self._writes = 0
+        try:
+            if changes:
+                self._on_change(changes)
+        finally:
+            self._settled.set()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending.clear()
+        self._open_for_write.clear()
+        self._writes = 0
+        self._settled.set()

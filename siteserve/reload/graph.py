@@ -1,0 +1,149 @@
+"""Which files each open page was made from, so a change reloads only the tabs it affects.
+
+Three things are recorded as responses go out:
+
+- every response's ``sources`` by URL path (a static file: the file; a
+  rendered page: each template and data file the render used);
+- for the HTML pages the reload script went into, their sources, replaced on
+  every render (an empty set means "unknown", and an unknown page reloads on
+  any change that is not a stylesheet or an image);
+- the subresources each URL pulled in, from same-origin ``Referer`` headers:
+  a page's scripts, the modules those import, the data it fetches.
+
+A tab is reloaded when a changed file is one of its page's sources, or when a
+changed file other than a stylesheet or image is reached from its page or from
+the scripts it reported. Stylesheets and images are updated in place by the
+client, which knows which ones it shows.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, unquote, urlsplit
+
+from siteserve.http.request import Request
+from siteserve.http.response import Response
+
+STYLESHEET_SUFFIXES = frozenset({".css"})
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".apng", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".svg", ".ico", ".bmp"}
+)
+
+#: Bounds: the tables only ever describe pages people have open, but a crawler must not grow them.
+MAX_URLS = 4096
+MAX_DEPS_PER_URL = 512
+MAX_CLOSURE = 4096
+
+
+def kind_of(path: Path) -> str:
+    """ "css", "image" or "other": what the browser can take without a reload."""
+    suffix = path.suffix.lower()
+    if suffix in STYLESHEET_SUFFIXES:
+        return "css"
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    return "other"
+
+
+class _Bounded(OrderedDict[str, frozenset[Path]]):
+    def put(self, key: str, value: frozenset[Path]) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > MAX_URLS:
+            self.popitem(last=False)
+
+
+class PageGraph:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._sources = _Bounded()
+        self._pages = _Bounded()
+        self._deps: OrderedDict[str, set[str]] = OrderedDict()
+
+    # -- recording ---------------------------------------------------------------
+
+    def record(self, request: Request, response: Response, *, page: bool) -> None:
+        """Note what ``response`` (to ``request``) was made from; ``page``: it got the script."""
+        key = request.path
+        sources = frozenset(response.sources)
+        if sources:
+            self._sources.put(key, sources)
+        if page:
+            self._pages.put(key, sources)
+        referer = request.headers.get("referer")
+        if referer:
+            self._note_referer(referer, request.host, key)
+
+    def _note_referer(self, referer: str, host: str, key: str) -> None:
+        try:
+            parts = urlsplit(referer)
+        except ValueError:
+            return
+        if parts.netloc.lower() != host.lower() or not parts.path or parts.path == key:
+            return
+        deps = self._deps.get(parts.path)
+        if deps is None:
+            deps = self._deps[parts.path] = set()
+            if len(self._deps) > MAX_URLS:
+                self._deps.popitem(last=False)
+        if len(deps) < MAX_DEPS_PER_URL:
+            deps.add(key)
+
+    # -- questions ---------------------------------------------------------------
+
+    def page_sources(self, page: str) -> frozenset[Path] | None:
+        """The files ``page`` was rendered from; None when we do not know them."""
+        return self._pages.get(page) or None
+
+    def files_for(self, url_path: str) -> frozenset[Path]:
+        """The files behind a URL path: as recorded, else the file of that name in the root."""
+        recorded = self._sources.get(url_path)
+        if recorded is not None:
+            return recorded
+        relative = unquote(url_path).lstrip("/")
+        if not relative or "\x00" in relative:
+            return frozenset()
+        candidate = self.root / relative
+        try:
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError):
+            return frozenset()
+        if not resolved.is_relative_to(self.root) or not resolved.is_file():
+            return frozenset()
+        return frozenset({candidate})
+
+    def used_by(self, page: str, scripts: Iterable[str] = ()) -> frozenset[Path]:
+        """Every file reached from ``page`` and its ``scripts`` through recorded subresources."""
+        seen: set[str] = set()
+        todo = [page, *scripts]
+        files: set[Path] = set()
+        while todo and len(seen) < MAX_CLOSURE:
+            url = todo.pop()
+            if url in seen:
+                continue
+            seen.add(url)
+            files |= self.files_for(url) if url != page else self._sources.get(url, frozenset())
+            todo.extend(self._deps.get(url, ()))
+        return frozenset(files)
+
+    def affects(self, page: str, scripts: Iterable[str], changed: frozenset[Path]) -> bool:
+        """Whether a tab showing ``page`` (which runs ``scripts``) must reload for ``changed``."""
+        own = self.page_sources(page)
+        others = {path for path in changed if kind_of(path) == "other"}
+        if own is None:
+            return bool(others)
+        if own & changed:
+            return True
+        return bool(others and others & self.used_by(page, scripts))
+
+    def urls_for(self, path: Path) -> list[str]:
+        """The URL paths a browser may know ``path`` by, for in-place stylesheet and image swaps."""
+        urls = {url for url, sources in self._sources.items() if path in sources}
+        try:
+            relative = PurePosixPath(path.relative_to(self.root).as_posix())
+        except ValueError:
+            return sorted(urls)
+        urls.add("/" + quote(str(relative)))
+        return sorted(urls)

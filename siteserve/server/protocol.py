@@ -254,6 +254,8 @@ class HttpConnection(asyncio.Protocol):
             transport.write(framing.head)
             self._finish(exchange, response, 0, keep_alive=True)
             self._upgraded = response.upgrade(transport)
+            # The upgraded protocol owns the connection now: no HTTP idle deadline.
+            self.deadline = None
             pending, self._upgrade_pending = self._upgrade_pending, None
             if pending:
                 self._upgraded.data_received(bytes(pending))
@@ -376,6 +378,8 @@ class HttpConnection(asyncio.Protocol):
         self._transport.write(framing.head + body)
 
     def _arm(self, seconds: float, *, head: bool) -> None:
+        if self._upgraded is not None:
+            return  # HTTP timeouts end with the upgrade; the new protocol owns the connection.
         self.deadline = self._loop.time() + seconds
         self._deadline_is_head = head
 

@@ -87,6 +87,19 @@ def serve(
     no_reload: Annotated[
         bool, typer.Option("--no-reload", help="Do not watch files or reload browsers.")
     ] = False,
+    poll: Annotated[
+        bool,
+        typer.Option("--poll", help="Watch files by polling (network and container mounts)."),
+    ] = False,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            metavar="GLOB",
+            help="Changes to files matching GLOB never reload (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     follow_symlinks: Annotated[
         bool,
         typer.Option("--follow-symlinks", help="Serve symlinks that lead outside the folder."),
@@ -115,6 +128,8 @@ def serve(
         "open_browser": True if open_browser else None,
         "quiet": True if quiet else None,
         "reload": False if no_reload else None,
+        "poll": True if poll else None,
+        "ignore": tuple(ignore) if ignore else None,
         "follow_symlinks": True if follow_symlinks else None,
         "cache_seconds": cache,
     }

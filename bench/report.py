@@ -102,15 +102,17 @@ class ScenarioReport:
         lines = [
             f"### {self.title}",
             "",
-            f"| server | req/s | MB/s | p50 ms | p99 ms | errors | {metric} vs siteserve | note |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            f"| server | req/s | MB/s | p50 ms | p99 ms | errors | server CPU us/req "
+            f"| {metric} vs siteserve | note |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for row in self.rows:
             if row.error:
-                lines.append(f"| {row.server} | - | - | - | - | - | - | {row.error} |")
+                lines.append(f"| {row.server} | - | - | - | - | - | - | - | {row.error} |")
                 continue
             r = row.result
             ratio = self.ratio(row.server, BASELINE)
+            cpu = r.cpu_us_per_request if r else None
             cells = [
                 row.server,
                 f"{row.rps:,.0f}" if row.rps is not None else "-",
@@ -118,6 +120,7 @@ class ScenarioReport:
                 f"{r.p50_ms:.2f}" if r else "-",
                 f"{r.p99_ms:.2f}" if r else "-",
                 str(r.error_count) if r else "-",
+                f"{cpu:.1f}" if cpu is not None else "-",
                 f"{ratio:.2f}x" if ratio is not None else "-",
                 f"{row.note} (NOT COMPARABLE: {row.problem})" if row.problem else row.note,
             ]

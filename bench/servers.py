@@ -10,8 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.proc import LOCALHOST, SERVER_CPU, pinned
+from bench.proc import LOCALHOST, SERVER_CPU, Child, Children, free_port, pinned, wait_ready
 
+#: The repository root: the working folder for ``python -m bench.*`` children.
+REPO = Path(__file__).resolve().parent.parent
 #: Where ``--install-node`` puts node's http-server (outside the repository).
 NODE_PREFIX = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "siteserve-bench"
 
@@ -147,3 +149,21 @@ STATIC_SERVERS: dict[str, ServerSpec] = {
     "http.server": ServerSpec("http.server", _http_server),
     "node-http-server": ServerSpec("node-http-server", _node, _node_available),
 }
+
+
+def start_server(
+    children: Children, spec: ServerSpec, root: Path, ready_path: str, scratch: Path
+) -> tuple[Child, int, float]:
+    """Launch on a free port and wait for a 200; (child, port, launch -> first 200 in ms)."""
+    port = free_port()
+    folder = scratch / spec.name
+    folder.mkdir(exist_ok=True)
+    child = children.launch(
+        spec.name, spec.command(root, port, folder), folder / "server.log", cwd=REPO, env=spec.env
+    )
+    try:
+        seconds = wait_ready(child, port, ready_path)
+    except BaseException:
+        children.stop(child)
+        raise
+    return child, port, seconds * 1000

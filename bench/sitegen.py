@@ -92,9 +92,9 @@ LAYOUT = """\
 
 PAGE = """\
 {% extends "_layouts/base.html" %}
-{% block title %}Items for {{ request.query.get("q", "nobody") }}{% endblock %}
+{% block title %}Items for {{ request.args.get("q", "nobody") }}{% endblock %}
 {% block content %}
-<h1>Hello, {{ request.query.get("q", "nobody") }}</h1>
+<h1>Hello, {{ request.args.get("q", "nobody") }}</h1>
 <ul class="items">
 {% for item in data["items"] %}
   <li id="item-{{ item.id }}" class="{{ loop.cycle('odd', 'even') }}">
@@ -108,6 +108,8 @@ PAGE = """\
 """
 
 PAGE_NAME = "page.html"
+#: Echoed by the page; the markup in it must come out escaped.
+QUERY_VALUE = "bench<user>"
 PAGE_PATH = "/page?q=bench%3Cuser%3E"
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.proc import CLIENT_CPU, LOCALHOST, pinned
+from bench.proc import CLIENT_CPU, LOCALHOST, cpu_seconds, pinned
 
 LUA_SCRIPT = Path(__file__).with_name("wrk_json.lua")
 MARKER = "WRK_JSON "
@@ -25,6 +25,8 @@ class WrkResult:
     p99_ms: float
     max_ms: float
     errors: dict[str, int]
+    #: CPU time the server used during the run (None when not measured).
+    server_cpu_s: float | None = None
 
     @property
     def rps(self) -> float:
@@ -36,6 +38,12 @@ class WrkResult:
         return self.bytes / self.duration_s / 1e6 if self.duration_s else 0.0
 
     @property
+    def cpu_us_per_request(self) -> float | None:
+        if self.server_cpu_s is None or not self.requests:
+            return None
+        return self.server_cpu_s / self.requests * 1e6
+
+    @property
     def error_count(self) -> int:
         return sum(self.errors.values())
 
@@ -43,6 +51,8 @@ class WrkResult:
         data = asdict(self)
         data["rps"] = round(self.rps, 1)
         data["mb_per_s"] = round(self.mb_per_s, 2)
+        cpu = self.cpu_us_per_request
+        data["cpu_us_per_request"] = None if cpu is None else round(cpu, 2)
         return data
 
 
@@ -58,13 +68,16 @@ def run_wrk(
     duration_s: float,
     headers: Sequence[str] = (),
     threads: int = 1,
+    server_pid: int | None = None,
 ) -> WrkResult:
+    """One wrk run; with ``server_pid``, also the CPU time that server spent meanwhile."""
     url = f"http://{LOCALHOST}:{port}{path}"
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--latency"]
     argv += ["-s", str(LUA_SCRIPT)]
     for header in headers:
         argv += ["-H", header]
     argv.append(url)
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     done = subprocess.run(
         pinned(argv, CLIENT_CPU),
         capture_output=True,
@@ -72,6 +85,7 @@ def run_wrk(
         timeout=duration_s + 30,
         check=False,
     )
+    server_cpu = cpu_seconds(server_pid) - cpu_before if server_pid else None
     for line in done.stdout.splitlines():
         if line.startswith(MARKER):
             raw = json.loads(line[len(MARKER) :])
@@ -88,5 +102,6 @@ def run_wrk(
                     for key, value in raw.items()
                     if key.startswith("errors_")
                 },
+                server_cpu_s=server_cpu,
             )
     raise WrkError(f"wrk gave no summary (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")

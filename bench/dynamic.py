@@ -1,0 +1,152 @@
+"""A dynamic page: siteserve against Flask's development server, and the in-process ceiling.
+
+    python -m bench.dynamic [--duration 5] [--connections 50]
+
+The page (a layout, a loop over 20 items, the query echoed) is the same
+template files and data for all three. Both servers run pinned to CPU 0 and
+are loaded by wrk on CPU 1, one after the other; the ceiling renders the
+template in a tight loop in one process on CPU 0. Prints a Markdown table with
+ratios and the targets (siteserve >= 3x Flask, >= 0.6x the ceiling), and
+writes bench/results/dynamic-*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.proc import CLIENT_CPU, LOCALHOST, SERVER_CPU, NotReady, pin_self, pinned, rss_mb
+from bench.proc import supervised as supervised_children
+from bench.render_loop import context, template
+from bench.report import Row, ScenarioReport, Target, environment, save
+from bench.servers import REPO, SITESERVE, ServerSpec, start_server
+from bench.sitegen import PAGE_PATH, make_dynamic_site
+from bench.wrk import WrkError, run_wrk
+
+CEILING = "in-process ceiling"
+
+
+def _flask(root: Path, port: int, scratch: Path) -> list[str]:
+    return [sys.executable, "-m", "bench.flask_app", str(root), str(port)]
+
+
+FLASK = ServerSpec("flask", _flask)
+
+
+def fetch(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(LOCALHOST, port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def ceiling(root: Path, seconds: float) -> dict[str, float]:
+    """The render loop in its own process on the server CPU."""
+    done = subprocess.run(
+        pinned([sys.executable, "-m", "bench.render_loop", str(root), f"{seconds:g}"], SERVER_CPU),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        timeout=seconds + 60,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run [5]")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections [50]")
+    parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
+    args = parser.parse_args(argv)
+
+    pin_self(CLIENT_CPU)
+    env = environment()
+    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
+    report = ScenarioReport(
+        "dynamic",
+        f"Dynamic page (layout, 20-item loop, query echoed), {args.connections} connections",
+        "rps",
+        [Target("flask", 3.0), Target(CEILING, 0.6)],
+    )
+    servers: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="siteserve-bench-") as tmp:
+        scratch = Path(tmp)
+        root = scratch / "site"
+        make_dynamic_site(root)
+        expected = template(root).render(context(root)).encode()
+
+        with supervised_children() as children:
+            for spec in (SITESERVE, FLASK):
+                try:
+                    child, port, launch_ms = start_server(children, spec, root, PAGE_PATH, scratch)
+                except NotReady as error:
+                    print(f"  {spec.name}: did not start: {error}")
+                    report.rows.append(Row(spec.name, error="did not start"))
+                    continue
+                print(f"  {spec.name}: pid {child.pid}, port {port}, up in {launch_ms:.0f} ms")
+                try:
+                    status, body = fetch(port, PAGE_PATH)
+                    problem = None
+                    if status != 200:
+                        problem = f"answered {status}"
+                    elif body.strip() != expected.strip():
+                        problem = f"body differs from the in-process render ({len(body)} B)"
+                    note = f"{status}, {len(body)} B" + ("" if problem else ", same bytes")
+                    result = run_wrk(
+                        port,
+                        PAGE_PATH,
+                        connections=args.connections,
+                        duration_s=args.duration,
+                        server_pid=child.pid,
+                    )
+                    report.rows.append(Row(spec.name, result, note, problem=problem))
+                    print(f"    {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms, {note}")
+                    rss = rss_mb(child.pid)
+                    servers.append({"server": spec.name, "launch_ms": launch_ms, "rss_mb": rss})
+                except (OSError, http.client.HTTPException, WrkError) as error:
+                    report.rows.append(Row(spec.name, error=f"{type(error).__name__}: {error}"))
+                finally:
+                    children.stop(child)
+
+        loop = ceiling(root, args.duration)
+        print(f"  {CEILING}: {loop['renders_per_s']:,.0f} renders/s")
+        report.rows.append(
+            Row(
+                CEILING, note="jinja2 render() in a loop, CPU 0", rps_override=loop["renders_per_s"]
+            )
+        )
+
+    print()
+    print(report.render())
+    print()
+    for fact in servers:
+        launch, rss = fact["launch_ms"], fact["rss_mb"]
+        print(f"{fact['server']}: launch -> first 200 {launch:.0f} ms, RSS {rss:.1f} MB")
+    if not args.no_save:
+        path = save(
+            "dynamic",
+            {
+                "environment": env,
+                "duration_s": args.duration,
+                "connections": args.connections,
+                "scenarios": [report.to_json()],
+                "servers": servers,
+            },
+        )
+        print(f"\nresults: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,453 @@
+"""ReloadApp without sockets: injection around a fake site, conditional requests, the
+client script, and who is told what when files change."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+import pytest
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import CloseConnection, TextMessage
+
+from siteserve.config import build_config
+from siteserve.http.headers import Headers
+from siteserve.http.request import Request
+from siteserve.http.response import FileBody, Response
+from siteserve.reload.app import ReloadApp
+from siteserve.reload.changes import ChangeSet, RawEvent
+from siteserve.reload.inject import SCRIPT_TAG
+
+HTML = "text/html; charset=utf-8"
+
+
+class FakeSite:
+    """Answers from a table of path -> response factory; records what it was asked."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.routes: dict[str, Callable[[Request], Response]] = {}
+        self.requests: list[Request] = []
+        self.invalidated: list[frozenset[Path]] = []
+        self.log: list[str] = []
+        self.asynchronous = False
+        self.started = self.stopped = False
+
+    def handle(self, request: Request) -> Response | Awaitable[Response]:
+        self.requests.append(request)
+        self.log.append(f"handle {request.path}")
+        route = self.routes.get(request.path)
+        response = route(request) if route else Response(404, [("Content-Type", HTML)], b"nf")
+        if self.asynchronous:
+            return _later(response)
+        return response
+
+    def invalidate(self, paths: Iterable[Path]) -> None:
+        self.invalidated.append(frozenset(paths))
+        self.log.append("invalidate")
+
+    async def startup(self) -> None:
+        self.started = True
+
+    async def shutdown(self) -> None:
+        self.stopped = True
+
+
+async def _later(response: Response) -> Response:
+    await asyncio.sleep(0)
+    return response
+
+
+class Channel:
+    def __init__(self) -> None:
+        self.written = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+class Tab:
+    """A browser tab's WebSocket, as the app sees it after the 101."""
+
+    def __init__(self, app: ReloadApp, page: str | None, scripts: list[str] | None = None) -> None:
+        response = app.handle(request("/__siteserve/ws", **WS_HEADERS))
+        assert isinstance(response, Response) and response.status == 101
+        assert response.upgrade is not None
+        self.channel = Channel()
+        self.socket = response.upgrade(self.channel)
+        self.peer = Connection(ConnectionType.CLIENT)
+        if page is not None:
+            self.say({"type": "hello", "page": page, "scripts": scripts or []})
+
+    def say(self, message: object) -> None:
+        text = message if isinstance(message, str) else json.dumps(message)
+        self.socket.data_received(self.peer.send(TextMessage(text)))
+
+    def heard(self) -> list[object]:
+        self.peer.receive_data(bytes(self.channel.written))
+        self.channel.written.clear()
+        out: list[object] = []
+        for event in self.peer.events():
+            out.append(json.loads(event.data) if isinstance(event, TextMessage) else event)
+        return out
+
+
+WS_HEADERS = {
+    "upgrade": "websocket",
+    "connection": "Upgrade",
+    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "sec-websocket-version": "13",
+}
+
+
+def request(path: str, method: str = "GET", **fields: str) -> Request:
+    headers = Headers(
+        [("host", "127.0.0.1:8000"), *((k.replace("_", "-"), v) for k, v in fields.items())]
+    )
+    target, _, query = path.partition("?")
+    return Request(method, path, target, query, headers)
+
+
+def page(body: bytes = b"<html><head></head><body>hi</body></html>", *sources: Path) -> Response:
+    return Response(200, [("Content-Type", HTML), ("ETag", '"p1"')], body, sources=sources)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def site(root: Path) -> FakeSite:
+    return FakeSite(root)
+
+
+@pytest.fixture
+def app(site: FakeSite, root: Path) -> ReloadApp:
+    return ReloadApp(site, build_config(root, reload=True))  # type: ignore[arg-type]
+
+
+def answer(app: ReloadApp, req: Request) -> Response:
+    result = app.handle(req)
+    if isinstance(result, Response):
+        return result
+    return asyncio.run(_await(result))
+
+
+async def _await(result: Awaitable[Response]) -> Response:
+    return await result
+
+
+# -- serving ----------------------------------------------------------------------------
+
+
+def test_html_gets_the_script_and_other_types_do_not(app: ReloadApp, site: FakeSite) -> None:
+    site.routes["/"] = lambda r: page()
+    site.routes["/a.css"] = lambda r: Response(200, [("Content-Type", "text/css")], b"p{}")
+    html = answer(app, request("/"))
+    assert isinstance(html.body, bytes) and SCRIPT_TAG in html.body
+    assert html.header("etag") == '"p1+reload"'
+    assert answer(app, request("/a.css")).body == b"p{}"
+
+
+def test_static_answers_stay_synchronous(app: ReloadApp, site: FakeSite) -> None:
+    site.routes["/"] = lambda r: page()
+    assert isinstance(app.handle(request("/")), Response)
+
+
+def test_rendered_pages_are_injected_too(app: ReloadApp, site: FakeSite) -> None:
+    site.asynchronous = True
+    site.routes["/"] = lambda r: page()
+    result = app.handle(request("/"))
+    assert not isinstance(result, Response)
+    body = asyncio.run(_await(result)).body
+    assert isinstance(body, bytes) and SCRIPT_TAG in body
+
+
+def test_file_bodies_are_injected(app: ReloadApp, site: FakeSite, root: Path) -> None:
+    index = root / "index.html"
+    index.write_bytes(b"<title>t</title><p>x</p>")
+    site.routes["/"] = lambda r: Response(
+        200, [("Content-Type", HTML)], FileBody(index, 0, index.stat().st_size), sources=(index,)
+    )
+    assert answer(app, request("/")).body == SCRIPT_TAG + b"<title>t</title><p>x</p>"
+
+
+def test_the_client_script_is_served_from_templates(app: ReloadApp) -> None:
+    response = answer(app, request("/__siteserve/reload.js"))
+    assert response.status == 200
+    assert response.header("content-type") == "text/javascript; charset=utf-8"
+    assert isinstance(response.body, bytes) and b"/__siteserve/ws" in response.body
+    etag = response.header("etag")
+    assert etag is not None
+    again = answer(app, request("/__siteserve/reload.js", if_none_match=etag))
+    assert again.status == 304 and again.body == b""
+    assert answer(app, request("/__siteserve/reload.js", "POST")).status == 405
+
+
+def test_other_reserved_paths_go_to_the_site(app: ReloadApp, site: FakeSite) -> None:
+    answer(app, request("/__siteserve/overlay.css"))
+    assert [r.path for r in site.requests] == ["/__siteserve/overlay.css"]
+
+
+def test_websocket_handshake_and_refusal(app: ReloadApp) -> None:
+    assert answer(app, request("/__siteserve/ws", **WS_HEADERS)).status == 101
+    assert answer(app, request("/__siteserve/ws")).status == 426
+
+
+def test_revalidating_an_injected_page_is_answered_here(app: ReloadApp, site: FakeSite) -> None:
+    site.routes["/"] = lambda r: page()
+    cached = answer(app, request("/")).header("etag")
+    assert cached == '"p1+reload"'
+    response = answer(
+        app, request("/", if_none_match=cached, if_modified_since="Sun, 06 Nov 1994 08:49:37 GMT")
+    )
+    assert response.status == 304 and response.body == b""
+    assert response.header("etag") == cached
+    assert response.header("content-type") is None
+    # The site was asked unconditionally: it knows nothing of our suffix.
+    last = site.requests[-1]
+    assert "if-none-match" not in last.headers and "if-modified-since" not in last.headers
+    # A changed page is a 200 with its new tag.
+    site.routes["/"] = lambda r: Response(200, [("Content-Type", HTML), ("ETag", '"p2"')], b"new")
+    fresh = answer(app, request("/", if_none_match=cached))
+    assert fresh.status == 200 and fresh.header("etag") == '"p2+reload"'
+
+
+def test_plain_validators_are_left_to_the_site(app: ReloadApp, site: FakeSite) -> None:
+    site.routes["/app.js"] = lambda r: Response(304, [("ETag", '"j1"')])
+    assert answer(app, request("/app.js", if_none_match='"j1"')).status == 304
+    assert site.requests[-1].headers.get("if-none-match") == '"j1"'
+
+
+def test_navigations_ask_the_site_for_identity_bodies(app: ReloadApp, site: FakeSite) -> None:
+    site.routes["/"] = lambda r: page()
+    answer(app, request("/", accept_encoding="br, gzip", sec_fetch_dest="document"))
+    assert "accept-encoding" not in site.requests[-1].headers
+    answer(app, request("/", accept_encoding="br, gzip", sec_fetch_dest="script"))
+    assert site.requests[-1].headers.get("accept-encoding") == "br, gzip"
+
+
+def test_compressed_html_is_asked_for_again_plain(app: ReloadApp, site: FakeSite) -> None:
+    def route(r: Request) -> Response:
+        if "accept-encoding" in r.headers:
+            return Response(200, [("Content-Type", HTML), ("Content-Encoding", "br")], b"\x1b")
+        return page()
+
+    site.routes["/"] = route
+    response = answer(app, request("/", accept_encoding="br"))
+    assert response.header("content-encoding") is None
+    assert isinstance(response.body, bytes) and SCRIPT_TAG in response.body
+    assert len(site.requests) == 2
+
+
+def test_a_range_of_html_becomes_the_whole_injected_page(app: ReloadApp, site: FakeSite) -> None:
+    def route(r: Request) -> Response:
+        if "range" in r.headers:
+            return Response(206, [("Content-Type", HTML), ("Content-Range", "bytes 0-1/40")], b"<h")
+        return page()
+
+    site.routes["/"] = route
+    response = answer(app, request("/", range="bytes=0-1"))
+    assert response.status == 200
+    assert isinstance(response.body, bytes) and SCRIPT_TAG in response.body
+
+
+# -- change sets ------------------------------------------------------------------------
+
+
+def test_invalidate_comes_before_any_notification(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    index = root / "index.html"
+    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
+    answer(app, request("/"))
+    tab = Tab(app, "/")
+    original_send = tab.socket.send
+
+    def send(text: str) -> bool:
+        site.log.append("notify")
+        return original_send(text)
+
+    tab.socket.send = send  # type: ignore[method-assign]
+    app.apply(ChangeSet(frozenset({index})))
+    assert site.log[-2:] == ["invalidate", "notify"]
+    assert site.invalidated == [frozenset({index})]
+    assert tab.heard() == [{"type": "reload"}]
+
+
+def test_only_tabs_whose_page_used_the_file_reload(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    layout, partial, about = root / "_layout.html", root / "_nav.html", root / "about.html"
+    site.routes["/"] = lambda r: page(b"<p>home</p>", root / "index.html.jinja", layout, partial)
+    site.routes["/about"] = lambda r: page(b"<p>about</p>", about)
+    answer(app, request("/"))
+    answer(app, request("/about"))
+    home, other = Tab(app, "/"), Tab(app, "/about")
+    app.apply(ChangeSet(frozenset({partial})))
+    assert home.heard() == [{"type": "reload"}]
+    assert other.heard() == []
+    # A file no open page uses reloads nothing.
+    app.apply(ChangeSet(frozenset({root / "unused.html"})))
+    assert other.heard() == []
+
+
+def test_scripts_reported_by_the_tab_count(app: ReloadApp, site: FakeSite, root: Path) -> None:
+    (root / "app.js").write_text("console.log(1)")
+    site.routes["/"] = lambda r: page(b"<p>x</p>", root / "index.html")
+    answer(app, request("/"))
+    tab, bystander = Tab(app, "/", ["/app.js"]), Tab(app, "/", [])
+    app.apply(ChangeSet(frozenset({root / "app.js"})))
+    assert tab.heard() == [{"type": "reload"}]
+    assert bystander.heard() == []
+
+
+def test_modules_and_fetched_data_count_through_referer(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    site.routes["/"] = lambda r: page(b"<p>x</p>", root / "index.html")
+    for name in ("main.js", "lib.js", "data.json"):
+        site.routes[f"/{name}"] = lambda r, n=name: Response(  # type: ignore[misc]
+            200, [("Content-Type", "text/javascript")], b"x", sources=(root / n,)
+        )
+    answer(app, request("/"))
+    answer(app, request("/main.js", referer="http://127.0.0.1:8000/"))
+    answer(app, request("/lib.js", referer="http://127.0.0.1:8000/main.js"))
+    answer(app, request("/data.json", referer="http://127.0.0.1:8000/"))
+    # A cross-site referer records nothing.
+    answer(app, request("/data.json", referer="http://evil.example/"))
+    tab = Tab(app, "/")
+    for name in ("lib.js", "data.json"):
+        app.apply(ChangeSet(frozenset({root / name})))
+        assert tab.heard() == [{"type": "reload"}]
+        tab.socket.connection_lost()
+        tab = Tab(app, "/")
+
+
+def test_stylesheets_and_images_are_updated_in_place(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    site.routes["/"] = lambda r: page(b"<p>x</p>", root / "index.html")
+    site.routes["/theme"] = lambda r: Response(
+        200, [("Content-Type", "text/css")], b"", sources=(root / "css" / "theme.css",)
+    )
+    answer(app, request("/"))
+    answer(app, request("/theme"))
+    tab = Tab(app, "/")
+    changed = {root / "css" / "theme.css", root / "img" / "a b.png"}
+    app.apply(ChangeSet(frozenset(changed)))
+    assert tab.heard() == [
+        {"type": "update", "css": ["/css/theme.css", "/theme"], "images": ["/img/a%20b.png"]}
+    ]
+
+
+def test_a_stylesheet_the_page_template_includes_reloads(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    inline = root / "_inline.css"
+    site.routes["/"] = lambda r: page(b"<p>x</p>", root / "index.html.jinja", inline)
+    answer(app, request("/"))
+    tab = Tab(app, "/")
+    app.apply(ChangeSet(frozenset({inline})))
+    assert tab.heard() == [{"type": "reload"}]
+
+
+def test_pages_with_unknown_sources_reload_on_any_content_change(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    answer(app, request("/missing"))  # the 404 page: made from nothing we know
+    tab = Tab(app, "/missing")
+    app.apply(ChangeSet(frozenset({root / "style.css"})))
+    assert tab.heard() == [{"type": "update", "css": ["/style.css"], "images": []}]
+    app.apply(ChangeSet(frozenset({root / "missing.html"})))
+    assert tab.heard() == [{"type": "reload"}]
+
+
+def test_early_notice_then_no_second_reload(app: ReloadApp, site: FakeSite, root: Path) -> None:
+    index = root / "index.html"
+    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
+    answer(app, request("/"))
+    tab = Tab(app, "/")
+    app.progress(ChangeSet(frozenset({index})))
+    assert tab.heard() == [{"type": "reload"}]
+    app.progress(ChangeSet(frozenset({root / "other.js"})))
+    app.apply(ChangeSet(frozenset({index, root / "other.js"})))
+    # Told once: the tab is reloading; its next page arrives as a new connection.
+    assert tab.heard() == []
+    # A tab that connects during the burst loaded its page after it settled.
+    late = Tab(app, "/")
+    app.apply(ChangeSet(frozenset({root / "next.css"})))
+    assert late.heard() == [{"type": "update", "css": ["/next.css"], "images": []}]
+
+
+def test_unfinished_or_strange_hellos_are_ignored(app: ReloadApp) -> None:
+    tab = Tab(app, None)
+    tab.say("not json")
+    tab.say([1, 2])
+    tab.say({"type": "hello", "page": 42})
+    tab.say({"type": "bye", "page": "/"})
+    client = next(iter(app.clients))
+    assert client.page is None
+    app.apply(ChangeSet(frozenset({app.config.root / "x.html"})))
+    assert tab.heard() == []
+
+
+def test_closed_tabs_are_forgotten(app: ReloadApp) -> None:
+    tab = Tab(app, "/")
+    assert len(app.clients) == 1
+    tab.socket.connection_lost()
+    assert app.clients == set()
+
+
+def test_startup_watches_and_shutdown_says_going_away(root: Path, site: FakeSite) -> None:
+    app = ReloadApp(site, build_config(root, reload=True, poll=True))  # type: ignore[arg-type]
+
+    async def go() -> Tab:
+        await app.startup()
+        assert site.started and app.watcher is not None and app.watcher.mode == "polling"
+        tab = Tab(app, "/")
+        await app.shutdown()
+        return tab
+
+    tab = asyncio.run(go())
+    assert site.stopped and app.watcher is None
+    assert tab.heard() == [CloseConnection(1001, "server stopping")]
+    assert tab.channel.closed
+
+
+def test_requests_during_a_burst_wait_for_its_change_set(root: Path, site: FakeSite) -> None:
+    app = ReloadApp(site, build_config(root, reload=True))  # type: ignore[arg-type]
+    index = root / "index.html"
+    index.write_text("<p>new</p>")
+    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
+
+    async def go() -> None:
+        await app.startup()
+        try:
+            assert app.debouncer is not None
+            app.debouncer.add([RawEvent("closed", index)])
+            result = app.handle(request("/"))
+            assert not isinstance(result, Response)  # it waits
+            await result
+            assert site.log.index("invalidate") < site.log.index("handle /")
+        finally:
+            await app.shutdown()
+
+    asyncio.run(go())
+
+
+def test_session_database_is_not_watched(root: Path, site: FakeSite) -> None:
+    app = ReloadApp(site, build_config(root, reload=True, sessions="state/sessions.db"))  # type: ignore[arg-type]
+    assert app.ignore(root / "state" / "sessions.db")
+    assert app.ignore(root / "state" / "sessions.db-wal")
+    assert not app.ignore(root / "state" / "other.db")

@@ -1,0 +1,408 @@
+"""Ignore rules and the debouncer: raw events in, one change set per burst out.
+
+Events are fed by hand (no watcher); the loop is real, the waits have deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from siteserve.reload.changes import ChangeSet, Debouncer, FileStates, IgnoreRules, RawEvent
+
+ROOT = Path("/site")
+DEADLINE = 5.0
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), DEADLINE * 2))
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.002)
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.sets: list[frozenset[Path]] = []
+        self.progress: list[frozenset[Path]] = []
+
+    def change(self, changes: ChangeSet) -> None:
+        self.sets.append(changes.paths)
+
+    def fresh(self, changes: ChangeSet) -> None:
+        self.progress.append(changes.paths)
+
+    def debouncer(self, root: Path = ROOT, **options: float) -> Debouncer:
+        return Debouncer(self.change, IgnoreRules(root), on_progress=self.fresh, **options)
+
+
+def ev(kind: str, path: Path, dest: Path | None = None, *, folder: bool = False) -> RawEvent:
+    return RawEvent(kind, path, dest, folder)
+
+
+def save(path: Path) -> list[RawEvent]:
+    """What an editor writing in place produces: truncate, write, close."""
+    return [ev("modified", path), ev("modified", path), ev("closed", path)]
+
+
+# -- ignore rules -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        ".git/index",
+        ".git/objects/ab/cdef",
+        "node_modules/pkg/index.js",
+        "sub/node_modules/x.js",
+        "__pycache__/m.cpython-311.pyc",
+        "pkg/__pycache__",
+        "page.html.swp",
+        ".page.html.swp",
+        ".page.html.swx",
+        "page.html~",
+        ".#page.html",
+        "4913",
+        "sub/4913",
+        "upload.tmp",
+        "#page.html#",
+        ".DS_Store",
+    ],
+)
+def test_default_ignores_cover_vcs_dependencies_and_editor_droppings(relative: str) -> None:
+    assert IgnoreRules(ROOT)(ROOT / relative)
+
+
+@pytest.mark.parametrize(
+    "relative",
+    ["index.html", "css/site.css", "_layouts/base.html", "_data/people.json", "git/x", "4913.html"],
+)
+def test_ordinary_site_files_are_watched(relative: str) -> None:
+    assert not IgnoreRules(ROOT)(ROOT / relative)
+
+
+def test_paths_outside_the_root_are_ignored() -> None:
+    assert IgnoreRules(ROOT)(Path("/elsewhere/index.html"))
+
+
+@pytest.mark.parametrize(
+    ("glob", "relative", "ignored"),
+    [
+        ("*.log", "debug.log", True),
+        ("*.log", "logs/deep/debug.log", True),
+        ("*.log", "debug.log.html", False),
+        ("dist", "dist/app.js", True),
+        ("dist/", "dist/sub/app.js", True),
+        ("dist", "src/dist.js", False),
+        ("build/*.map", "build/app.js.map", True),
+        ("build/*.map", "build/app.js", False),
+        ("build/*.map", "other/build/app.js.map", False),
+        ("drafts/**", "drafts/a/b.html", True),
+    ],
+)
+def test_user_globs(glob: str, relative: str, ignored: bool) -> None:
+    assert IgnoreRules(ROOT, [glob])(ROOT / relative) is ignored
+
+
+def test_extra_paths_are_ignored_exactly() -> None:
+    rules = IgnoreRules(ROOT, paths=[ROOT / "sessions.db"])
+    assert rules(ROOT / "sessions.db")
+    assert not rules(ROOT / "sessions.db.html")
+
+
+def test_filter_names_drops_ignored_entries_for_the_polling_walk() -> None:
+    rules = IgnoreRules(ROOT, ["drafts"])
+    kept = rules.filter_names(ROOT, ["index.html", "node_modules", ".git", "drafts", "a.swp"])
+    assert kept == ["index.html"]
+
+
+# -- debouncing -------------------------------------------------------------------------
+
+
+def test_a_burst_of_fifty_saves_is_one_change_set() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.02)
+        page = ROOT / "index.html"
+        for _ in range(50):
+            debouncer.add(save(page))
+        assert debouncer.settling
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page})]
+        assert got.progress == [frozenset({page})]
+
+    run(test)
+
+
+def test_events_of_one_burst_spread_over_several_batches_still_make_one_set() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.05)
+        for name in ("a.html", "b.css", "c.js"):
+            debouncer.add(save(ROOT / name))
+            await asyncio.sleep(0.005)
+        await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({ROOT / "a.html", ROOT / "b.css", ROOT / "c.js"})]
+        # Each file was announced as soon as it joined the burst.
+        assert got.progress == [
+            frozenset({ROOT / "a.html"}),
+            frozenset({ROOT / "b.css"}),
+            frozenset({ROOT / "c.js"}),
+        ]
+
+    run(test)
+
+
+def test_write_temp_then_rename_is_one_change_of_the_target() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer()
+        target = ROOT / "page.html"
+        for temp in (ROOT / "page.html.tmp", ROOT / ".#page.html", ROOT / "4913"):
+            debouncer.add([ev("created", temp), *save(temp), ev("moved", temp, target)])
+            await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({target})] * 3
+
+    run(test)
+
+
+def test_vim_style_backup_then_write_is_one_change_of_the_file() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer()
+        page, backup = ROOT / "page.html", ROOT / "page.html~"
+        debouncer.add(
+            [
+                ev("created", ROOT / "4913"),
+                ev("deleted", ROOT / "4913"),
+                ev("moved", page, backup),
+                ev("created", page),
+                *save(page),
+                ev("deleted", backup),
+            ]
+        )
+        await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page})]
+
+    run(test)
+
+
+def test_only_ignored_events_start_nothing() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer()
+        debouncer.add(save(ROOT / ".git" / "index") + save(ROOT / "node_modules" / "x.js"))
+        debouncer.add([ev("opened", ROOT / "index.html"), ev("closed_no_write", ROOT / "a")])
+        assert not debouncer.settling
+        assert got.sets == [] and got.progress == []
+
+    run(test)
+
+
+def test_folder_modifications_are_noise_but_new_folders_count() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer()
+        debouncer.add([ev("modified", ROOT / "blog", folder=True)])
+        assert not debouncer.settling
+        debouncer.add([ev("created", ROOT / "blog", folder=True)])
+        await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({ROOT / "blog"})]
+
+    run(test)
+
+
+def test_a_file_modified_but_not_closed_holds_the_burst_until_it_is_closed() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.01, write_grace=5.0)
+        page = ROOT / "big.html"
+        debouncer.add([ev("modified", page)])
+        await asyncio.sleep(0.1)  # ten quiet periods: still waiting for the close
+        assert debouncer.settling and got.sets == []
+        started = time.monotonic()
+        debouncer.add([ev("closed", page)])
+        await debouncer.wait_settled(DEADLINE)
+        # The close rescheduled the check: the set came after ``quiet``, not ``write_grace``.
+        assert time.monotonic() - started < 1.0
+        assert got.sets == [frozenset({page})]
+
+    run(test)
+
+
+def test_a_writer_that_never_closes_is_given_write_grace_only() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.01, write_grace=0.05)
+        debouncer.add([ev("modified", ROOT / "app.log.txt")])
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({ROOT / "app.log.txt"})]
+
+    run(test)
+
+
+def test_a_never_ending_stream_still_yields_change_sets_after_max_wait() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.05, max_wait=0.1)
+        deadline = time.monotonic() + DEADLINE
+        while not got.sets and time.monotonic() < deadline:
+            debouncer.add(save(ROOT / "stream.txt"))
+            await asyncio.sleep(0.01)
+        assert got.sets == [frozenset({ROOT / "stream.txt"})]
+        debouncer.close()
+
+    run(test)
+
+
+def test_waiting_for_settling_is_bounded() -> None:
+    async def test() -> None:
+        debouncer = Collector().debouncer(quiet=10.0)
+        debouncer.add(save(ROOT / "a.html"))
+        started = time.monotonic()
+        assert await debouncer.wait_settled(0.05) is False
+        assert time.monotonic() - started < 1.0
+        debouncer.close()
+        assert not debouncer.settling
+
+    run(test)
+
+
+def test_the_change_set_is_handed_over_before_waiting_requests_resume() -> None:
+    async def test() -> None:
+        order: list[str] = []
+        debouncer = Debouncer(lambda changes: order.append("change set"), IgnoreRules(ROOT))
+        debouncer.add(save(ROOT / "a.html"))
+
+        async def request() -> None:
+            await debouncer.wait_settled(DEADLINE)
+            order.append("request")
+
+        await asyncio.gather(request(), request())
+        assert order == ["change set", "request", "request"]
+
+    run(test)
+
+
+def test_a_failing_handler_does_not_leave_requests_waiting() -> None:
+    async def test() -> None:
+        def broken(changes: ChangeSet) -> None:
+            raise RuntimeError("boom")
+
+        debouncer = Debouncer(broken, IgnoreRules(ROOT))
+        debouncer.add(save(ROOT / "a.html"))
+        with pytest.raises(RuntimeError):
+            debouncer.flush()
+        assert not debouncer.settling
+
+    run(test)
+
+
+def test_after_several_writes_the_burst_waits_longer() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.01, burst_quiet=0.3)
+        page = ROOT / "index.html"
+        for _ in range(3):
+            debouncer.add(save(page))
+        # Past the single-save quiet period, a pause in the writer does not end the burst.
+        await asyncio.sleep(0.1)
+        debouncer.add(save(page))
+        await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page})]
+
+    run(test)
+
+
+# -- real files: lagging events ----------------------------------------------------------
+
+
+def test_events_arriving_after_their_change_set_went_out_are_dropped(tmp_path: Path) -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(tmp_path)
+        page = tmp_path / "index.html"
+        page.write_text("one")
+        old = time.time_ns() - 1_000_000_000
+        os.utime(page, ns=(old, old))
+        debouncer.add(save(page))
+        await debouncer.wait_settled(DEADLINE)
+        # The same write's close event, late: nothing new on disk, no second change set.
+        debouncer.add([ev("closed", page)])
+        assert not debouncer.settling
+        # A real write afterwards is news again.
+        page.write_text("two!")
+        debouncer.add(save(page))
+        await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page}), frozenset({page})]
+
+    run(test)
+
+
+def test_a_file_written_moments_ago_keeps_the_burst_open(tmp_path: Path) -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(tmp_path, quiet=0.05)
+        page = tmp_path / "index.html"
+        debouncer.add(save(page))
+        # Events lag: the loop has seen the first write only, the writer is still going.
+        await asyncio.sleep(0.03)
+        page.write_text("still writing")
+        started = time.monotonic()
+        await debouncer.wait_settled(DEADLINE)
+        assert time.monotonic() - started >= 0.04
+        assert got.sets == [frozenset({page})]
+
+    run(test)
+
+
+def test_a_file_moved_away_is_given_time_to_come_back(tmp_path: Path) -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(tmp_path, quiet=0.005)
+        page = tmp_path / "index.html"
+        debouncer.add([ev("moved", page, tmp_path / "index.html~")])
+        await asyncio.sleep(0.02)
+        assert debouncer.settling  # longer than quiet: a missing file may be mid-save
+        page.write_text("new")
+        debouncer.add([ev("created", page), *save(page)])
+        await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page})]
+
+    run(test)
+
+
+def test_file_states_remember_only_files_that_were_still(tmp_path: Path) -> None:
+    states = FileStates(margin=0.5)
+    fresh, still = tmp_path / "fresh.txt", tmp_path / "still.txt"
+    fresh.write_text("x")
+    still.write_text("x")
+    old = time.time_ns() - 2_000_000_000
+    os.utime(still, ns=(old, old))
+    states.remember([fresh, still, tmp_path / "gone.txt"])
+    assert states.unchanged(still)
+    # Written within the margin: a second write in the same clock tick could keep its mtime.
+    assert not states.unchanged(fresh)
+    assert not states.unchanged(tmp_path / "gone.txt")
+    still.write_text("y")
+    assert not states.unchanged(still)
+
+
+def test_survey_reports_the_latest_write_and_missing_files(tmp_path: Path) -> None:
+    states = FileStates()
+    page = tmp_path / "a.html"
+    page.write_text("x")
+    age, missing = states.survey([page, tmp_path / "gone.html"])
+    assert age is not None and 0 <= age < 5
+    assert missing
+    assert states.survey([]) == (None, False)

@@ -1,0 +1,231 @@
+"""The watcher: real files in tmp_path, real watchdog, events delivered on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from watchdog.observers.api import BaseObserver
+
+from siteserve.reload.changes import IgnoreRules, RawEvent
+from siteserve.reload.watcher import Watcher
+
+DEADLINE = 10.0
+
+
+class Events:
+    def __init__(self) -> None:
+        self.items: list[RawEvent] = []
+        self.threads: set[int] = set()
+
+    def __call__(self, batch: list[RawEvent]) -> None:
+        self.threads.add(threading.get_ident())
+        self.items.extend(batch)
+
+    def paths(self) -> set[Path]:
+        found: set[Path] = set()
+        for event in self.items:
+            found.add(event.path)
+            if event.dest is not None:
+                found.add(event.dest)
+        return found
+
+    async def until(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + DEADLINE
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; got {self.items}")
+            await asyncio.sleep(0.005)
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), DEADLINE * 3))
+
+
+def started(root: Path, events: Events, **options: object) -> Watcher:
+    watcher = Watcher(root, events, loop=asyncio.get_running_loop(), **options)  # type: ignore[arg-type]
+    watcher.start()
+    return watcher
+
+
+def test_events_reach_the_loop_thread(tmp_path: Path) -> None:
+    async def test() -> None:
+        events = Events()
+        watcher = started(tmp_path, events)
+        try:
+            assert watcher.mode == "native"
+            page = tmp_path / "index.html"
+            page.write_text("hello")
+            await events.until(lambda: page in events.paths(), "the new file")
+            kinds = {event.kind for event in events.items if event.path == page}
+            assert kinds & {"created", "modified", "closed"}
+            # Handed over with call_soon_threadsafe: the sink runs on the loop's thread.
+            assert events.threads == {threading.get_ident()}
+        finally:
+            watcher.stop()
+
+    run(test)
+
+
+def test_changes_in_new_subfolders_are_seen(tmp_path: Path) -> None:
+    async def test() -> None:
+        events = Events()
+        watcher = started(tmp_path, events)
+        try:
+            folder = tmp_path / "blog" / "2024"
+            folder.mkdir(parents=True)
+            await events.until(lambda: tmp_path / "blog" in events.paths(), "the folder")
+            post = folder / "post.html"
+            post.write_text("new post")
+            await events.until(lambda: post in events.paths(), "the file in the new folder")
+        finally:
+            watcher.stop()
+
+    run(test)
+
+
+def test_rename_over_a_file_is_one_move_event(tmp_path: Path) -> None:
+    async def test() -> None:
+        events = Events()
+        target = tmp_path / "page.html"
+        target.write_text("old")
+        watcher = started(tmp_path, events)
+        try:
+            temp = tmp_path / "page.html.tmp"
+            temp.write_text("new")
+            temp.replace(target)
+            await events.until(
+                lambda: any(e.kind == "moved" and e.dest == target for e in events.items),
+                "the rename",
+            )
+            move = next(e for e in events.items if e.kind == "moved")
+            assert move.path == temp and move.dest == target
+        finally:
+            watcher.stop()
+
+    run(test)
+
+
+def test_reading_a_file_produces_no_events(tmp_path: Path) -> None:
+    async def test() -> None:
+        page = tmp_path / "index.html"
+        page.write_text("x")
+        events = Events()
+        watcher = started(tmp_path, events)
+        try:
+            for _ in range(5):
+                page.read_bytes()  # the server reads files all the time
+            marker = tmp_path / "marker.txt"
+            marker.write_text("done")
+            await events.until(lambda: marker in events.paths(), "the marker")
+            assert page not in events.paths()
+        finally:
+            watcher.stop()
+
+    run(test)
+
+
+def test_polling_sees_changes_and_skips_ignored_folders(tmp_path: Path) -> None:
+    async def test() -> None:
+        modules = tmp_path / "node_modules" / "pkg"
+        modules.mkdir(parents=True)
+        events = Events()
+        rules = IgnoreRules(tmp_path)
+        watcher = started(tmp_path, events, poll=True, poll_interval=0.05, ignore=rules)
+        try:
+            assert watcher.mode == "polling"
+            (modules / "index.js").write_text("ignored")
+            page = tmp_path / "index.html"
+            page.write_text("polled")
+            await events.until(lambda: page in events.paths(), "the polled change")
+            # The polling walk never looked into node_modules at all.
+            assert not any("node_modules" in event.path.parts for event in events.items)
+        finally:
+            watcher.stop()
+
+    run(test)
+
+
+class OutOfWatches(BaseObserver):
+    """A native observer that fails the way inotify does when the watch limit is reached."""
+
+    def __init__(self, code: int = errno.ENOSPC) -> None:
+        self.code = code
+        self.stopped = False
+
+    def schedule(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        raise OSError(self.code, "inotify watch limit reached")
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+
+def test_falls_back_to_polling_with_a_warning_when_inotify_runs_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def test() -> None:
+        events = Events()
+        failing = OutOfWatches()
+        with caplog.at_level(logging.WARNING, logger="siteserve.reload"):
+            watcher = started(tmp_path, events, native_factory=lambda: failing, poll_interval=0.05)
+        try:
+            assert watcher.mode == "polling"
+            assert failing.stopped
+            warning = " ".join(record.getMessage() for record in caplog.records)
+            assert "inotify watch limit reached" in warning and "polling" in warning
+            page = tmp_path / "index.html"
+            page.write_text("still watched")
+            await events.until(lambda: page in events.paths(), "the change, by polling")
+        finally:
+            watcher.stop()
+
+    run(test)
+
+
+def test_out_of_inotify_instances_also_falls_back(tmp_path: Path) -> None:
+    async def test() -> None:
+        watcher = started(tmp_path, Events(), native_factory=lambda: OutOfWatches(errno.EMFILE))
+        watcher.stop()
+        assert watcher.mode == "polling"
+
+    run(test)
+
+
+def test_other_errors_are_not_hidden(tmp_path: Path) -> None:
+    async def test() -> None:
+        watcher = Watcher(
+            tmp_path,
+            Events(),
+            loop=asyncio.get_running_loop(),
+            native_factory=lambda: OutOfWatches(errno.EACCES),
+        )
+        with pytest.raises(PermissionError):
+            watcher.start()
+
+    run(test)
+
+
+def test_stop_is_idempotent_and_ends_the_threads(tmp_path: Path) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        before = threading.active_count()
+        watcher = Watcher(tmp_path, Events(), loop=loop)
+        watcher.start()
+        assert threading.active_count() > before
+        watcher.stop()
+        watcher.stop()
+        deadline = time.monotonic() + DEADLINE
+        while threading.active_count() > before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert threading.active_count() <= before
+    finally:
+        loop.close()

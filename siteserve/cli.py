@@ -50,7 +50,7 @@ def _show_version(value: bool) -> None:
 
 
 @app.command(
-    help="Serve a folder as a website: static files, clean URLs, listings, a request log.",
+    help="Serve a folder as a website: static files, Jinja pages, live reload, LAN sharing.",
     epilog=EXAMPLES,
     no_args_is_help=False,
 )

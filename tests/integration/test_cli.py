@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from siteserve import __version__
+from siteserve.config import Limits, build_config
 
 DEADLINE = 15.0
 SAMPLE_SITE = Path(__file__).resolve().parents[2] / "sample_site"
@@ -398,3 +399,32 @@ def test_serves_the_sample_site(start: type[Siteserve]) -> None:
         assert "Nothing here." in missing.text
         assert client.get("/downloads", follow_redirects=False).status_code == 301
     assert server.stop() == 0
+
+
+# -- the README tells the truth about the command -------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_toml() -> str:
+    text = README.read_text()
+    start = text.index("```toml\n", text.index("## siteserve.toml")) + len("```toml\n")
+    return text[start : text.index("```", start)]
+
+
+def test_readme_siteserve_toml_example_is_valid_and_limits_are_the_defaults(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "siteserve.toml").write_text(_readme_toml())
+    config = build_config(tmp_path)
+    assert (config.host, config.port, config.cache_seconds) == ("127.0.0.1", 8000, 600)
+    assert config.limits == Limits()
+
+
+def test_readme_options_table_matches_help() -> None:
+    help_text = run_to_end("--help").stdout
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", help_text))
+    readme = README.read_text()
+    table = readme[readme.index("| option |") : readme.index("\n\n", readme.index("| option |"))]
+    documented = set(re.findall(r"`(--[a-z][a-z-]+)", table))
+    assert documented == options

@@ -352,6 +352,36 @@ def test_signal_stops_cleanly_with_status_0(
     assert server.stderr == []
 
 
+def _wait_until_refused(port: int) -> None:
+    """Wait until the server has stopped accepting connections (its listener is closed)."""
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        try:
+            probe = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        except ConnectionRefusedError:
+            return
+        probe.close()
+        time.sleep(0.01)  # polling interval while the server handles the signal
+    raise AssertionError(f"port {port} still accepts connections after SIGTERM")
+
+
+def test_sigterm_lets_a_download_in_flight_finish(start: type[Siteserve], site: Path) -> None:
+    size = 32 * 1024 * 1024  # far more than the socket buffers hold
+    (site / "big.bin").write_bytes(b"x" * size)
+    server = start(str(site), "-p", "0", "--quiet")
+    url = server.ready()
+    with httpx.stream("GET", url + "big.bin", timeout=DEADLINE) as response:
+        assert response.status_code == 200
+        chunks = response.iter_raw(64 * 1024)
+        received = len(next(chunks))
+        server.process.send_signal(signal.SIGTERM)
+        _wait_until_refused(int(url.rsplit(":", 1)[1].strip("/")))
+        for chunk in chunks:
+            received += len(chunk)
+    assert received == size
+    assert server.finish() == 0
+
+
 def test_open_launches_the_browser_on_the_local_url(
     start: type[Siteserve], site: Path, tmp_path: Path
 ) -> None:

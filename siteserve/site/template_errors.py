@@ -14,13 +14,12 @@ import logging
 import os
 import traceback
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 
 import jinja2
 
 from siteserve.http import Response
+from siteserve.site import assets
 from siteserve.site.jinja_env import is_within
 
 logger = logging.getLogger("siteserve.pages")
@@ -101,16 +100,10 @@ def log_problem(problem: TemplateProblem) -> None:
     logger.error("%s: %s: %s", problem.location, problem.kind, problem.message)
 
 
-@lru_cache(maxsize=1)
-def _page_template() -> jinja2.Template:
-    # Our own page, from the package: the site's Environment is never involved.
-    text = files("siteserve.templates").joinpath("template_error.html").read_text("utf-8")
-    return jinja2.Environment(autoescape=True).from_string(text)
-
-
 def problem_response(problem: TemplateProblem, sources: tuple[Path, ...] = ()) -> Response:
     """The 500 page for ``problem``; ``sources`` let live reload refresh it once fixed."""
-    body = _page_template().render(problem=problem).encode("utf-8")
+    # Our own page, rendered by our own environment: the site's Environment is never involved.
+    body = assets.render("template_error.html", problem=problem)
     return Response(
         status=500,
         headers=[

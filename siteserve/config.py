@@ -6,6 +6,7 @@ and exits with status 2. Nothing after start-up reads options from anywhere else
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -57,6 +58,22 @@ class Config:
     poll: bool = False
     strict_undefined: bool = False
     sessions: str | None = None
+    # -- sharing (siteserve.share) --
+    #: ``--share``: listen on every interface with the sharing cache profile.
+    share: bool = False
+    #: Print a QR code of the first LAN URL in the banner.
+    qr: bool = False
+    #: Accept uploads (POST multipart to a folder URL) and folder creation.
+    upload: bool = False
+    #: Bytes one upload request may carry (its own bound; ``limits.max_body`` stays for the rest).
+    max_upload: int = 1024**3
+    #: HTTP Basic credentials, normalised to ``user:sha256:HEX`` (no plain password kept).
+    auth: tuple[str, ...] = ()
+    auth_file: Path | None = None
+    tls: bool = False
+    cert: Path | None = None
+    key: Path | None = None
+    cors: bool = False
 
 
 _SERVER_KEYS = {
@@ -73,7 +90,39 @@ _SERVER_KEYS = {
     "poll",
     "strict_undefined",
     "sessions",
+    "share",
+    "qr",
+    "upload",
+    "max_upload",
+    "auth",
+    "auth_file",
+    "tls",
+    "cert",
+    "key",
+    "cors",
 }
+
+#: Keys naming files: relative values in siteserve.toml are relative to the site folder.
+_PATH_KEYS = ("auth_file", "cert", "key")
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(value: str | int) -> int:
+    """``1048576``, ``512k``, ``10M``, ``1.5G``, ``2GiB`` -> bytes (binary units)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"not a size: {value!r}")
+    if isinstance(value, int):
+        number = value
+    else:
+        match = _SIZE.fullmatch(value.strip())
+        if match is None:
+            raise ConfigError(f"not a size: {value!r} (try 500M or 2G)")
+        number = int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+    if number <= 0:
+        raise ConfigError(f"size must be more than zero: {value!r}")
+    return number
 
 
 def load_file(root: Path) -> dict[str, Any]:
@@ -131,6 +180,8 @@ def build_config(root: Path, **options: Any) -> Config:
         key = key.replace("-", "_")
         if key not in _SERVER_KEYS:
             raise ConfigError(f"{CONFIG_FILE}: unknown key {key}")
+        if key in _PATH_KEYS and isinstance(value, str):
+            value = root / Path(value).expanduser()
         values[key] = tuple(value) if isinstance(value, list) else value
     limits = _limits_from(dict(data.get("limits", {})), Limits())
     for key, value in options.items():
@@ -142,6 +193,7 @@ def build_config(root: Path, **options: Any) -> Config:
             values[key] = tuple(values.get(key, ())) + tuple(value)
         else:
             values[key] = value
+    _sharing_values(values)
     config = Config(
         root=root,
         limits=limits,
@@ -151,6 +203,39 @@ def build_config(root: Path, **options: Any) -> Config:
     )
     _validate(config)
     return config
+
+
+def _sharing_values(values: dict[str, Any]) -> None:
+    """Derive and check the sharing options in place (before the frozen Config is made)."""
+    from siteserve.share.credentials import CredentialError, load_credentials
+
+    if values.get("share"):
+        # --share is --host 0.0.0.0 plus the sharing cache profile, unless either was given.
+        values.setdefault("host", "0.0.0.0")
+        values.setdefault("cache_seconds", 3600)
+    if "max_upload" in values:
+        values["max_upload"] = parse_size(values["max_upload"])
+    auth = values.get("auth", ())
+    if isinstance(auth, str):
+        auth = (auth,)
+    auth_file = values.get("auth_file")
+    if auth_file is not None:
+        values["auth_file"] = auth_file = Path(auth_file)
+    if auth or auth_file is not None:
+        try:
+            credentials = load_credentials(tuple(auth), auth_file)
+        except CredentialError as error:
+            raise ConfigError(str(error)) from None
+        values["auth"] = tuple(credential.spec for credential in credentials)
+    cert, key = values.get("cert"), values.get("key")
+    if (cert is None) != (key is None):
+        raise ConfigError("--cert and --key go together: give both or neither")
+    if cert is not None and key is not None:
+        for name, path in (("certificate", Path(cert)), ("key", Path(key))):
+            if not path.is_file():
+                raise ConfigError(f"{name} file not found: {path}")
+        values["cert"], values["key"] = Path(cert), Path(key)
+        values["tls"] = True  # one's own certificate means HTTPS
 
 
 def _validate(config: Config) -> None:

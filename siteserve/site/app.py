@@ -200,6 +200,8 @@ class Site:
                 segments,
                 root=self.root,
                 follow_symlinks=self.config.follow_symlinks,
+                request=request,
+                uploads=self.config.upload,
             )
         if self.page_handler is None:
             return builtin_error(500, message="pages not available")

@@ -8,6 +8,7 @@ from parser errors to the status a client should see.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Protocol
 
 import httptools
@@ -79,16 +80,26 @@ def split_target(target: str) -> tuple[str, str]:
     raise ProtocolError(400, "request-target must be a path")
 
 
+#: Answers the body bound for one request head, or None for ``limits.max_body``.
+BodyLimit = Callable[[RequestHead], int | None]
+
+
 class RequestParser:
     """Feeds bytes to llhttp and reports complete request heads, bodies and ends.
 
     Head size is bounded even while llhttp buffers a half-read header: every
     byte fed while a head is incomplete is counted against the limit.
+    ``body_limit`` lets the app bound one request's body differently (an upload
+    to a folder may be larger than any other body); it sees the head first.
     """
 
-    def __init__(self, sink: ParserSink, limits: Limits) -> None:
+    def __init__(
+        self, sink: ParserSink, limits: Limits, body_limit: BodyLimit | None = None
+    ) -> None:
         self._sink = sink
         self._limits = limits
+        self._body_limit = body_limit
+        self._max_body = limits.max_body
         self._parser = httptools.HttpRequestParser(self)
         self._url_parts: list[bytes] = []
         self._url_size = 0
@@ -188,26 +199,28 @@ class RequestParser:
         method = parser.get_method().decode("ascii")
         if path == "*" and method != "OPTIONS":
             raise ProtocolError(400, "asterisk-form is only for OPTIONS")
-        content_length = headers.get("content-length")
-        if content_length is not None and int(content_length) > self._limits.max_body:
-            raise ProtocolError(413, "request body too large")
-        self._sink.on_request_head(
-            RequestHead(
-                method=method,
-                target=target,
-                path=path,
-                query=query,
-                version=version,
-                headers=headers,
-                keep_alive=parser.should_keep_alive(),
-                upgrade=parser.should_upgrade(),
-            )
+        head = RequestHead(
+            method=method,
+            target=target,
+            path=path,
+            query=query,
+            version=version,
+            headers=headers,
+            keep_alive=parser.should_keep_alive(),
+            upgrade=parser.should_upgrade(),
         )
+        self._max_body = self._limits.max_body
+        if self._body_limit is not None:
+            self._max_body = self._body_limit(head) or self._limits.max_body
+        content_length = headers.get("content-length")
+        if content_length is not None and int(content_length) > self._max_body:
+            raise ProtocolError(413, "request body too large")
+        self._sink.on_request_head(head)
 
     def on_body(self, body: bytes) -> None:
         # A chunked body has no length up front: count it as it comes.
         self._body_bytes += len(body)
-        if self._body_bytes > self._limits.max_body:
+        if self._body_bytes > self._max_body:
             raise ProtocolError(413, "request body too large")
         self._sink.on_request_body(body)
 

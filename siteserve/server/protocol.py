@@ -53,7 +53,9 @@ class HttpConnection(asyncio.Protocol):
         self._state = state
         self._loop = state.loop
         self._transport: asyncio.Transport | None = None
-        self._parser = RequestParser(self, state.limits)
+        # An app may bound some bodies differently (uploads): asked once per request head.
+        body_limit = getattr(state.app, "body_limit", None)
+        self._parser = RequestParser(self, state.limits, body_limit)
         self._flow = WriteFlow()
         self._queue: deque[_Exchange] = deque()
         self._parsing: _Exchange | None = None

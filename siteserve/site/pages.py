@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from siteserve.site.template_errors import describe, log_problem, problem_respon
 
 #: Threads rendering pages at once; more would only contend for the GIL.
 RENDER_WORKERS = 4
+#: Renders that recently took less than this many seconds run on the event loop.
+INLINE_BUDGET = 0.001
 K = TypeVar("K")
 V = TypeVar("V")
 #: Bound on the memo tables below (their keys are files of the site).
@@ -91,6 +94,8 @@ class Pages:
         # Per-render conversions done once: template path -> name, file names -> sources.
         self._names: dict[Path, str] = {}
         self._sources: dict[frozenset[str], tuple[Path, ...]] = {}
+        #: Recent render time per template, in seconds (see _render_where_cheapest).
+        self._render_cost: dict[Path, float] = {}
 
     async def render(self, request: Request, resolved: PageTarget) -> Response:
         if resolved.path is None:
@@ -98,16 +103,8 @@ class Pages:
         body = await self._read_body(request)
         if isinstance(body, int):
             return await self._error(request, body)
-        loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(
-            self._pool,
-            self._render,
-            request,
-            resolved.path,
-            resolved.served_as,
-            dict(resolved.params),
-            body,
-            None,
+        outcome = await self._render_where_cheapest(
+            request, resolved.path, resolved.served_as, dict(resolved.params), body
         )
         if isinstance(outcome, _Aborted):
             response = await self._error(request, outcome.status)
@@ -115,6 +112,44 @@ class Pages:
             response.sources = tuple(sorted({*response.sources, *outcome.sources}))
             return response
         return outcome
+
+    async def _render_where_cheapest(
+        self, request: Request, path: Path, served_as: str, params: dict[str, str], body: bytes
+    ) -> Response | _Aborted:
+        """Render on the loop when this template has proven cheap, else in the pool.
+
+        A hand-off to a worker thread costs about 40 us, a quarter of a small
+        page's render; a slow page must still never stall other requests. So
+        a template's first render goes to the pool, and it is rendered inline
+        only while its recent renders stay under INLINE_BUDGET seconds.
+        """
+        cost = self._render_cost.get(path)
+        if cost is not None and cost < INLINE_BUDGET:
+            started = time.perf_counter()
+            outcome = self._render(request, path, served_as, params, body, None)
+            self._note_cost(path, time.perf_counter() - started)
+            return outcome
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, self._timed_render, request, path, served_as, params, body
+        )
+
+    def _timed_render(
+        self, request: Request, path: Path, served_as: str, params: dict[str, str], body: bytes
+    ) -> Response | _Aborted:
+        started = time.perf_counter()
+        try:
+            return self._render(request, path, served_as, params, body, None)
+        finally:
+            self._note_cost(path, time.perf_counter() - started)
+
+    def _note_cost(self, path: Path, seconds: float) -> None:
+        previous = self._render_cost.get(path)
+        # One slow render is enough to move a page off the loop; speed is earned slowly.
+        if previous is None or seconds >= INLINE_BUDGET:
+            self._render_cost[path] = seconds
+        else:
+            self._render_cost[path] = previous * 0.8 + seconds * 0.2
 
     async def render_error_page(self, request: Request, status: int) -> Response | None:
         """``STATUS.html.jinja`` (or ``.jinja``, ``.j2``...) at the root, rendered; else None.

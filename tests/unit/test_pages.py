@@ -454,3 +454,26 @@ def test_a_slow_page_does_not_hold_up_others(tmp_path: Path) -> None:
 
 def _page(site: PageSite, path: str) -> Resolved:
     return site.resolver.resolve(path)
+
+
+def test_cheap_pages_render_on_the_loop_and_slow_ones_move_to_the_pool(tmp_path: Path) -> None:
+    rendered_on: list[str] = []
+    slow_now = threading.Event()
+
+    def where() -> str:
+        rendered_on.append(threading.current_thread().name)
+        if slow_now.is_set():
+            threading.Event().wait(0.01)  # a render ten times over the inline budget
+        return ""
+
+    with page_site(tmp_path, {"page.html.jinja": "{{ where() }}ok"}) as site:
+        site.pages.environment.globals["where"] = where
+        for _ in range(3):
+            assert site.text("/page") == "ok"
+        # The first render of a template goes to the pool; proven cheap, it stays on the loop.
+        assert rendered_on[0].startswith("siteserve-page")
+        assert rendered_on[1:] == [threading.current_thread().name] * 2
+        slow_now.set()
+        site.text("/page")  # slow, once, inline
+        site.text("/page")
+        assert rendered_on[-1].startswith("siteserve-page")

@@ -24,9 +24,9 @@ from typing import Any
 from bench.proc import CLIENT_CPU, LOCALHOST, SERVER_CPU, NotReady, pin_self, pinned, rss_mb
 from bench.proc import supervised as supervised_children
 from bench.render_loop import context, template
-from bench.report import Row, ScenarioReport, Target, environment, save
+from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
 from bench.servers import REPO, SITESERVE, ServerSpec, start_server
-from bench.sitegen import PAGE_PATH, make_dynamic_site
+from bench.sitegen import PAGE_PATH, PAGES, make_dynamic_site
 from bench.wrk import WrkError, run_wrk
 
 CEILING = "in-process ceiling"
@@ -67,15 +67,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run [5]")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections [50]")
+    parser.add_argument(
+        "--page", choices=sorted(PAGES), default="simple", help="which page [simple]"
+    )
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
 
     pin_self(CLIENT_CPU)
     env = environment()
     print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
+    warning = busy_warning(env)
+    if warning:
+        print(warning)
     report = ScenarioReport(
         "dynamic",
-        f"Dynamic page (layout, 20-item loop, query echoed), {args.connections} connections",
+        f"Dynamic page '{args.page}' (layout, 20-item loop, query echoed), "
+        f"{args.connections} connections",
         "rps",
         [Target("flask", 3.0), Target(CEILING, 0.6)],
     )
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="siteserve-bench-") as tmp:
         scratch = Path(tmp)
         root = scratch / "site"
-        make_dynamic_site(root)
+        make_dynamic_site(root, args.page)
         expected = template(root).render(context(root)).encode()
 
         with supervised_children() as children:
@@ -123,11 +130,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {CEILING}: {loop['renders_per_s']:,.0f} renders/s")
         report.rows.append(
             Row(
-                CEILING, note="jinja2 render() in a loop, CPU 0", rps_override=loop["renders_per_s"]
+                CEILING,
+                note="jinja2 render() in a loop, CPU 0",
+                rps_override=loop["renders_per_s"],
+                cpu_override=loop["cpu_us_per_render"],
             )
         )
 
     print()
+    if warning:
+        print(warning + "\n")
     print(report.render())
     print()
     for fact in servers:
@@ -140,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 "environment": env,
                 "duration_s": args.duration,
                 "connections": args.connections,
+                "page": args.page,
                 "scenarios": [report.to_json()],
                 "servers": servers,
             },

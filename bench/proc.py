@@ -224,3 +224,16 @@ def cpu_seconds(pid: int) -> float:
             fields = stat.rpartition(")")[2].split()
             total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+def cpu_busy_seconds(cpu: int) -> float:
+    """Time ``cpu`` spent on any work (not idle, not waiting for I/O), from /proc/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith(f"cpu{cpu} "):
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+                    int, line.split()[1:9]
+                )
+                return (user + nice + system + irq + softirq + steal) / ticks
+    return 0.0

@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.proc import CLIENT_CPU, pin_self, pinned, supervised
 from bench.report import RESULTS, environment
 from bench.servers import SITESERVE, start_server
-from bench.sitegen import PAGE_PATH, make_dynamic_site, make_static_site
+from bench.sitegen import PAGE_PATH, PAGES, make_dynamic_site, make_static_site
 from bench.wrk import run_wrk
 
 
@@ -79,7 +79,9 @@ def table(title: str, counts: Counter[str], total: int, us_per_request: float, t
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--page", choices=("static", "dynamic"), default="static")
+    parser.add_argument(
+        "--page", choices=("static", *sorted(PAGES)), default="static", help="a file or a page"
+    )
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument(
@@ -88,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=997, help="py-spy samples per second")
     parser.add_argument("--native", action="store_true", help="include C frames (uvloop)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--all-threads",
+        action="store_true",
+        help="sample every thread, not only the one holding the GIL (threads waiting for the "
+        "GIL then show up in the call they are returning from)",
+    )
     args = parser.parse_args(argv)
 
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -105,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.page == "static":
             path = make_static_site(root).small
         else:
-            make_dynamic_site(root)
+            make_dynamic_site(root, args.page)
             path = PAGE_PATH
         child, port, _ = start_server(children, SITESERVE, root, path, scratch)
         headers = ["Connection: close"] if args.close else []
@@ -126,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         spy_argv += ["--duration", str(int(args.duration) + 1)]
         # Native stacks need the process paused while sampled; Python-only ones do not.
         spy_argv.append("--native" if args.native else "--nonblocking")
+        if not args.all_threads:
+            spy_argv.append("--gil")
         spy = children.launch("py-spy", pinned(spy_argv, CLIENT_CPU), scratch / "py-spy.log")
         loaded = run_wrk(
             port, path, connections=args.connections, duration_s=args.duration, headers=headers

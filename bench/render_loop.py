@@ -35,6 +35,7 @@ def measure(root: Path, seconds: float) -> dict[str, float]:
     values = context(root)
     body = page.render(values)
     renders = 0
+    cpu_started = time.process_time()
     started = time.perf_counter()
     deadline = started + seconds
     while True:
@@ -46,10 +47,13 @@ def measure(root: Path, seconds: float) -> dict[str, float]:
         if now >= deadline:
             break
     elapsed = now - started
+    cpu = time.process_time() - cpu_started
     return {
         "renders": renders,
         "seconds": elapsed,
+        "cpu_seconds": cpu,
         "renders_per_s": renders / elapsed,
+        "cpu_us_per_render": cpu / renders * 1e6,
         "body_bytes": len(body.encode()),
     }
 

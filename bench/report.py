@@ -35,6 +35,14 @@ class Row:
     problem: str | None = None
     #: A figure not from wrk (the in-process ceiling), in requests (renders) per second.
     rps_override: float | None = None
+    #: Likewise, CPU microseconds per request (per render for the ceiling).
+    cpu_override: float | None = None
+
+    @property
+    def cpu_us(self) -> float | None:
+        if self.cpu_override is not None:
+            return self.cpu_override
+        return self.result.cpu_us_per_request if self.result else None
 
     @property
     def rps(self) -> float | None:
@@ -46,6 +54,7 @@ class Row:
         return {
             "server": self.server,
             "rps": self.rps,
+            "cpu_us_per_request": self.cpu_us,
             "wrk": self.result.to_json() if self.result else None,
             "note": self.note,
             "problem": self.problem,
@@ -76,6 +85,17 @@ class ScenarioReport:
         a, b = self.figure(mine), self.figure(theirs)
         return a / b if a is not None and b else None
 
+    def cpu_ratio(self, server: str, against: str) -> float | None:
+        """How many of ``server``'s requests fit in the CPU time of one of ``against``'s.
+
+        The same kind of ratio as ``ratio`` (above 1 is better), but from CPU time
+        per request, so it holds when other work steals time from the server's CPU.
+        """
+        mine, theirs = self.row(server), self.row(against)
+        if mine is None or theirs is None or not mine.cpu_us or not theirs.cpu_us:
+            return None
+        return theirs.cpu_us / mine.cpu_us
+
     def checks(self) -> list[dict[str, Any]]:
         out = []
         for target in self.targets:
@@ -86,12 +106,15 @@ class ScenarioReport:
                 if row is not None and row.problem
             ]
             met = None if ratio is None or problems else ratio >= target.ratio
+            cpu_ratio = self.cpu_ratio(BASELINE, target.against)
             out.append(
                 {
                     "against": target.against,
                     "target": target.ratio,
                     "ratio": None if ratio is None else round(ratio, 3),
                     "met": met,
+                    "cpu_ratio": None if cpu_ratio is None else round(cpu_ratio, 3),
+                    "cpu_met": None if cpu_ratio is None or problems else cpu_ratio >= target.ratio,
                     "not_comparable": "; ".join(problems) or None,
                 }
             )
@@ -103,16 +126,19 @@ class ScenarioReport:
             f"### {self.title}",
             "",
             f"| server | req/s | MB/s | p50 ms | p99 ms | errors | server CPU us/req "
-            f"| {metric} vs siteserve | note |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            f"| others on CPU 0/1 | {metric} vs siteserve | note |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for row in self.rows:
             if row.error:
-                lines.append(f"| {row.server} | - | - | - | - | - | - | - | {row.error} |")
+                lines.append(f"| {row.server} | - | - | - | - | - | - | - | - | {row.error} |")
                 continue
             r = row.result
             ratio = self.ratio(row.server, BASELINE)
-            cpu = r.cpu_us_per_request if r else None
+            cpu = row.cpu_us
+            others = "-"
+            if r and r.others_on_server_cpu is not None and r.others_on_client_cpu is not None:
+                others = f"{r.others_on_server_cpu:.0%}/{r.others_on_client_cpu:.0%}"
             cells = [
                 row.server,
                 f"{row.rps:,.0f}" if row.rps is not None else "-",
@@ -121,6 +147,7 @@ class ScenarioReport:
                 f"{r.p99_ms:.2f}" if r else "-",
                 str(r.error_count) if r else "-",
                 f"{cpu:.1f}" if cpu is not None else "-",
+                others,
                 f"{ratio:.2f}x" if ratio is not None else "-",
                 f"{row.note} (NOT COMPARABLE: {row.problem})" if row.problem else row.note,
             ]
@@ -133,6 +160,11 @@ class ScenarioReport:
             else:
                 verdict = "MET" if check["met"] else "MISSED"
                 verdict = f"{check['ratio']:.2f}x, {verdict}"
+            if check["cpu_ratio"] is not None and not check["not_comparable"]:
+                verdict += (
+                    f"; by CPU time per request {check['cpu_ratio']:.2f}x, "
+                    f"{'MET' if check['cpu_met'] else 'MISSED'}"
+                )
             lines.append("")
             lines.append(
                 f"siteserve / {check['against']}: {verdict} (target >= {check['target']}x {metric})"
@@ -181,6 +213,18 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "commit": _git_commit(),
     }
+
+
+def busy_warning(env: dict[str, Any]) -> str | None:
+    """A warning when other work was running: wall-clock figures are then unreliable."""
+    load = env["load_average"][0]
+    if load < 1.0:
+        return None
+    return (
+        f"warning: load average {load:.1f} before the run; other processes share the CPUs, "
+        "so req/s and MB/s are low and noisy. The server CPU us/req column and the "
+        "'by CPU time' ratios hold better; --rounds N keeps each best figure."
+    )
 
 
 def save(kind: str, payload: dict[str, Any]) -> Path:

@@ -29,7 +29,7 @@ from bench.proc import (
     rss_mb,
     supervised,
 )
-from bench.report import Row, ScenarioReport, Target, environment, save
+from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
 from bench.servers import STATIC_SERVERS, ServerSpec, install_node_http_server, start_server
 from bench.sitegen import StaticFiles, make_static_site
 from bench.wrk import WrkError, run_wrk
@@ -365,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     pin_self(CLIENT_CPU)
     env = environment()
     print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
+    warning = busy_warning(env)
+    if warning:
+        print(warning)
 
     rounds: list[tuple[dict[str, ScenarioReport], list[ServerFacts]]] = []
     with tempfile.TemporaryDirectory(prefix="siteserve-bench-") as tmp, supervised() as children:
@@ -385,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     reports, facts = best_of(rounds)
 
     print()
+    if warning:
+        print(warning + "\n")
     for report in reports.values():
         print(report.render())
         print()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.proc import CLIENT_CPU, LOCALHOST, cpu_seconds, pinned
+from bench.proc import CLIENT_CPU, LOCALHOST, SERVER_CPU, cpu_busy_seconds, cpu_seconds, pinned
 
 LUA_SCRIPT = Path(__file__).with_name("wrk_json.lua")
 MARKER = "WRK_JSON "
@@ -27,6 +28,10 @@ class WrkResult:
     errors: dict[str, int]
     #: CPU time the server used during the run (None when not measured).
     server_cpu_s: float | None = None
+    #: Share of the server's CPU that went to other processes during the run (0..1).
+    others_on_server_cpu: float | None = None
+    #: Likewise for the client's CPU, besides wrk itself (0..1).
+    others_on_client_cpu: float | None = None
 
     @property
     def rps(self) -> float:
@@ -53,11 +58,25 @@ class WrkResult:
         data["mb_per_s"] = round(self.mb_per_s, 2)
         cpu = self.cpu_us_per_request
         data["cpu_us_per_request"] = None if cpu is None else round(cpu, 2)
+        others = self.others_on_server_cpu
+        data["others_on_server_cpu"] = None if others is None else round(others, 3)
+        client = self.others_on_client_cpu
+        data["others_on_client_cpu"] = None if client is None else round(client, 3)
         return data
 
 
 class WrkError(RuntimeError):
     pass
+
+
+def _children_cpu() -> float:
+    """CPU time of this process's finished children (wrk, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _share(seconds: float, duration_us: float) -> float:
+    return max(0.0, min(1.0, seconds / (duration_us / 1e6))) if duration_us else 0.0
 
 
 def run_wrk(
@@ -78,6 +97,9 @@ def run_wrk(
         argv += ["-H", header]
     argv.append(url)
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+    busy_before = cpu_busy_seconds(SERVER_CPU)
+    client_busy_before = cpu_busy_seconds(CLIENT_CPU)
+    children_before = _children_cpu()
     done = subprocess.run(
         pinned(argv, CLIENT_CPU),
         capture_output=True,
@@ -86,6 +108,9 @@ def run_wrk(
         check=False,
     )
     server_cpu = cpu_seconds(server_pid) - cpu_before if server_pid else None
+    busy = cpu_busy_seconds(SERVER_CPU) - busy_before
+    client_busy = cpu_busy_seconds(CLIENT_CPU) - client_busy_before
+    wrk_cpu = _children_cpu() - children_before
     for line in done.stdout.splitlines():
         if line.startswith(MARKER):
             raw = json.loads(line[len(MARKER) :])
@@ -103,5 +128,9 @@ def run_wrk(
                     if key.startswith("errors_")
                 },
                 server_cpu_s=server_cpu,
+                others_on_server_cpu=(
+                    None if server_cpu is None else _share(busy - server_cpu, raw["duration_us"])
+                ),
+                others_on_client_cpu=_share(client_busy - wrk_cpu, raw["duration_us"]),
             )
     raise WrkError(f"wrk gave no summary (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")

@@ -15,7 +15,7 @@ import hashlib
 import inspect
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -79,6 +79,8 @@ class ReloadApp:
         self.debouncer: Debouncer | None = None
         self.watcher: Watcher | None = None
         self._burst: _Burst | None = None
+        #: Called after each change set has been handled (the console, tests).
+        self.listeners: list[Callable[[ChangeSet], None]] = []
         script = resources.files("siteserve.templates").joinpath("reload.js").read_bytes()
         self._script = script
         self._script_etag = '"' + hashlib.sha256(script).hexdigest()[:20] + '"'
@@ -156,7 +158,7 @@ class ReloadApp:
         retried: bool,
     ) -> Response | Awaitable[Response]:
         if not retried:
-            identity = _needs_identity(site_request, response)
+            identity = _needs_identity(request, response)
             if identity is not None:
                 # A compressed or partial HTML body: ask once more for the whole, plain page.
                 return self._handle(replace(request, headers=identity), retried=True)
@@ -225,6 +227,8 @@ class ReloadApp:
             burst.reloaded,
             len(burst.updated),
         )
+        for listener in self.listeners:
+            listener(changes)
 
     def _notify(self, paths: frozenset[Path], burst: _Burst) -> None:
         css = {url for path in paths if kind_of(path) == "css" for url in self._urls(path)}
@@ -239,10 +243,10 @@ class ReloadApp:
                 client.reloading = client.socket.send(_RELOAD)
                 burst.reloaded += client.reloading
                 continue
-            sent = burst.updated.setdefault(client, set())
+            sent = burst.updated.get(client, set())
             new_css, new_images = sorted(css - sent), sorted(images - sent)
             if new_css or new_images:
-                sent.update(new_css, new_images)
+                burst.updated[client] = sent | css | images
                 client.socket.send(
                     json.dumps({"type": "update", "css": new_css, "images": new_images})
                 )

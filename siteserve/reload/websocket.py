@@ -137,6 +137,10 @@ class WebSocket:
     def connection_lost(self) -> None:
         self._finish()
 
+    def server_stopping(self) -> None:
+        """The server shuts down (called by it before it closes the connection)."""
+        self.close(CloseReason.GOING_AWAY, "server stopping")
+
     # -- used by the app ---------------------------------------------------------
 
     def send(self, text: str) -> bool:

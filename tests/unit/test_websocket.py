@@ -220,3 +220,10 @@ def test_connection_lost_calls_on_close_once() -> None:
     assert pair.closes == 1
     assert pair.server.send("x") is False
     pair.server.data_received(b"\x81\x82")  # ignored after the end
+
+
+def test_server_stopping_says_going_away() -> None:
+    pair = Pair()
+    pair.server.server_stopping()
+    assert pair.received() == [CloseConnection(1001, "server stopping")]
+    assert pair.channel.closed and pair.closes == 1

@@ -395,7 +395,13 @@ class HttpConnection(asyncio.Protocol):
 
     def shutdown(self) -> None:
         """Server is stopping: close when idle, else after the response in flight."""
-        if self._upgraded is not None or (self._active is None and not self._queue):
+        if self._upgraded is not None:
+            # An upgraded protocol may say goodbye first (a WebSocket sends close 1001).
+            goodbye = getattr(self._upgraded, "server_stopping", None)
+            if goodbye is not None:
+                goodbye()
+            self._close()
+        elif self._active is None and not self._queue:
             self._close()
 
     def abort(self) -> None:

@@ -41,9 +41,12 @@ class RunningServer:
 
 
 @contextmanager
-def running_server(app: App, config: Config) -> Iterator[RunningServer]:
-    """Run ``app`` with the real server on 127.0.0.1, port 0, until the block ends."""
-    sock = bind_socket("127.0.0.1", 0, strict=True)
+def running_server(app: App, config: Config, port: int = 0) -> Iterator[RunningServer]:
+    """Run ``app`` with the real server on 127.0.0.1, port 0, until the block ends.
+
+    ``port`` binds a given port instead: only to restart on the port a test got before.
+    """
+    sock = bind_socket("127.0.0.1", port, strict=True)
     port = int(sock.getsockname()[1])
     handle = RunningServer(port=port, app=app, config=config)
     ready = threading.Event()

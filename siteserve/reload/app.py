@@ -22,6 +22,7 @@ from pathlib import Path
 
 from siteserve.config import Config
 from siteserve.http.headers import Headers
+from siteserve.http.parser import RequestHead
 from siteserve.http.request import Request
 from siteserve.http.response import App, FileBody, Response
 from siteserve.reload import inject
@@ -109,6 +110,11 @@ class ReloadApp:
             client.socket.close(1001, "server stopping")
         self.clients.clear()
         await self.site.shutdown()
+
+    def body_limit(self, head: RequestHead) -> int | None:
+        """Body bounds are the wrapped app's business (uploads may be larger than max_body)."""
+        inner = getattr(self.site, "body_limit", None)
+        return None if inner is None else inner(head)
 
     def handle(self, request: Request) -> Response | Awaitable[Response]:
         if request.path.startswith(PREFIX):

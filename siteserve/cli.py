@@ -30,6 +30,10 @@ Examples:
                                   port 3000 or fail (no fallback to 3001)
   siteserve site --host 0.0.0.0   share on the LAN (the banner lists addresses)
   siteserve site --cache 600 -q   browsers cache 10 minutes; no request log
+  siteserve ~/Downloads --share --qr --auth me:secret
+                                  hand a folder to a phone: LAN address, QR code, password
+  siteserve drop --share --upload --auth me:secret --tls
+                                  let others upload too, over HTTPS
 
 Settings can also live in siteserve.toml in the site folder ([server] and
 [limits] tables); options given on the command line override it.
@@ -113,6 +117,68 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    share: Annotated[
+        bool,
+        typer.Option(
+            "--share",
+            help="Share on the LAN: --host 0.0.0.0 and browsers cache an hour (unless --cache).",
+        ),
+    ] = False,
+    qr: Annotated[
+        bool, typer.Option("--qr", help="Show a QR code of the LAN address in the terminal.")
+    ] = False,
+    upload: Annotated[
+        bool,
+        typer.Option(
+            "--upload", help="Let visitors upload files and create folders (never overwrites)."
+        ),
+    ] = False,
+    max_upload: Annotated[
+        str | None,
+        typer.Option(
+            "--max-upload",
+            metavar="SIZE",
+            help="Largest upload request, e.g. 500M or 4G [default: 1G].",
+            show_default=False,
+        ),
+    ] = None,
+    auth: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--auth",
+            metavar="USER:PASSWORD",
+            help="Ask for a password (HTTP Basic); USER:sha256:HEX keeps it out of shell history.",
+            show_default=False,
+        ),
+    ] = None,
+    auth_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-file",
+            metavar="FILE",
+            help="Users from FILE, one USER:PASSWORD or USER:sha256:HEX a line.",
+            show_default=False,
+        ),
+    ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option("--tls", help="HTTPS with a self-signed certificate (kept and reused)."),
+    ] = False,
+    cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--cert", metavar="FILE", help="HTTPS with this certificate (PEM).", show_default=False
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key", metavar="FILE", help="The private key for --cert (PEM).", show_default=False
+        ),
+    ] = None,
+    cors: Annotated[
+        bool, typer.Option("--cors", help="Let pages on other sites read these files (CORS).")
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -132,24 +198,43 @@ def serve(
         "ignore": tuple(ignore) if ignore else None,
         "follow_symlinks": True if follow_symlinks else None,
         "cache_seconds": cache,
+        "share": True if share else None,
+        "qr": True if qr else None,
+        "upload": True if upload else None,
+        "max_upload": max_upload,
+        "auth": tuple(auth) if auth else None,
+        "auth_file": auth_file,
+        "tls": True if tls else None,
+        "cert": cert,
+        "key": key,
+        "cors": True if cors else None,
     }
     config = build_config(folder, **options)
 
     # Imported here so that --help, --version and option errors stay fast.
     from siteserve.assemble import build_app
     from siteserve.server.runner import run
+    from siteserve.share.banner import share_notes
+    from siteserve.share.tls import setup_tls
 
     console = Console()
     site_app = build_app(config)
+    tls_setup = setup_tls(config)
 
     def on_ready(info: ServerAddress) -> None:
-        console.banner(config.root, info)
+        console.banner(config.root, info, notes=share_notes(config, info, tls=tls_setup))
         if config.open_browser:
             url = local_url(info.host, info.port, info.scheme)
             # webbrowser.open may wait for the browser to start: keep it off the event loop.
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
-    run(config, site_app, on_ready=on_ready, access_log=None if config.quiet else console.access)
+    run(
+        config,
+        site_app,
+        on_ready=on_ready,
+        access_log=None if config.quiet else console.access,
+        ssl_context=None if tls_setup is None else tls_setup.context,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -135,8 +135,17 @@ class Console:
 
     # -- start-up ---------------------------------------------------------------
 
-    def banner(self, root: Path, address: ServerAddress, lan: Iterable[str] | None = None) -> None:
-        """Say where the site is served; ``lan`` overrides the LAN addresses (for tests)."""
+    def banner(
+        self,
+        root: Path,
+        address: ServerAddress,
+        lan: Iterable[str] | None = None,
+        notes: Iterable[Text] = (),
+    ) -> None:
+        """Say where the site is served; ``lan`` overrides the LAN addresses (for tests).
+
+        ``notes`` are further lines (sharing: certificate, warnings, a QR code).
+        """
         out = self.rich
         out.print(Text.assemble(("siteserve ", "bold"), (__version__, "dim")))
         out.print(Text.assemble(("  Folder   ", "dim"), str(root)))
@@ -154,6 +163,8 @@ class Console:
         if address.requested_port and address.port != address.requested_port:
             message = f"port {address.requested_port} was taken, using {address.port}"
             out.print(Text("  " + message, style="yellow"))
+        for note in notes:
+            out.print(note)
         out.print(Text("  Press Ctrl-C to stop.", style="dim"))
         self._out.flush()
 

@@ -1,0 +1,121 @@
+"""What the start-up banner says about sharing: a QR code, the certificate, warnings.
+
+The warnings are about who can reach the folder: bound to every interface (or
+a LAN address) without a password, anyone on the network can read it; with
+uploads on, anyone can also write to it, and that line is louder.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+import segno
+from rich.text import Text
+
+from siteserve.config import Config
+from siteserve.console import ANY_HOSTS, ServerAddress, lan_addresses, url_host
+from siteserve.share.tls import TlsSetup
+from siteserve.site.listing import human_size
+
+LABEL_WIDTH = 9  # "  Network  " in the console's banner: labels are padded to line up
+
+
+def is_exposed(host: str) -> bool:
+    """Whether other machines can connect: every interface, or an address that is not loopback."""
+    if host in ANY_HOSTS:
+        return True
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return True  # a host name: assume it resolves to something reachable
+
+
+def share_url(address: ServerAddress, lan: list[str]) -> str | None:
+    """The URL another device would open: the first LAN address, or the bound one."""
+    if address.host in ANY_HOSTS:
+        if not lan:
+            return None
+        host = lan[0]
+    elif is_exposed(address.host):
+        host = address.host
+    else:
+        return None
+    return f"{address.scheme}://{url_host(host)}:{address.port}/"
+
+
+def qr_lines(data: str) -> list[Text]:
+    """A QR code in half-block characters, dark modules dark whatever the terminal's colours.
+
+    Two rows of modules share one line (upper and lower half blocks), drawn
+    black on white, so a phone reads it on a dark terminal as on a light one.
+    """
+    code = segno.make(data, error="m", micro=False)
+    border = 2
+    rows = [list(row) for row in code.matrix_iter(scale=1, border=border)]
+    if len(rows) % 2:
+        rows.append([0] * len(rows[0]))
+    lines = []
+    for top, bottom in zip(rows[::2], rows[1::2], strict=True):
+        chars = []
+        for upper, lower in zip(top, bottom, strict=True):
+            chars.append("█" if upper and lower else "▀" if upper else "▄" if lower else " ")
+        lines.append(Text("  ") + Text("".join(chars), style="black on white"))
+    return lines
+
+
+def _line(label: str, text: str, style: str = "") -> Text:
+    return Text.assemble(("  " + label.ljust(LABEL_WIDTH), "dim"), (text, style))
+
+
+def share_notes(
+    config: Config,
+    address: ServerAddress,
+    *,
+    tls: TlsSetup | None = None,
+    lan: Iterable[str] | None = None,
+) -> list[Text]:
+    """Lines for the banner, after the addresses; ``lan`` overrides discovery (tests)."""
+    notes: list[Text] = []
+    if tls is not None:
+        notes.append(_line("TLS", f"SHA-256 {tls.fingerprint}"))
+        if tls.self_signed:
+            where = "reused from" if tls.reused else "kept in"
+            notes.append(
+                _line("", f"self-signed ({where} {tls.cert.parent}): browsers warn once", "dim")
+            )
+    if config.auth:
+        users = len(config.auth)
+        notes.append(_line("Access", f"password required ({users} user{'s' * (users != 1)})"))
+    if config.upload:
+        notes.append(_line("Uploads", f"on, up to {human_size(config.max_upload)} per request"))
+    exposed = is_exposed(address.host)
+    if exposed and not config.auth:
+        if config.upload:
+            notes.append(
+                Text(
+                    "  !! ANYONE on your network can UPLOAD files here: no password."
+                    " Add --auth user:password !!",
+                    style="bold white on red",
+                )
+            )
+        else:
+            notes.append(
+                Text(
+                    "  Anyone on your network can read these files: no password"
+                    " (add --auth user:password).",
+                    style="yellow",
+                )
+            )
+    if config.qr:
+        if lan is None:
+            lan = lan_addresses(ipv6=":" in address.host) if address.host in ANY_HOSTS else []
+        url = share_url(address, list(lan))
+        if url is None:
+            notes.append(_line("QR", "no LAN address to show (use --host 0.0.0.0 or --share)"))
+        else:
+            notes.append(_line("QR", url))
+            notes.extend(qr_lines(url))
+    return notes

@@ -1,0 +1,96 @@
+"""``--cors``: let pages on other origins read what we serve (Fetch standard, CORS protocol).
+
+Any origin may read (``Access-Control-Allow-Origin: *``), without credentials:
+a wildcard never lets a browser attach cookies or cached passwords, so turning
+CORS on does not let other sites read a password-protected share with the
+visitor's login. A script that knows the password can still send it itself in
+an ``Authorization`` header, which the preflight allows by name (a wildcard in
+``Access-Control-Allow-Headers`` does not cover ``Authorization``).
+
+This wrapper sits outside the password check: browsers send preflights
+without credentials, always, so a preflight answered 401 would break every
+cross-origin request. A preflight reveals nothing but these headers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable
+from dataclasses import replace
+
+from siteserve.http.parser import RequestHead
+from siteserve.http.request import Request
+from siteserve.http.response import App, Response
+
+#: Headers a cross-origin script may read beyond the CORS-safelisted ones.
+EXPOSED = "Content-Length, Content-Range, Content-Disposition, ETag, Last-Modified, Accept-Ranges"
+#: How long a browser may reuse a preflight answer, in seconds.
+MAX_AGE = "600"
+_TOKEN_LIST = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*,\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*")
+
+
+def is_preflight(request: Request) -> bool:
+    headers = request.headers
+    return (
+        request.method == "OPTIONS"
+        and "origin" in headers
+        and "access-control-request-method" in headers
+    )
+
+
+#: What a preflight may be told; the app still answers 405 to what it does not take.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class CorsApp:
+    def __init__(self, inner: App, *, methods: tuple[str, ...] = METHODS) -> None:
+        self.inner = inner
+        self.methods = ", ".join(methods)
+
+    def handle(self, request: Request) -> Response | Awaitable[Response]:
+        if is_preflight(request):
+            return self._preflight(request)
+        result = self.inner.handle(request)
+        if "origin" not in request.headers:
+            return result  # not a CORS request: nothing to add
+        if inspect.isawaitable(result):
+            return self._later(result)
+        return _with_headers(result)
+
+    async def _later(self, pending: Awaitable[Response]) -> Response:
+        return _with_headers(await pending)
+
+    def _preflight(self, request: Request) -> Response:
+        headers = [
+            ("Access-Control-Allow-Origin", "*"),
+            ("Access-Control-Allow-Methods", self.methods),
+            ("Access-Control-Max-Age", MAX_AGE),
+            ("Cache-Control", "no-cache"),
+        ]
+        asked = (request.headers.get("access-control-request-headers") or "").strip()
+        if asked and _TOKEN_LIST.fullmatch(asked):
+            headers.append(("Access-Control-Allow-Headers", asked))
+        if request.headers.get("access-control-request-private-network") == "true":
+            # Chrome's Private Network Access: a public page asking for a LAN server.
+            headers.append(("Access-Control-Allow-Private-Network", "true"))
+        return Response(204, headers)
+
+    def body_limit(self, head: RequestHead) -> int | None:
+        inner = getattr(self.inner, "body_limit", None)
+        return None if inner is None else inner(head)
+
+    async def startup(self) -> None:
+        await self.inner.startup()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+
+def _with_headers(response: Response) -> Response:
+    # A new header list: responses (and their lists) may be cached and shared by the Site.
+    headers = [*response.headers, *_ADDED]
+    return replace(response, headers=headers)
+
+
+_ADDED = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", EXPOSED))

@@ -16,7 +16,6 @@ import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -167,7 +166,7 @@ class ReloadApp:
             identity = _needs_identity(request, response)
             if identity is not None:
                 # A compressed or partial HTML body: ask once more for the whole, plain page.
-                return self._handle(replace(request, headers=identity), retried=True)
+                return self._handle(_with_headers(request, identity), retried=True)
         page = inject.injectable(response)
         self.graph.record(request, response, page=page)
         if not page:
@@ -309,7 +308,22 @@ def _for_site(request: Request) -> tuple[Request, bool]:
         # Ranges of an injected page are never offered; the whole page is the answer.
         dropped.update(("range", "if-range"))
     kept = Headers((name, value) for name, value in headers.items() if name not in dropped)
-    return replace(request, headers=kept), revalidating
+    return _with_headers(request, kept), revalidating
+
+
+def _with_headers(request: Request, headers: Headers) -> Request:
+    # Built directly: dataclasses.replace costs more than the rest of a static answer.
+    return Request(
+        request.method,
+        request.target,
+        request.path,
+        request.query,
+        headers,
+        request.version,
+        request.client,
+        request.scheme,
+        request.body,
+    )
 
 
 def _needs_identity(request: Request, response: Response) -> Headers | None:

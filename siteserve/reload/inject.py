@@ -171,6 +171,7 @@ class Injector:
     def __init__(self, tag: bytes = SCRIPT_TAG, *, cache_entries: int = 256) -> None:
         self.tag = tag
         self._cache: OrderedDict[tuple[Path, int, int, str], bytes] = OrderedDict()
+        self._bytes_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._cache_entries = cache_entries
 
     def forget(self, paths: Iterable[Path]) -> None:
@@ -180,12 +181,24 @@ class Injector:
 
     def clear(self) -> None:
         self._cache.clear()
+        self._bytes_cache.clear()
 
     def apply(self, response: Response) -> Response:
         """The response with the tag in its body (bytes and file bodies; see ``collect``)."""
         body = response.body
         if isinstance(body, bytes):
-            return self._with_body(response, inject(body, self.tag))
+            etag = response.header("etag")
+            if etag is None:
+                return self._with_body(response, inject(body, self.tag))
+            # A validator names one version of one representation: its injected form too.
+            key = (etag, len(body))
+            injected = self._bytes_cache.get(key)
+            if injected is None:
+                injected = inject(body, self.tag)
+                self._bytes_cache[key] = injected
+                if len(self._bytes_cache) > self._cache_entries:
+                    self._bytes_cache.popitem(last=False)
+            return self._with_body(response, injected)
         if isinstance(body, FileBody):
             injected = self._file(body, response.header("etag"))
             return response if injected is None else self._with_body(response, injected)
@@ -223,4 +236,12 @@ class Injector:
                 # Our body has its own length, and ranges of it are not offered.
                 continue
             headers.append((name, value))
-        return replace(response, headers=headers, body=body, length=None)
+        return Response(
+            response.status,
+            headers,
+            body,
+            None,
+            response.upgrade,
+            response.close,
+            response.sources,
+        )

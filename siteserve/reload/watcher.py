@@ -16,6 +16,7 @@ import errno
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -39,6 +40,13 @@ from watchdog.observers.polling import PollingObserverVFS
 from siteserve.reload.changes import IgnoreRules, RawEvent
 
 log = logging.getLogger("siteserve.reload")
+
+# watchdog 7 warns from its inotify thread when a folder created together with its
+# subfolders gets the same watch twice (once by its scan, once by the subfolder's
+# event); the duplicate is harmless, the warning is noise in the terminal.
+warnings.filterwarnings(
+    "ignore", message=r"Callback with id .* already exists", category=RuntimeWarning
+)
 
 #: Seconds between two scans of the folder when polling.
 POLL_INTERVAL = 0.25

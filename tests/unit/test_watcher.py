@@ -18,6 +18,10 @@ from siteserve.reload.watcher import Watcher
 
 DEADLINE = 10.0
 
+# pytest turns warnings into errors in every thread, and watchdog's inotify thread dies of
+# its harmless "already exists" warning (see siteserve/reload/watcher.py).
+pytestmark = pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")
+
 
 class Events:
     def __init__(self) -> None:

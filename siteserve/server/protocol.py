@@ -140,6 +140,11 @@ class HttpConnection(asyncio.Protocol):
         self._pump()
 
     def eof_received(self) -> bool | None:
+        if self._parsing is not None:
+            # The body can never be completed now (RFC 9112 section 8): its reader must
+            # learn so (an upload deletes what it wrote), and nothing is left to answer.
+            self._parsing.request.body.fail(BodyIncomplete("client closed mid-body"))
+            return None
         # A half-closed client still gets its answers (RFC 9112 section 9.6).
         return True if self._active is not None or self._queue else None
 

@@ -10,6 +10,7 @@ must never be whole in memory. Both read parameters with the same helper.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from siteserve.site.forms import _param
@@ -43,6 +44,8 @@ class PartEnd:
 
 
 Event = PartStart | PartData | PartEnd
+
+_FORM_ESCAPE = re.compile(r"%([01][0-9A-Fa-f]|22|7[Ff])")
 
 _PREAMBLE, _AFTER_DELIMITER, _HEADERS, _BODY, _DONE = range(5)
 
@@ -164,8 +167,13 @@ def _part_start(head: bytes) -> PartStart:
                 "utf-8", "replace"
             )
     disposition = headers.get("content-disposition", "")
+    filename = _param(disposition, "filename")
+    if filename is not None:
+        # HTML's form encoding escapes '"', CR and LF in names as %22, %0D, %0A (and
+        # some clients every control character): undo that, so the name can be cleaned.
+        filename = _FORM_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), filename)
     return PartStart(
         name=_param(disposition, "name"),
-        filename=_param(disposition, "filename"),
+        filename=filename,
         content_type=headers.get("content-type", "application/octet-stream"),
     )

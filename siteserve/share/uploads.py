@@ -110,7 +110,10 @@ class Uploads:
         prefix = "" if relative == "." else relative + "/"
         if kind == "application/x-www-form-urlencoded":
             fields = await self._small_form(request)
-            return self._make_folders(folder, prefix, fields)
+            made = self._make_folders(folder, prefix, fields)
+            if not made:
+                raise UploadError(400, "the form holds no folder name (mkdir)")
+            return made
         if kind != "multipart/form-data":
             raise UploadError(415, "send files as multipart/form-data")
         try:

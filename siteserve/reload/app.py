@@ -96,7 +96,7 @@ class ReloadApp:
         )
         # Adding inotify watches walks the whole tree: keep the loop free meanwhile.
         await asyncio.to_thread(self.watcher.start)
-        self.debouncer.track_close = self.watcher.mode == "native"
+        self.debouncer.track_close = self.watcher.reports_close
 
     async def shutdown(self) -> None:
         if self.watcher is not None:

@@ -128,14 +128,20 @@ class Watcher:
         self._poll_interval = poll_interval
         self._native_factory: ObserverFactory = native_factory or Observer
         self._observer: BaseObserver | None = None
-        #: "native" or "polling" once started: the polling watcher reports no close events.
+        #: "native" or "polling" once started.
         self.mode = ""
+        #: Whether "closed" events come after writes (inotify only; FSEvents,
+        #: ReadDirectoryChangesW and polling have none), so bursts may wait for them.
+        self.reports_close = False
 
     def start(self) -> None:
         if not self._poll:
             try:
-                self._observer = self._start(self._native_factory())
+                observer = self._native_factory()
+                self._observer = self._start(observer)
                 self.mode = "native"
+                # Only inotify tells when a file written is closed (IN_CLOSE_WRITE).
+                self.reports_close = type(observer).__module__ == "watchdog.observers.inotify"
                 return
             except OSError as error:
                 if error.errno not in _OUT_OF_WATCHES:

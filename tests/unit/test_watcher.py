@@ -64,6 +64,7 @@ def test_events_reach_the_loop_thread(tmp_path: Path) -> None:
         watcher = started(tmp_path, events)
         try:
             assert watcher.mode == "native"
+            assert watcher.reports_close  # inotify: closes tell when a write is complete
             page = tmp_path / "index.html"
             page.write_text("hello")
             await events.until(lambda: page in events.paths(), "the new file")
@@ -144,6 +145,7 @@ def test_polling_sees_changes_and_skips_ignored_folders(tmp_path: Path) -> None:
         watcher = started(tmp_path, events, poll=True, poll_interval=0.05, ignore=rules)
         try:
             assert watcher.mode == "polling"
+            assert not watcher.reports_close
             (modules / "index.js").write_text("ignored")
             page = tmp_path / "index.html"
             page.write_text("polled")

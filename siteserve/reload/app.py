@@ -20,13 +20,19 @@ from importlib import resources
 from pathlib import Path
 
 from siteserve.config import Config
-from siteserve.http.headers import Headers
 from siteserve.http.parser import RequestHead
 from siteserve.http.request import Request
 from siteserve.http.response import App, FileBody, Response
 from siteserve.reload import inject
 from siteserve.reload.changes import MAX_WAIT_SECONDS, ChangeSet, Debouncer, IgnoreRules
 from siteserve.reload.graph import PageGraph, kind_of
+from siteserve.reload.validators import (
+    etag_listed,
+    for_site,
+    needs_identity,
+    not_modified_if_matching,
+    with_headers,
+)
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
 
@@ -37,9 +43,6 @@ SCRIPT_PATH = inject.RELOAD_SCRIPT_PATH
 SOCKET_PATH = "/__siteserve/ws"
 #: A request that arrives mid-burst waits this long at most for the burst to settle.
 SETTLE_TIMEOUT = MAX_WAIT_SECONDS + 0.5
-#: Navigations ask for identity bodies, so the script can go in without decompressing.
-_DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame", "embed", "object"})
-_CONDITIONAL = ("if-none-match", "if-modified-since")
 
 
 class _Burst:
@@ -133,7 +136,7 @@ class ReloadApp:
         return await _resolved(self._handle(request))
 
     def _handle(self, request: Request, *, retried: bool = False) -> Response | Awaitable[Response]:
-        site_request, revalidating = _for_site(request)
+        site_request, revalidating = for_site(request)
         result = self.site.handle(site_request)
         if inspect.isawaitable(result) or _streamed_html(result):
             return self._handle_async(request, site_request, revalidating, result, retried)
@@ -163,17 +166,17 @@ class ReloadApp:
         retried: bool,
     ) -> Response | Awaitable[Response]:
         if not retried:
-            identity = _needs_identity(request, response)
+            identity = needs_identity(request, response)
             if identity is not None:
                 # A compressed or partial HTML body: ask once more for the whole, plain page.
-                return self._handle(_with_headers(request, identity), retried=True)
+                return self._handle(with_headers(request, identity), retried=True)
         page = inject.injectable(response)
         self.graph.record(request, response, page=page)
         if not page:
             return response
         response = self.injector.apply(response)
         if revalidating:
-            return _not_modified_if_matching(request, response)
+            return not_modified_if_matching(request, response)
         return response
 
     # -- WebSocket clients -----------------------------------------------------------
@@ -270,7 +273,7 @@ class ReloadApp:
         ]
         if request.method not in ("GET", "HEAD"):
             return Response(405, [("Allow", "GET, HEAD")], b"")
-        if _etag_listed(request.headers.get("if-none-match"), self._script_etag):
+        if etag_listed(request.headers.get("if-none-match"), self._script_etag):
             return Response(304, headers[1:3])
         return Response(200, headers, self._script)
 
@@ -285,81 +288,6 @@ async def _resolved(result: Response | Awaitable[Response]) -> Response:
 
 def _streamed_html(response: Response) -> bool:
     return not isinstance(response.body, (bytes, FileBody)) and inject.injectable(response)
-
-
-def _for_site(request: Request) -> tuple[Request, bool]:
-    """The request as the Site should see it, and whether we answer its condition ourselves.
-
-    A page's validators carry our ETag suffix; the site knows only its own, so a
-    revalidation of an injected page goes to the site unconditionally and the
-    comparison is made here against the injected page's ETag.
-    """
-    headers = request.headers
-    inm = headers.get("if-none-match")
-    revalidating = inm is not None and inject.ETAG_SUFFIX in inm
-    navigation = headers.get("sec-fetch-dest") in _DOCUMENT_DESTINATIONS
-    tagged_range = inject.ETAG_SUFFIX in (headers.get("if-range") or "")
-    if not (revalidating or navigation or tagged_range):
-        return request, False
-    dropped = {"accept-encoding"} if navigation else set()
-    if revalidating:
-        dropped.update(_CONDITIONAL)
-    if tagged_range:
-        # Ranges of an injected page are never offered; the whole page is the answer.
-        dropped.update(("range", "if-range"))
-    kept = Headers((name, value) for name, value in headers.items() if name not in dropped)
-    return _with_headers(request, kept), revalidating
-
-
-def _with_headers(request: Request, headers: Headers) -> Request:
-    # Built directly: dataclasses.replace costs more than the rest of a static answer.
-    return Request(
-        request.method,
-        request.target,
-        request.path,
-        request.query,
-        headers,
-        request.version,
-        request.client,
-        request.scheme,
-        request.body,
-    )
-
-
-def _needs_identity(request: Request, response: Response) -> Headers | None:
-    """Headers for a second try when an HTML answer came compressed or as a range."""
-    if not inject.is_html(response.header("content-type")):
-        return None
-    if response.status != 206 and response.header("content-encoding") in (None, "identity"):
-        return None
-    dropped = {"accept-encoding", "range", "if-range"}
-    return Headers((n, v) for n, v in request.headers.items() if n not in dropped)
-
-
-def _etag_listed(value: str | None, etag: str) -> bool:
-    """Weak comparison against an If-None-Match list (RFC 9110 section 13.1.2)."""
-    if value is None:
-        return False
-    if value.strip() == "*":
-        return True
-    bare = etag.removeprefix("W/")
-    return any(item.strip().removeprefix("W/") == bare for item in value.split(","))
-
-
-#: What a 304 keeps from the 200 it stands for (RFC 9110 section 15.4.5).
-_NOT_MODIFIED_KEEP = frozenset(
-    {"etag", "cache-control", "vary", "expires", "content-location", "last-modified"}
-)
-
-
-def _not_modified_if_matching(request: Request, response: Response) -> Response:
-    etag = response.header("etag")
-    if response.status != 200 or etag is None:
-        return response
-    if not _etag_listed(request.headers.get("if-none-match"), etag):
-        return response
-    headers = [(n, v) for n, v in response.headers if n.lower() in _NOT_MODIFIED_KEEP]
-    return Response(304, headers, b"", sources=response.sources)
 
 
 def _short(path: Path, root: Path) -> str:

@@ -151,9 +151,13 @@ def injectable(response: Response) -> bool:
         return False
     if 300 <= response.status < 400 or response.status == 206:
         return False
-    if (response.header("content-disposition") or "").lower().startswith("attachment"):
+    if is_download(response):
         return False  # a download (?download) is saved as it is on disk, never shown
     return is_html(response.header("content-type"))
+
+
+def is_download(response: Response) -> bool:
+    return (response.header("content-disposition") or "").lower().startswith("attachment")
 
 
 async def collect(response: Response) -> Response:

@@ -451,3 +451,18 @@ def test_session_database_is_not_watched(root: Path, site: FakeSite) -> None:
     assert app.ignore(root / "state" / "sessions.db")
     assert app.ignore(root / "state" / "sessions.db-wal")
     assert not app.ignore(root / "state" / "other.db")
+
+
+def test_a_partial_download_of_a_page_stays_partial(app: ReloadApp, site: FakeSite) -> None:
+    site.routes["/page.html"] = lambda r: Response(
+        206,
+        [
+            ("Content-Type", HTML),
+            ("Content-Disposition", 'attachment; filename="page.html"'),
+            ("Content-Range", "bytes 0-1/40"),
+        ],
+        b"<h",
+    )
+    response = answer(app, request("/page.html?download", range="bytes=0-1"))
+    assert response.status == 206 and response.body == b"<h"
+    assert len(site.requests) == 1

@@ -76,31 +76,63 @@ class Config:
     cors: bool = False
 
 
-_SERVER_KEYS = {
-    "host",
-    "port",
-    "strict_port",
-    "open_browser",
-    "quiet",
-    "follow_symlinks",
-    "reload",
-    "cache_seconds",
-    "render",
-    "ignore",
-    "poll",
-    "strict_undefined",
-    "sessions",
-    "share",
-    "qr",
-    "upload",
-    "max_upload",
-    "auth",
-    "auth_file",
-    "tls",
-    "cert",
-    "key",
-    "cors",
+#: Each key of ``[server]`` (and the top-level shortcuts) with the TOML type it must have.
+_SERVER_KEYS: dict[str, type | tuple[type, ...]] = {
+    "host": str,
+    "port": int,
+    "strict_port": bool,
+    "open_browser": bool,
+    "quiet": bool,
+    "follow_symlinks": bool,
+    "reload": bool,
+    "cache_seconds": int,
+    "render": list,
+    "ignore": list,
+    "poll": bool,
+    "strict_undefined": bool,
+    "sessions": str,
+    "share": bool,
+    "qr": bool,
+    "upload": bool,
+    "max_upload": (int, str),
+    "auth": (str, list),
+    "auth_file": str,
+    "tls": bool,
+    "cert": str,
+    "key": str,
+    "cors": bool,
 }
+
+
+def _checked(key: str, value: Any) -> Any:
+    """A TOML value of the right type for ``key``, or a ConfigError naming both."""
+    expected = _SERVER_KEYS[key]
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    # bool is an int in Python; TOML keeps them apart, and so do we.
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        names = " or ".join(_TYPE_NAMES[kind] for kind in kinds)
+        raise ConfigError(f"{CONFIG_FILE}: {key} must be {names}, not {value!r}")
+    if isinstance(value, list):
+        if not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{CONFIG_FILE}: {key} must be a list of strings")
+        return tuple(value)
+    return value
+
+
+_TYPE_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "a whole number",
+    bool: "true or false",
+    list: "a list",
+}
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{CONFIG_FILE}: [{name}] must be a table")
+    return dict(table)
+
 
 #: Keys naming files: relative values in siteserve.toml are relative to the site folder.
 _PATH_KEYS = ("auth_file", "cert", "key")
@@ -172,7 +204,7 @@ def build_config(root: Path, **options: Any) -> Config:
     root = root.resolve()
     data = load_file(root)
     values: dict[str, Any] = {}
-    server = dict(data.get("server", {}))
+    server = _table(data, "server")
     for key in ("render", "ignore", "strict_undefined", "sessions"):
         if key in data:
             server[key] = data[key]
@@ -180,10 +212,11 @@ def build_config(root: Path, **options: Any) -> Config:
         key = key.replace("-", "_")
         if key not in _SERVER_KEYS:
             raise ConfigError(f"{CONFIG_FILE}: unknown key {key}")
-        if key in _PATH_KEYS and isinstance(value, str):
+        value = _checked(key, value)
+        if key in _PATH_KEYS:
             value = root / Path(value).expanduser()
-        values[key] = tuple(value) if isinstance(value, list) else value
-    limits = _limits_from(dict(data.get("limits", {})), Limits())
+        values[key] = value
+    limits = _limits_from(_table(data, "limits"), Limits())
     for key, value in options.items():
         if value is None:
             continue
@@ -197,8 +230,8 @@ def build_config(root: Path, **options: Any) -> Config:
     config = Config(
         root=root,
         limits=limits,
-        site=MappingProxyType(dict(data.get("site", {}))),
-        headers=_headers_from(dict(data.get("headers", {}))),
+        site=MappingProxyType(_table(data, "site")),
+        headers=_headers_from(_table(data, "headers")),
         **values,
     )
     _validate(config)

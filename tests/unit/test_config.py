@@ -1,0 +1,72 @@
+"""Config: siteserve.toml and CLI options validated once, start-up errors as one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from siteserve.config import ConfigError, build_config
+
+
+def write_toml(root: Path, text: str) -> Path:
+    (root / "siteserve.toml").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_defaults(tmp_path: Path) -> None:
+    config = build_config(tmp_path)
+    assert (config.host, config.port, config.reload, config.cache_seconds) == (
+        "127.0.0.1",
+        8000,
+        True,
+        None,
+    )
+    assert config.root == tmp_path.resolve()
+
+
+def test_file_values_and_cli_overrides(tmp_path: Path) -> None:
+    write_toml(
+        tmp_path,
+        '[server]\nport = 9000\nquiet = true\nrender = ["*.html"]\n'
+        "[limits]\nheader-timeout = 2.5\n[site]\ntitle = 'T'\n",
+    )
+    config = build_config(tmp_path, port=9100, quiet=None)
+    assert config.port == 9100
+    assert config.quiet is True
+    assert config.render == ("*.html",)
+    assert config.limits.header_timeout == 2.5
+    assert config.site["title"] == "T"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("server = 5", "[server] must be a table"),
+        ("[server]\nport = true", "port must be a whole number"),
+        ('[server]\nport = "80"', "port must be a whole number"),
+        ('[server]\nquiet = "yes"', "quiet must be true or false"),
+        ("[server]\nrender = [1]", "render must be a list of strings"),
+        ("[server]\nbogus = 1", "unknown key bogus"),
+        ("[limits]\nmax_body = -1", "limits.max_body must be a positive number"),
+        ("[limits]\nmax_body = true", "limits.max_body must be a positive number"),
+        ("[limits]\nnope = 1", "unknown key limits.nope"),
+        ("limits = 3", "[limits] must be a table"),
+        ("[server\n", "siteserve.toml"),
+        ("[server]\nport = 70000", "port must be between 0 and 65535"),
+    ],
+)
+def test_bad_files_are_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    write_toml(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        build_config(tmp_path)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_folder_and_file_instead_of_folder(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="folder not found"):
+        build_config(tmp_path / "nope")
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(ConfigError, match="not a folder"):
+        build_config(tmp_path / "f.txt")

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from siteserve.site.listing import is_listed
-from siteserve.site.names import is_template_source, segment_is_safe
+from siteserve.site.names import is_hidden, is_template_source, segment_is_safe
 
 #: Most file systems allow 255 bytes in one name.
 MAX_NAME_BYTES = 255
 FALLBACK = "upload"
 #: Characters Windows refuses in names (and that confuse shells and URLs elsewhere).
 _REPLACED = dict.fromkeys(map(ord, '<>:"|?*'), "_") | {ord("["): "(", ord("]"): ")"}
+_WHITESPACE = dict.fromkeys(map(ord, "\t\n\r\v\f"), " ")
 _WINDOWS_DEVICES = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
 )
@@ -71,6 +72,7 @@ def safe_name(raw: str, *, is_page: IsPage | None = None, folder_relative: str =
     name = unicodedata.normalize("NFC", raw)
     # Old browsers send the whole client path; keep only the last segment.
     name = name.replace("\\", "/").rpartition("/")[2]
+    name = name.translate(_WHITESPACE)
     name = "".join(char for char in name if _visible(char)).translate(_REPLACED)
     name = " ".join(name.split())  # tabs and runs of spaces become one space
     # No dotfiles, no "_" names, no trailing dots or spaces (Windows drops them).
@@ -82,8 +84,8 @@ def safe_name(raw: str, *, is_page: IsPage | None = None, folder_relative: str =
         name = stem + "_" + suffix
     name = _truncate(name)
     # A template source or a page glob would be run by the site, not served: make it text.
-    if _runs(name, is_page, folder_relative):
-        name = _truncate(name + ".txt")
+    if _runs(name, is_page, folder_relative) or is_hidden(name):
+        name = _truncate(name + ".txt")  # siteserve.toml is hidden: it would sit unseen
     if not is_listed(name) or not segment_is_safe(name):
         name = FALLBACK
     if _runs(name, is_page, folder_relative):

@@ -142,12 +142,18 @@ def _node_available() -> str | None:
     return None
 
 
+def _floor(root: Path, port: int, scratch: Path) -> list[str]:
+    return [sys.executable, "-m", "bench.floor_server", str(root), str(port)]
+
+
 SITESERVE = ServerSpec("siteserve", _siteserve)
 STATIC_SERVERS: dict[str, ServerSpec] = {
     "siteserve": SITESERVE,
     "nginx": ServerSpec("nginx", _nginx, _nginx_available),
     "http.server": ServerSpec("http.server", _http_server),
     "node-http-server": ServerSpec("node-http-server", _node, _node_available),
+    # Not run by default: a fixed answer per file on uvloop, the floor for Python servers.
+    "uvloop-floor": ServerSpec("uvloop-floor", _floor),
 }
 
 

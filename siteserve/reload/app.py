@@ -15,6 +15,8 @@ import hashlib
 import inspect
 import json
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
@@ -48,10 +50,11 @@ SETTLE_TIMEOUT = MAX_WAIT_SECONDS + 0.5
 class _Burst:
     """Who was told what during one burst of changes, so nobody is told twice."""
 
-    __slots__ = ("clients", "reloaded", "updated")
+    __slots__ = ("clients", "reloaded", "started", "updated")
 
     def __init__(self, clients: set[Client]) -> None:
         self.clients = clients
+        self.started = time.monotonic()
         self.reloaded = 0
         self.updated: dict[Client, set[str]] = {}
 
@@ -82,6 +85,8 @@ class ReloadApp:
         self.debouncer: Debouncer | None = None
         self.watcher: Watcher | None = None
         self._burst: _Burst | None = None
+        #: The last change sets, with when they were handled, for tabs that connect late.
+        self._recent: deque[tuple[float, frozenset[Path]]] = deque(maxlen=64)
         #: Called after each change set has been handled (the console, tests).
         self.listeners: list[Callable[[ChangeSet], None]] = []
         script = resources.files("siteserve.templates").joinpath("reload.js").read_bytes()
@@ -200,6 +205,22 @@ class ReloadApp:
             client.page = page
         if isinstance(scripts, list):
             client.scripts = tuple(s for s in scripts[:256] if isinstance(s, str))
+        if client.page is not None:
+            self._catch_up(client)
+
+    def _catch_up(self, client: Client) -> None:
+        """Tell a tab that just connected about changes since its page was served.
+
+        A save can land between the page's response and its WebSocket's hello
+        (a formatter saving twice, a quick second edit); nobody was listening then.
+        """
+        assert client.page is not None
+        served = self.graph.served_at(client.page)
+        if served is None:
+            return
+        missed = frozenset(path for at, paths in self._recent if at >= served for path in paths)
+        if missed:
+            self._notify(missed, _Burst({client}))
 
     # -- change sets -----------------------------------------------------------------
 
@@ -224,9 +245,15 @@ class ReloadApp:
             except Exception:
                 log.exception("invalidating caches after a change failed")
         self.injector.forget(paths)
+        self._recent.append((time.monotonic(), paths))
         burst, self._burst = self._burst, None
         if burst is None:
             burst = _Burst(set(self.clients))
+        # Tabs that said hello during the burst but loaded their page before it began.
+        for client in self.clients:
+            served = self.graph.served_at(client.page) if client.page else None
+            if served is not None and served <= burst.started:
+                burst.clients.add(client)
         self._notify(paths, burst)
         names = ", ".join(sorted(_short(path, self.config.root) for path in paths)[:5])
         log.info(

@@ -18,6 +18,7 @@ client, which knows which ones it shows.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -61,6 +62,7 @@ class PageGraph:
         self._sources = _Bounded()
         self._pages = _Bounded()
         self._deps: OrderedDict[str, set[str]] = OrderedDict()
+        self._served: dict[str, float] = {}
 
     # -- recording ---------------------------------------------------------------
 
@@ -72,6 +74,9 @@ class PageGraph:
             self._sources.put(key, sources)
         if page:
             self._pages.put(key, sources)
+            self._served[key] = time.monotonic()
+            if len(self._served) > MAX_URLS:
+                self._served.pop(next(iter(self._served)))
         referer = request.headers.get("referer")
         if referer:
             self._note_referer(referer, request.host, key)
@@ -92,6 +97,10 @@ class PageGraph:
             deps.add(key)
 
     # -- questions ---------------------------------------------------------------
+
+    def served_at(self, page: str) -> float | None:
+        """When ``page`` was last served with the script (``time.monotonic``)."""
+        return self._served.get(page)
 
     def page_sources(self, page: str) -> frozenset[Path] | None:
         """The files ``page`` was rendered from; None when we do not know them."""

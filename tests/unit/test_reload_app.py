@@ -384,10 +384,36 @@ def test_early_notice_then_no_second_reload(app: ReloadApp, site: FakeSite, root
     app.apply(ChangeSet(frozenset({index, root / "other.js"})))
     # Told once: the tab is reloading; its next page arrives as a new connection.
     assert tab.heard() == []
-    # A tab that connects during the burst loaded its page after it settled.
-    late = Tab(app, "/")
+    # The reloaded tab's next page, served after the change, comes up to date.
+    answer(app, request("/"))
+    fresh = Tab(app, "/")
     app.apply(ChangeSet(frozenset({root / "next.css"})))
-    assert late.heard() == [{"type": "update", "css": ["/next.css"], "images": []}]
+    assert fresh.heard() == [{"type": "update", "css": ["/next.css"], "images": []}]
+
+
+def test_a_tab_that_connects_late_catches_up(app: ReloadApp, site: FakeSite, root: Path) -> None:
+    index = root / "index.html"
+    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
+    answer(app, request("/"))
+    # Saved between the page's response and its WebSocket's hello: nobody listened.
+    app.apply(ChangeSet(frozenset({index})))
+    assert Tab(app, "/").heard() == [{"type": "reload"}]
+    # Served again after the change: nothing to catch up on.
+    answer(app, request("/"))
+    assert Tab(app, "/").heard() == []
+
+
+def test_a_hello_during_a_burst_from_an_older_page_is_told(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    index = root / "index.html"
+    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
+    answer(app, request("/"))
+    app.progress(ChangeSet(frozenset({index})))  # the burst begins; nobody is connected
+    tab = Tab(app, "/")  # a page served before the burst says hello during it
+    assert tab.heard() == []
+    app.apply(ChangeSet(frozenset({index})))
+    assert tab.heard() == [{"type": "reload"}]
 
 
 def test_unfinished_or_strange_hellos_are_ignored(app: ReloadApp) -> None:

@@ -63,6 +63,8 @@ class HttpConnection(asyncio.Protocol):
         self._pumping = False
         self._closed = False
         self._reading_paused = False
+        #: A request body has more buffered than its reader took: reading waits for it.
+        self._body_backlog = False
         self._response_started = False
         self._upgraded: UpgradedConnection | None = None
         self._upgrade_pending: bytearray | None = None
@@ -157,7 +159,7 @@ class HttpConnection(asyncio.Protocol):
         body = (
             RequestBody(
                 on_read=lambda: self._invite_body(exchange_box[0]),
-                on_drain=self._resume_reading,
+                on_drain=self._body_drained,
             )
             if has_body
             else RequestBody(complete=True)
@@ -183,6 +185,9 @@ class HttpConnection(asyncio.Protocol):
 
     def on_request_body(self, data: bytes) -> None:
         if self._parsing is not None and self._parsing.request.body.feed(data):
+            # The handler reads slower than the client sends: stop reading until it
+            # catches up (only the body's reader, or its end, may resume: see _pump).
+            self._body_backlog = True
             self._pause_reading()
 
     def on_request_end(self) -> None:
@@ -214,7 +219,8 @@ class HttpConnection(asyncio.Protocol):
                         self._arm(self._state.limits.header_timeout, head=True)
                 elif self._upgrade_pending is None:
                     self._arm(self._state.limits.keepalive_timeout, head=False)
-            if self._reading_paused and len(self._queue) <= MAX_PIPELINE // 2:
+            caught_up = not self._body_backlog and len(self._queue) <= MAX_PIPELINE // 2
+            if self._reading_paused and caught_up:
                 self._resume_reading()
         finally:
             self._pumping = False
@@ -339,6 +345,7 @@ class HttpConnection(asyncio.Protocol):
         body = exchange.request.body
         if not body.complete:
             body.discard()
+            self._body_backlog = False  # nobody will read it: drop the rest as it comes
         self._active = None
         if not keep_alive:
             self._close()
@@ -354,6 +361,11 @@ class HttpConnection(asyncio.Protocol):
             and self._transport is not None
         ):
             self._transport.write(CONTINUE)
+
+    def _body_drained(self) -> None:
+        self._body_backlog = False
+        if len(self._queue) <= MAX_PIPELINE // 2:
+            self._resume_reading()
 
     def _pause_reading(self) -> None:
         if not self._reading_paused and self._transport is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -13,11 +14,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.conftest import RunningServer
+from siteserve.config import build_config
+from siteserve.http.request import Request
+from siteserve.http.response import Response
+from tests.conftest import RunningServer, running_server
 
 Serve = Callable[..., RunningServer]
 DEADLINE = 10.0
 JSON = {"Accept": "application/json"}
+MB = 1024 * 1024
 
 
 @pytest.fixture
@@ -273,3 +278,66 @@ def test_a_large_upload_streams_to_disk(serve_site: Serve, root: Path) -> None:
     )
     assert response.json()["created"][0]["size"] == len(data)
     assert (root / "inbox" / "large.bin").read_bytes() == data
+
+
+class _SlowReader:
+    """An app that holds a request's body unread until told, then reads it all."""
+
+    def __init__(self) -> None:
+        self.request: Request | None = None
+        self.release = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def handle(self, request: Request) -> Response:
+        self.loop = asyncio.get_running_loop()
+        self.request = request
+        await self.release.wait()
+        size = 0
+        async for chunk in request.body.stream():
+            size += len(chunk)
+        return Response(200, [("Content-Type", "text/plain")], str(size).encode())
+
+    async def startup(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def test_a_slow_reader_stops_the_server_reading(tmp_path: Path) -> None:
+    # Regression: the pipelining check in the connection used to resume reading after
+    # every read, so a body the handler had not taken yet piled up in memory.
+    app = _SlowReader()
+    config = build_config(tmp_path, port=0, reload=False, limits={"max_body": 64 * MB})
+    size = 32 * MB
+    with (
+        running_server(app, config) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE) as client,
+    ):
+        head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode()
+        sender = threading.Thread(target=client.sendall, args=(head + bytes(size),))
+        sender.start()
+        wait_until(lambda: app.request is not None and app.request.body.received > 0)
+        assert app.request is not None
+        received = _settled_received(app.request)
+        assert received < 2 * MB  # a quarter-megabyte buffer and a read or two, never 32 MB
+        assert app.loop is not None
+        app.loop.call_soon_threadsafe(app.release.set)
+        sender.join(DEADLINE)
+        answer = b""
+        while not answer.endswith(str(size).encode()):
+            answer += client.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200")
+
+
+def _settled_received(request: Request) -> int:
+    deadline = time.monotonic() + DEADLINE
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = request.body.received
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > 0.3:
+            return now
+        threading.Event().wait(0.02)
+    raise AssertionError("the server never stopped reading")

@@ -215,11 +215,14 @@ def serve(
     from siteserve.assemble import build_app
     from siteserve.server.runner import run
     from siteserve.share.banner import share_notes
-    from siteserve.share.tls import setup_tls
 
     console = Console()
     site_app = build_app(config)
-    tls_setup = setup_tls(config)
+    tls_setup = None
+    if config.tls:
+        from siteserve.share.tls import setup_tls  # cryptography loads only for --tls
+
+        tls_setup = setup_tls(config)
 
     def on_ready(info: ServerAddress) -> None:
         console.banner(config.root, info, notes=share_notes(config, info, tls=tls_setup))

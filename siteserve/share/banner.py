@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import segno
 from rich.text import Text
 
 from siteserve.config import Config
 from siteserve.console import ANY_HOSTS, ServerAddress, lan_addresses, url_host
-from siteserve.share.tls import TlsSetup
 from siteserve.site.listing import human_size
+
+if TYPE_CHECKING:
+    from siteserve.share.tls import TlsSetup
 
 LABEL_WIDTH = 9  # "  Network  " in the console's banner: labels are padded to line up
 
@@ -52,6 +54,8 @@ def qr_lines(data: str) -> list[Text]:
     Two rows of modules share one line (upper and lower half blocks), drawn
     black on white, so a phone reads it on a dark terminal as on a light one.
     """
+    import segno  # only when a QR code is asked for
+
     code = segno.make(data, error="m", micro=False)
     border = 2
     rows = [list(row) for row in code.matrix_iter(scale=1, border=border)]

@@ -12,6 +12,9 @@ const BUST_PARAM = "__siteserve";
 const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 2000;
 
+// This page answered a POST (a form): reloading it would post the form again.
+const AFTER_POST = document.querySelector("script[data-siteserve-post]") !== null;
+
 let retryMs = FIRST_RETRY_MS;
 let lost = false;
 let leaving = false;
@@ -198,13 +201,21 @@ async function update(message) {
   window.dispatchEvent(new CustomEvent("siteserve:update", { detail }));
 }
 
+function reloadPage() {
+  if (AFTER_POST) {
+    location.assign(location.pathname + location.search);
+  } else {
+    location.reload();
+  }
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   socket = new WebSocket(`${scheme}//${location.host}${SOCKET_PATH}`);
   socket.addEventListener("open", () => {
     if (lost) {
       // The server restarted: whatever changed meanwhile, show the page as it is now.
-      location.reload();
+      reloadPage();
       return;
     }
     retryMs = FIRST_RETRY_MS;
@@ -219,7 +230,7 @@ function connect() {
       return;
     }
     if (message.type === "reload") {
-      location.reload();
+      reloadPage();
     } else if (message.type === "update") {
       update(message);
     }

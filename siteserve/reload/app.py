@@ -179,7 +179,7 @@ class ReloadApp:
         self.graph.record(request, response, page=page)
         if not page:
             return response
-        response = self.injector.apply(response)
+        response = self.injector.apply(response, after_post=request.method not in ("GET", "HEAD"))
         if revalidating:
             return not_modified_if_matching(request, response)
         return response

@@ -26,6 +26,11 @@ from siteserve.http.response import FileBody, Response
 RELOAD_SCRIPT_PATH = "/__siteserve/reload.js"
 #: A module script is deferred: it never holds up parsing or rendering of the page.
 SCRIPT_TAG = f'<script type="module" src="{RELOAD_SCRIPT_PATH}"></script>'.encode()
+#: For the answer to a POST (a form): reloading it would post the form again, so the
+#: client loads the page with GET instead.
+SCRIPT_TAG_AFTER_POST = (
+    f'<script type="module" src="{RELOAD_SCRIPT_PATH}" data-siteserve-post></script>'.encode()
+)
 ETAG_SUFFIX = "+reload"
 
 #: Above this size an HTML body is passed through untouched rather than read into memory.
@@ -160,6 +165,17 @@ def is_download(response: Response) -> bool:
     return (response.header("content-disposition") or "").lower().startswith("attachment")
 
 
+def _read(body: FileBody) -> bytes | None:
+    if body.length > MAX_INJECT_BYTES:
+        return None
+    try:
+        with body.path.open("rb") as handle:
+            handle.seek(body.offset)
+            return handle.read(body.length)
+    except OSError:
+        return None
+
+
 async def collect(response: Response) -> Response:
     """A streamed body read whole, so the tag can go in (pages are small)."""
     body = response.body
@@ -187,9 +203,14 @@ class Injector:
         self._cache.clear()
         self._bytes_cache.clear()
 
-    def apply(self, response: Response) -> Response:
+    def apply(self, response: Response, *, after_post: bool = False) -> Response:
         """The response with the tag in its body (bytes and file bodies; see ``collect``)."""
         body = response.body
+        if after_post:
+            data = _read(body) if isinstance(body, FileBody) else body
+            if not isinstance(data, bytes):
+                return response
+            return self._with_body(response, inject(data, SCRIPT_TAG_AFTER_POST))
         if isinstance(body, bytes):
             etag = response.header("etag")
             if etag is None:
@@ -209,18 +230,13 @@ class Injector:
         return response
 
     def _file(self, body: FileBody, etag: str | None) -> bytes | None:
-        if body.length > MAX_INJECT_BYTES:
-            return None
         key = (body.path, body.offset, body.length, etag or "")
         cached = self._cache.get(key) if etag else None
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        try:
-            with body.path.open("rb") as handle:
-                handle.seek(body.offset)
-                data = handle.read(body.length)
-        except OSError:
+        data = _read(body)
+        if data is None:
             return None
         injected = inject(data, self.tag)
         if etag:

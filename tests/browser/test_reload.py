@@ -328,3 +328,24 @@ def test_a_template_error_shows_then_the_next_good_save_recovers(
     page.wait_for_function(
         "document.getElementById('nav')?.textContent === 'fixed'", timeout=DEADLINE_MS
     )
+
+
+def test_a_page_that_answered_a_post_reloads_with_get(
+    context: BrowserContext, pages_root: Path, serve_site: Callable[..., RunningServer]
+) -> None:
+    form = pages_root / "form.html.jinja"
+    template = (
+        '{{% extends "_layouts/base.html" %}}{{% block body %}}<p id="v">{label} '
+        '{{{{ request.method }}}}</p><form method="post"><input name="n" value="1">'
+        '<button id="send">send</button></form>{{% endblock %}}'
+    )
+    write(form, template.format(label="first"))
+    live = Live(serve_site(pages_root, reload=True, quiet=True))
+    page = opened(context, live, "/form")
+    with page.expect_navigation():
+        page.click("#send")
+    text_is(page, "first POST")
+    live.wait_tabs("/form")
+    # Reloading would post the form again (Chromium asks first); the tab loads it with GET.
+    write(form, template.format(label="second"))
+    text_is(page, "second GET")

@@ -11,6 +11,7 @@ import pytest
 from siteserve.http.response import FileBody, Response
 from siteserve.reload.inject import (
     SCRIPT_TAG,
+    SCRIPT_TAG_AFTER_POST,
     Injector,
     collect,
     inject,
@@ -202,3 +203,16 @@ def test_streamed_html_is_collected_then_injected() -> None:
 
     out = asyncio.run(go())
     assert out.body == b"<html><head><s></head></html>"
+
+
+def test_the_answer_to_a_post_gets_a_marked_tag(tmp_path: Path) -> None:
+    injector = Injector()
+    out = injector.apply(html(), after_post=True)
+    assert isinstance(out.body, bytes)
+    assert b"data-siteserve-post></script></head>" in out.body
+    page = tmp_path / "form.html"
+    page.write_bytes(b"<p>form</p>")
+    from_file = injector.apply(html(body=FileBody(page, 0, 11)), after_post=True)  # type: ignore[arg-type]
+    assert from_file.body == SCRIPT_TAG_AFTER_POST + b"<p>form</p>"
+    # ... and never lands in the cache a GET of the same version is answered from.
+    assert injector.apply(html()).body == b"<html><head>" + SCRIPT_TAG + b"</head></html>"

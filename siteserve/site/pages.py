@@ -94,7 +94,7 @@ class Pages:
         # Per-render conversions done once: template path -> name, file names -> sources.
         self._names: dict[Path, str] = {}
         self._sources: dict[frozenset[str], tuple[Path, ...]] = {}
-        #: Recent render time per template, in seconds (see _render_where_cheapest).
+        #: The last render time per template, in seconds (see _render_where_cheapest).
         self._render_cost: dict[Path, float] = {}
 
     async def render(self, request: Request, resolved: PageTarget) -> Response:
@@ -120,8 +120,8 @@ class Pages:
 
         A hand-off to a worker thread costs about 40 us, a quarter of a small
         page's render; a slow page must still never stall other requests. So
-        a template's first render goes to the pool, and it is rendered inline
-        only while its recent renders stay under INLINE_BUDGET seconds.
+        a template's first render (which compiles it) goes to the pool, and it
+        is rendered inline only while its last render took under INLINE_BUDGET.
         """
         cost = self._render_cost.get(path)
         if cost is not None and cost < INLINE_BUDGET:
@@ -144,12 +144,8 @@ class Pages:
             self._note_cost(path, time.perf_counter() - started)
 
     def _note_cost(self, path: Path, seconds: float) -> None:
-        previous = self._render_cost.get(path)
-        # One slow render is enough to move a page off the loop; speed is earned slowly.
-        if previous is None or seconds >= INLINE_BUDGET:
-            self._render_cost[path] = seconds
-        else:
-            self._render_cost[path] = previous * 0.8 + seconds * 0.2
+        # The last render decides: one slow render moves a page off the loop at once.
+        self._render_cost[path] = seconds
 
     async def render_error_page(self, request: Request, status: int) -> Response | None:
         """``STATUS.html.jinja`` (or ``.jinja``, ``.j2``...) at the root, rendered; else None.

@@ -468,11 +468,12 @@ def test_cheap_pages_render_on_the_loop_and_slow_ones_move_to_the_pool(tmp_path:
 
     with page_site(tmp_path, {"page.html.jinja": "{{ where() }}ok"}) as site:
         site.pages.environment.globals["where"] = where
-        for _ in range(3):
+        for _ in range(5):
             assert site.text("/page") == "ok"
-        # The first render of a template goes to the pool; proven cheap, it stays on the loop.
+        # The first render of a template (it compiles) goes to the pool; once a render
+        # has proven cheap, the page stays on the loop.
         assert rendered_on[0].startswith("siteserve-page")
-        assert rendered_on[1:] == [threading.current_thread().name] * 2
+        assert rendered_on[-2:] == [threading.current_thread().name] * 2
         slow_now.set()
         site.text("/page")  # slow, once, inline
         site.text("/page")

@@ -2,7 +2,7 @@
 
     python -m bench.floor_server SITE_FOLDER PORT
 
-Reads each file of the folder once at start and answers ``GET /name`` with a
+Reads each file of the folder into memory once at start and answers ``GET /name`` with a
 fixed head and the file's bytes (anything else: 404). Requests are split on
 the blank line; nothing else is parsed, nothing is checked. It is not a
 server anyone should use: it shows how far siteserve's own per-request work
@@ -24,7 +24,7 @@ NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 def answers(root: Path, extra: str = "") -> dict[bytes, bytes]:
     table: dict[bytes, bytes] = {}
     for path in root.iterdir():
-        if path.is_file() and path.stat().st_size <= 1024 * 1024:
+        if path.is_file():
             body = path.read_bytes()
             head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode()
             table[f"/{path.name}".encode()] = head + body

@@ -29,27 +29,32 @@ from siteserve.site.names import is_hidden, is_route_name, is_template_source
 
 SORT_KEYS = ("name", "size", "date")
 
-#: Icons by the first part of the media type, then by a few whole types.
+#: Icon names by the first part of the media type, then by a few whole types. Each
+#: name is a <symbol id="i-NAME"> in templates/listing.html: inline SVG draws the
+#: same everywhere, where emoji need a colour-emoji font the machine may not have.
 _ICONS_BY_TYPE = {
-    "image": "\U0001f5bc\ufe0f",  # framed picture
-    "video": "\U0001f39e\ufe0f",  # film frames
-    "audio": "\U0001f3b5",  # musical note
-    "font": "\U0001f524",  # letters
-    "text": "\U0001f4dd",  # memo
+    "image": "image",
+    "video": "video",
+    "audio": "audio",
+    "font": "text",
+    "text": "text",
 }
 _ICONS_BY_SUBTYPE = {
-    "application/pdf": "\U0001f4d5",  # closed book
-    "application/zip": "\U0001f4e6",  # package
-    "application/gzip": "\U0001f4e6",
-    "application/x-tar": "\U0001f4e6",
-    "application/x-7z-compressed": "\U0001f4e6",
-    "application/vnd.rar": "\U0001f4e6",
-    "application/json": "\U0001f4dd",
-    "application/xml": "\U0001f4dd",
-    "application/wasm": "\u2699\ufe0f",  # gear
+    "application/pdf": "text",
+    "application/zip": "archive",
+    "application/gzip": "archive",
+    "application/x-tar": "archive",
+    "application/x-7z-compressed": "archive",
+    "application/vnd.rar": "archive",
+    "application/json": "code",
+    "application/xml": "code",
+    "application/wasm": "code",
+    "text/javascript": "code",
+    "text/css": "code",
+    "text/html": "code",
 }
-FOLDER_ICON = "\U0001f4c1"
-FILE_ICON = "\U0001f4c4"
+FOLDER_ICON = "folder"
+FILE_ICON = "file"
 
 
 @dataclass(frozen=True, slots=True)

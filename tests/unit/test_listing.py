@@ -154,3 +154,17 @@ def test_empty_folder_says_so(tmp_path: Path) -> None:
     html = response.body.decode() if isinstance(response.body, bytes) else ""
     assert "This folder is empty." in html
     assert 'href="../"' not in html  # the root has no parent
+
+
+def test_icons_are_inline_svg_symbols_not_emoji(tmp_path: Path) -> None:
+    # Emoji need a colour-emoji font the viewer may lack; inline SVG draws everywhere.
+    (tmp_path / "pics").mkdir()
+    for name in ("a.png", "b.zip", "c.js", "d.txt", "e.bin"):
+        (tmp_path / name).write_bytes(b"x")
+    body = render_listing(tmp_path, [], root=tmp_path, follow_symlinks=False).body
+    assert isinstance(body, bytes)
+    page = body.decode()
+    for icon in ("folder", "image", "archive", "code", "text", "file"):
+        assert f'<use href="#i-{icon}"/>' in page
+        assert f'<symbol id="i-{icon}"' in page
+    assert not any(0x1F300 <= ord(char) <= 0x1FAFF for char in page)

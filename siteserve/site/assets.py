@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
 
 import jinja2
 
@@ -17,9 +19,20 @@ PACKAGE = "siteserve.templates"
 
 
 @cache
+def _folder() -> Traversable:
+    try:
+        return resources.files(PACKAGE)
+    except ModuleNotFoundError:
+        # ``python -m siteserve`` run inside a source checkout imports the
+        # checkout's package, which has no mapped subpackage; the same files
+        # are the checkout's top-level templates/ folder.
+        return Path(__file__).resolve().parents[2] / "templates"
+
+
+@cache
 def read_bytes(name: str) -> bytes:
     """An asset's bytes; cached because our own files never change while we run."""
-    return resources.files(PACKAGE).joinpath(name).read_bytes()
+    return _folder().joinpath(name).read_bytes()
 
 
 def read_text(name: str) -> str:

@@ -158,4 +158,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # The servers and wrk were already stopped by the finally blocks on the way out.
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -18,7 +18,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from pathlib import Path
 
 from siteserve.config import Config
@@ -37,6 +36,7 @@ from siteserve.reload.validators import (
 )
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
+from siteserve.site import assets
 
 log = logging.getLogger("siteserve.reload")
 
@@ -89,7 +89,7 @@ class ReloadApp:
         self._recent: deque[tuple[float, frozenset[Path]]] = deque(maxlen=64)
         #: Called after each change set has been handled (the console, tests).
         self.listeners: list[Callable[[ChangeSet], None]] = []
-        script = resources.files("siteserve.templates").joinpath("reload.js").read_bytes()
+        script = assets.read_bytes("reload.js")
         self._script = script
         self._script_etag = '"' + hashlib.sha256(script).hexdigest()[:20] + '"'
 

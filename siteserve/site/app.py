@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +30,9 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 # A page branches on request.method, so it takes the methods a form or a fetch() sends;
 # TRACE and CONNECT stay refused (RFC 9110 sections 9.3.6 and 9.3.8).
 PAGE_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
+
+
+RenderNow = Callable[[Request, Resolved], Response | Awaitable[Response] | None]
 
 
 class PageHandler(Protocol):
@@ -73,6 +76,8 @@ class Site:
         self.transfer.install()
         #: Renders kind "page"; None answers 500 "pages not available".
         self.page_handler = page_handler if page_handler is not None else load_page_handler(config)
+        #: The handler's synchronous fast path, when it has one (Pages.render_now).
+        self._render_now: RenderNow | None = getattr(self.page_handler, "render_now", None)
         #: Finds a site-made error page (a ``404.html.jinja``) before ``404.html``.
         self.custom_page_lookup: CustomPageLookup | None = None
         self._connect_pages()
@@ -211,6 +216,10 @@ class Site:
                 return self.error(request, 404)
             self.resolver.invalidate()
             return self._dispatch(request, self.resolver.resolve(request.path), retried=True)
+        if self._render_now is not None:
+            answer = self._render_now(request, resolved)
+            if answer is not None:
+                return answer
         return self.page_handler.render(request, resolved)
 
     def _redirect(self, request: Request, resolved: Resolved) -> Response:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from siteserve.http import Response
 from siteserve.site.resolver import Resolved
 from tests.unit.page_support import PageSite, body_text, make_request, page_site
 
@@ -478,3 +479,39 @@ def test_cheap_pages_render_on_the_loop_and_slow_ones_move_to_the_pool(tmp_path:
         site.text("/page")  # slow, once, inline
         site.text("/page")
         assert rendered_on[-1].startswith("siteserve-page")
+
+
+def test_render_now_answers_a_cheap_bodiless_request_without_a_task(tmp_path: Path) -> None:
+    files = {
+        "page.html.jinja": "hi {{ request.args.get('n', '') }}",
+        "gone.html.jinja": "{{ abort(404) }}",
+    }
+    with page_site(tmp_path, files) as site:
+        page, gone = _page(site, "/page"), _page(site, "/gone")
+        # Unknown cost (never rendered): no answer now; the coroutine path renders it.
+        assert site.pages.render_now(make_request("/page"), page) is None
+        answer = None
+        for _ in range(5):  # the first render compiles (slow); a later one proves it cheap
+            site.text("/page")
+            answer = site.pages.render_now(make_request("/page?n=2"), page)
+            if answer is not None:
+                break
+        assert isinstance(answer, Response) and body_text(answer) == "hi 2"
+        # A request with a body always takes the coroutine path.
+        assert (
+            site.pages.render_now(make_request("/page", method="POST", body=b"a=1"), page) is None
+        )
+        # abort() on the fast path still answers through the error responder.
+        aborted = None
+        for _ in range(5):
+            asyncio.run(site.pages.render(make_request("/gone"), gone))
+            aborted = site.pages.render_now(make_request("/gone"), gone)
+            if aborted is not None:
+                break
+        assert aborted is not None and not isinstance(aborted, Response)
+
+        async def finish() -> Response:
+            assert not isinstance(aborted, Response) and aborted is not None
+            return await aborted
+
+        assert asyncio.run(finish()).status == 404

@@ -464,7 +464,7 @@ def test_cheap_pages_render_on_the_loop_and_slow_ones_move_to_the_pool(tmp_path:
     def where() -> str:
         rendered_on.append(threading.current_thread().name)
         if slow_now.is_set():
-            threading.Event().wait(0.01)  # a render ten times over the inline budget
+            threading.Event().wait(0.02)  # a render four times over the inline budget
         return ""
 
     with page_site(tmp_path, {"page.html.jinja": "{{ where() }}ok"}) as site:

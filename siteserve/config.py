@@ -134,6 +134,10 @@ def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(table)
 
 
+#: The tables siteserve.toml may have, and the [server] keys it may also give at the top.
+_TABLES = frozenset({"server", "limits", "site", "headers"})
+_TOP_LEVEL_SHORTCUTS = frozenset({"render", "ignore", "strict_undefined", "sessions"})
+
 #: Keys naming files: relative values in siteserve.toml are relative to the site folder.
 _PATH_KEYS = ("auth_file", "cert", "key")
 
@@ -205,9 +209,12 @@ def build_config(root: Path, **options: Any) -> Config:
     data = load_file(root)
     values: dict[str, Any] = {}
     server = _table(data, "server")
-    for key in ("render", "ignore", "strict_undefined", "sessions"):
-        if key in data:
-            server[key] = data[key]
+    for raw_key in data:
+        key = raw_key.replace("-", "_")
+        if key in _TOP_LEVEL_SHORTCUTS:
+            server[key] = data[raw_key]
+        elif key not in _TABLES:
+            raise ConfigError(f"{CONFIG_FILE}: unknown key or table {raw_key}")
     for key, value in server.items():
         key = key.replace("-", "_")
         if key not in _SERVER_KEYS:
@@ -227,6 +234,9 @@ def build_config(root: Path, **options: Any) -> Config:
         else:
             values[key] = value
     _sharing_values(values)
+    for key, what in (("cert", "certificate"), ("key", "private key"), ("auth_file", "auth file")):
+        if values.get(key) is not None:
+            refuse_if_served(root, Path(values[key]), what)
     config = Config(
         root=root,
         limits=limits,
@@ -269,6 +279,20 @@ def _sharing_values(values: dict[str, Any]) -> None:
                 raise ConfigError(f"{name} file not found: {path}")
         values["cert"], values["key"] = Path(cert), Path(key)
         values["tls"] = True  # one's own certificate means HTTPS
+
+
+def refuse_if_served(root: Path, path: Path, what: str) -> None:
+    """A secret the static server would hand out (inside the site, no ``_`` or ``.``
+    segment) is a start-up error: anyone could download it."""
+    resolved = path.expanduser().resolve()
+    if not resolved.is_relative_to(root):
+        return
+    parts = resolved.relative_to(root).parts
+    if not any(part.startswith(("_", ".")) for part in parts):
+        raise ConfigError(
+            f"{what} {resolved} is inside the site folder and would be served;"
+            " give it a leading _ (e.g. _secrets/) or keep it elsewhere"
+        )
 
 
 def _validate(config: Config) -> None:

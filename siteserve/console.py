@@ -106,7 +106,7 @@ class Console:
         color: bool | None = None,
     ) -> None:
         # color None: rich decides (a TTY gets colour, a pipe plain text, NO_COLOR honoured).
-        self.rich = RichConsole(
+        self.rich = _QuietOnBrokenPipe(
             file=file,
             highlight=False,
             soft_wrap=True,
@@ -145,7 +145,20 @@ class Console:
         """Say where the site is served; ``lan`` overrides the LAN addresses (for tests).
 
         ``notes`` are further lines (sharing: certificate, warnings, a QR code).
+        A closed stdout (``siteserve | head -1``) ends the banner and the log, not the server.
         """
+        try:
+            self._print_banner(root, address, lan, notes)
+        except (OSError, ValueError):
+            self._broken = True
+
+    def _print_banner(
+        self,
+        root: Path,
+        address: ServerAddress,
+        lan: Iterable[str] | None,
+        notes: Iterable[Text],
+    ) -> None:
         out = self.rich
         out.print(Text.assemble(("siteserve ", "bold"), (__version__, "dim")))
         out.print(Text.assemble(("  Folder   ", "dim"), str(root)))
@@ -220,6 +233,13 @@ class Console:
             self._out.flush()
         except (OSError, ValueError):
             self._broken = True
+
+
+class _QuietOnBrokenPipe(RichConsole):
+    """rich exits the process (SystemExit 1) when stdout's pipe closes; a server must not."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(32, "stdout closed")
 
 
 # -- LAN addresses ----------------------------------------------------------------

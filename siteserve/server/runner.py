@@ -198,9 +198,9 @@ async def _serve(
                 installed.append(signum)
     server = Server(config, app, access_log=access_log, ssl_context=ssl_context)
     info = await server.start(sock)
-    if on_ready is not None:
-        on_ready(info)
     try:
+        if on_ready is not None:
+            on_ready(info)
         await stop.wait()
     finally:
         await server.stop()

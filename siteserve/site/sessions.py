@@ -20,7 +20,7 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from siteserve.config import Config, ConfigError
+from siteserve.config import Config, refuse_if_served
 
 COOKIE_NAME = "siteserve_session"
 #: A session nobody used for this long is gone; the cookie lives as long.
@@ -218,11 +218,5 @@ def sessions_path(config: Config) -> Path:
     if not path.is_absolute():
         path = config.root / path
     path = path.resolve()
-    if path.is_relative_to(config.root):
-        parts = path.relative_to(config.root).parts
-        if not any(part.startswith(("_", ".")) for part in parts):
-            raise ConfigError(
-                f"sessions file {path} is inside the site folder and would be served;"
-                " name it with a leading _ (e.g. _sessions.db) or put it elsewhere"
-            )
+    refuse_if_served(config.root, path, "sessions file")
     return path

@@ -70,3 +70,48 @@ def test_missing_folder_and_file_instead_of_folder(tmp_path: Path) -> None:
     (tmp_path / "f.txt").write_text("x")
     with pytest.raises(ConfigError, match="not a folder"):
         build_config(tmp_path / "f.txt")
+
+
+@pytest.mark.parametrize("text", ['colour = "x"', "[srever]\nport = 1", 'port = "x"'])
+def test_unknown_top_level_keys_and_tables_are_errors(tmp_path: Path, text: str) -> None:
+    write_toml(tmp_path, text)
+    with pytest.raises(ConfigError, match="unknown key or table"):
+        build_config(tmp_path)
+
+
+def test_top_level_shortcuts_accept_dashes(tmp_path: Path) -> None:
+    write_toml(tmp_path, 'strict-undefined = true\nrender = ["*.htm"]\n')
+    config = build_config(tmp_path)
+    assert config.strict_undefined is True
+    assert config.render == ("*.htm",)
+
+
+@pytest.mark.parametrize(
+    ("option", "what"),
+    [("cert", "certificate"), ("key", "private key"), ("auth_file", "auth file")],
+)
+def test_secrets_inside_the_served_folder_are_refused(
+    tmp_path: Path, option: str, what: str
+) -> None:
+    (tmp_path / "cert.pem").write_text("x")
+    (tmp_path / "key.pem").write_text("x")
+    (tmp_path / "users.txt").write_text("ann:pw\n")
+    names = {"cert": "cert.pem", "key": "key.pem", "auth_file": "users.txt"}
+    text = "[server]\n" + "".join(f'{k} = "{v}"\n' for k, v in names.items() if k == option)
+    if option in ("cert", "key"):  # the two go together
+        text = '[server]\ncert = "_keep/cert.pem"\nkey = "_keep/key.pem"\n'.replace(
+            f"_keep/{names[option]}", names[option]
+        )
+        (tmp_path / "_keep").mkdir()
+        (tmp_path / "_keep" / "cert.pem").write_text("x")
+        (tmp_path / "_keep" / "key.pem").write_text("x")
+    write_toml(tmp_path, text)
+    with pytest.raises(ConfigError, match=f"{what} .* would be served"):
+        build_config(tmp_path)
+
+
+def test_secrets_in_a_private_folder_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "_secrets").mkdir()
+    (tmp_path / "_secrets" / "users.txt").write_text("ann:pw\n")
+    write_toml(tmp_path, '[server]\nauth_file = "_secrets/users.txt"\n')
+    assert build_config(tmp_path).auth

@@ -391,3 +391,13 @@ def test_lan_addresses_fall_back_to_commands(monkeypatch: pytest.MonkeyPatch) ->
 
 def _run(argv: list[str]) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+def test_banner_on_a_closed_stdout_does_not_raise() -> None:
+    # `siteserve | head -1`: the pipe closes after the first line; the server goes on.
+    class Closed(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    console = console_module.Console(Closed())
+    console.banner(Path("/site"), Info("127.0.0.1", 8000, 8000), lan=[])

@@ -198,25 +198,27 @@ def test_config_keeps_no_plain_password(tmp_path: Path) -> None:
 
 
 def test_sharing_keys_in_siteserve_toml(tmp_path: Path) -> None:
-    (tmp_path / "users.txt").write_text("ann:s3cret\n")
+    (tmp_path / "_users.txt").write_text("ann:s3cret\n")
     (tmp_path / "siteserve.toml").write_text(
-        '[server]\nupload = true\nmax-upload = "20M"\nauth-file = "users.txt"\ncors = true\n'
+        '[server]\nupload = true\nmax-upload = "20M"\nauth-file = "_users.txt"\ncors = true\n'
     )
     config = build_config(tmp_path)
     assert config.upload and config.cors and config.max_upload == 20 * 1024**2
-    assert config.auth_file == tmp_path / "users.txt"  # relative to the site folder
+    assert config.auth_file == tmp_path / "_users.txt"  # relative to the site folder
     assert config.auth == (f"ann:sha256:{DIGEST}",)
 
 
 def test_certificate_options(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
     (tmp_path / "c.pem").write_text("x")
     (tmp_path / "k.pem").write_text("x")
-    config = build_config(tmp_path, cert=tmp_path / "c.pem", key=tmp_path / "k.pem")
+    config = build_config(site, cert=tmp_path / "c.pem", key=tmp_path / "k.pem")
     assert config.tls  # one's own certificate means HTTPS
     with pytest.raises(ConfigError, match="go together"):
-        build_config(tmp_path, key=tmp_path / "k.pem")
+        build_config(site, key=tmp_path / "k.pem")
     with pytest.raises(ConfigError, match="not found"):
-        build_config(tmp_path, cert=tmp_path / "c.pem", key=tmp_path / "none.pem")
+        build_config(site, cert=tmp_path / "c.pem", key=tmp_path / "none.pem")
 
 
 # -- the parser asks the app how large this request's body may be ------------------------

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, sync_playwright
+from playwright.sync_api import Browser, Dialog
 
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-proxy-server",
-]
 
 HOSTILE_NAMES = [
     "<img src=x onerror=window.__pwned=1>.txt",
@@ -29,16 +20,6 @@ HOSTILE_NAMES = [
     "a#b?c=d&e.txt",
 ]
 LONG_NAME = "a-very-long-file-name-that-would-push-a-phone-layout-sideways-" * 2 + ".txt"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -12,28 +12,16 @@ from __future__ import annotations
 import math
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Response, sync_playwright
+from playwright.sync_api import Browser, Page, Response
 
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-proxy-server",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
-]
 SECONDS = 300
 RATE = 8000
 DEADLINE_MS = 15_000
@@ -110,16 +98,6 @@ def pcm_mp4(seconds: int, rate: int, chunk_frames: int = 4000) -> bytes:
     ftyp = _box(b"ftyp", b"isom", struct.pack(">I", 512), b"isomiso2mp41")
     data_offset = len(ftyp) + len(moov(0)) + 8  # mdat's payload starts after its header
     return ftyp + moov(data_offset) + _box(b"mdat", samples)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield instance
-        instance.close()
 
 
 def open_page(browser: Browser, *, cache: bool) -> Page:

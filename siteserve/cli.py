@@ -35,8 +35,8 @@ Examples:
   siteserve drop --share --upload --auth me:secret --tls
                                   let others upload too, over HTTPS
 
-Settings can also live in siteserve.toml in the site folder ([server] and
-[limits] tables); options given on the command line override it.
+Settings can also live in siteserve.toml in the site folder ([server], [limits],
+[site] and [headers] tables); options given on the command line override it.
 """
 
 app = typer.Typer(

@@ -25,7 +25,7 @@ from typing import Any, Protocol, TextIO
 from rich.console import Console as RichConsole
 from rich.text import Text
 
-from siteserve import __version__
+from siteserve import __version__, sizes
 
 #: Hosts that mean "every interface": the banner then lists the LAN addresses.
 ANY_HOSTS = frozenset({"0.0.0.0", "::", ""})
@@ -63,15 +63,8 @@ class RequestRecord(Protocol):
 
 
 def human_size(size: int) -> str:
-    """``532 B``, ``1.2 kB``, ``10.5 MB``: decimal units, one decimal above bytes."""
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("kB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 999.95 or unit == "TB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
+    """``532 B``, ``1.2 kB``, ``10.5 MB`` for the request log: decimal units."""
+    return sizes.human_size(size)
 
 
 def url_host(host: str) -> str:

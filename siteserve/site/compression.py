@@ -21,6 +21,7 @@ from typing import Final, Literal
 
 import brotli
 
+from siteserve.http.negotiation import weighted
 from siteserve.site.mime import is_textual
 
 Coding = Literal["br", "gzip", "identity"]
@@ -77,21 +78,7 @@ def _weights(accept_encoding: str) -> tuple[dict[str, float], float | None]:
     """Coding -> q, and the q of ``*`` (None when absent). Unparseable items are skipped."""
     weights: dict[str, float] = {}
     star: float | None = None
-    for item in accept_encoding.split(","):
-        name, _, params = item.partition(";")
-        name = name.strip().lower()
-        if not name:
-            continue
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value.strip())
-                except ValueError:
-                    q = -1.0
-        if not 0.0 <= q <= 1.0:
-            continue
+    for name, q in weighted(accept_encoding):
         if name == "x-gzip":
             name = "gzip"  # section 8.4.1.3: the same coding
         if name == "*":

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+from siteserve import sizes
+from siteserve.http.negotiation import weighted
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.site import assets
@@ -156,17 +158,7 @@ def wants_json(accept: str | None) -> bool:
     if not accept:
         return False
     best_json = best_html = 0.0
-    for item in accept.split(","):
-        media, *params = (part.strip() for part in item.split(";"))
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media = media.lower()
+    for media, quality in weighted(accept):
         if media == "application/json":
             best_json = max(best_json, quality)
         elif media in ("text/html", "application/xhtml+xml"):
@@ -175,15 +167,8 @@ def wants_json(accept: str | None) -> bool:
 
 
 def human_size(size: int) -> str:
-    """Sizes the way people read them: ``999 B``, ``1.5 KiB``, ``12 MiB``."""
-    if size < 1024:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
-    raise AssertionError("unreachable")
+    """Sizes the way people read them in a listing: ``999 B``, ``1.5 KiB``, ``12 MiB``."""
+    return sizes.human_size(size, binary=True)
 
 
 def is_listed(name: str) -> bool:

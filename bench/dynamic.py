@@ -21,7 +21,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.proc import CLIENT_CPU, LOCALHOST, SERVER_CPU, NotReady, pin_self, pinned, rss_mb
+from bench.proc import (
+    CLIENT_CPU,
+    LOCALHOST,
+    SERVER_CPU,
+    NotReady,
+    exit_with,
+    pin_self,
+    pinned,
+    rss_mb,
+)
 from bench.proc import supervised as supervised_children
 from bench.render_loop import context, template
 from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
@@ -170,9 +179,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        # The servers and wrk were already stopped by the finally blocks on the way out.
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    exit_with(main)

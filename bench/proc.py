@@ -12,11 +12,13 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 LOCALHOST = "127.0.0.1"
 #: The server runs on this CPU, the load generator on the other one.
@@ -237,3 +239,15 @@ def cpu_busy_seconds(cpu: int) -> float:
                 )
                 return (user + nice + system + irq + softirq + steal) / ticks
     return 0.0
+
+
+def exit_with(main: Callable[[], int]) -> NoReturn:
+    """Run a benchmark's ``main`` as a script: its status, or 130 on Ctrl-C.
+
+    The servers and wrk were already stopped by the finally blocks on the way out.
+    """
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

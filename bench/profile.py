@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.proc import CLIENT_CPU, pin_self, pinned, supervised
+from bench.proc import CLIENT_CPU, exit_with, pin_self, pinned, supervised
 from bench.report import RESULTS, environment
 from bench.servers import SITESERVE, start_server
 from bench.sitegen import PAGE_PATH, PAGES, make_dynamic_site, make_static_site
@@ -158,9 +158,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        # The servers and wrk were already stopped by the finally blocks on the way out.
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    exit_with(main)

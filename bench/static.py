@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import statistics
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from bench.proc import (
     LOCALHOST,
     Children,
     NotReady,
+    exit_with,
     pin_self,
     rss_mb,
     supervised,
@@ -449,9 +449,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        # The servers and wrk were already stopped by the finally blocks on the way out.
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    exit_with(main)

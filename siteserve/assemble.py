@@ -1,27 +1,38 @@
-"""Put the app together from a Config: the Site and the layers around it.
+"""Put the app together from a Config: the Site and the layers around it, in one place.
 
-From the inside out: the Site; the sharing layer (health, downloads, folder
-zips, uploads); live reload when it is on; the password check (so every path,
-the reload WebSocket included, needs it); CORS outermost, because browsers
-send CORS preflights without credentials, ever, and a preflight answered 401
-would break every cross-origin request (a preflight shows nothing but headers).
+Each layer is a ``siteserve.layers.Layer`` around the app inside it; every
+capability (``handle``, ``startup``, ``shutdown``, ``body_limit``,
+``invalidate``) goes down the chain unless a layer changes it. From the inside
+out:
+
+- ``Site``: files, listings, pages and error pages (``site.app``);
+- ``ShareApp``: health, downloads, folder zips, uploads (and their larger
+  body bound, ``share.app``);
+- ``ReloadApp`` when live reload is on: the script in each page, the
+  WebSocket, cache invalidation on change (``reload.app``);
+- ``AuthApp`` when a password is set, so every path (the reload WebSocket
+  included) needs it, and a large body only with valid credentials
+  (``share.auth``);
+- ``CorsApp`` outermost, because browsers send CORS preflights without
+  credentials, ever, and a preflight answered 401 would break every
+  cross-origin request (a preflight shows nothing but headers; ``share.cors``).
 
 The CLI, the test fixtures and the benchmarks all build the app here, so what
-is tested is what runs.
+is tested is what runs. The modules are imported when the app is built, so
+``siteserve --help`` loads none of them (nor Jinja, which the Site's pages need).
 """
 
 from __future__ import annotations
 
 from siteserve.config import Config
-from siteserve.http.response import App
+from siteserve.layers import App
 
 
 def build_app(config: Config) -> App:
     from siteserve.share.app import ShareApp
     from siteserve.site.app import Site
 
-    site = Site(config)
-    app: App = ShareApp(site, config)
+    app: App = ShareApp(Site(config), config)
     if config.reload:
         from siteserve.reload.app import ReloadApp
 

@@ -14,7 +14,7 @@ import pytest
 
 from siteserve.assemble import build_app
 from siteserve.config import Config, build_config
-from siteserve.http.response import App
+from siteserve.layers import App
 from siteserve.server.runner import Server, bind_socket, new_event_loop
 from siteserve.server.state import AccessRecord
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from siteserve.http.headers import Headers
 from siteserve.http.request import Request, RequestBody
 from siteserve.http.response import (
-    App,
     Channel,
     FileBody,
     Response,
@@ -18,7 +17,6 @@ from siteserve.http.response import (
 )
 
 __all__ = [
-    "App",
     "Channel",
     "FileBody",
     "Headers",

@@ -8,7 +8,6 @@ from parser errors to the status a client should see.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Protocol
 
 import httptools
@@ -24,7 +23,13 @@ _REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \r\n]+ HTTP/[0-9]\.
 class ParserSink(Protocol):
     """What the connection does with parser events."""
 
-    def on_request_head(self, head: RequestHead) -> None: ...
+    def on_request_head(self, head: RequestHead) -> int | None:
+        """A request's head is complete: answer its body bound (None: ``limits.max_body``).
+
+        The bound is asked here, once, before any of the body is parsed: an
+        app may let one request send more (an upload to a folder) than others.
+        """
+        ...
 
     def on_request_body(self, data: bytes) -> None: ...
 
@@ -80,25 +85,17 @@ def split_target(target: str) -> tuple[str, str]:
     raise ProtocolError(400, "request-target must be a path")
 
 
-#: Answers the body bound for one request head, or None for ``limits.max_body``.
-BodyLimit = Callable[[RequestHead], int | None]
-
-
 class RequestParser:
     """Feeds bytes to llhttp and reports complete request heads, bodies and ends.
 
     Head size is bounded even while llhttp buffers a half-read header: every
-    byte fed while a head is incomplete is counted against the limit.
-    ``body_limit`` lets the app bound one request's body differently (an upload
-    to a folder may be larger than any other body); it sees the head first.
+    byte fed while a head is incomplete is counted against the limit. The
+    sink answers each head with that request's body bound.
     """
 
-    def __init__(
-        self, sink: ParserSink, limits: Limits, body_limit: BodyLimit | None = None
-    ) -> None:
+    def __init__(self, sink: ParserSink, limits: Limits) -> None:
         self._sink = sink
         self._limits = limits
-        self._body_limit = body_limit
         self._max_body = limits.max_body
         self._parser = httptools.HttpRequestParser(self)
         self._url_parts: list[bytes] = []
@@ -212,13 +209,11 @@ class RequestParser:
             keep_alive=parser.should_keep_alive(),
             upgrade=parser.should_upgrade(),
         )
-        self._max_body = self._limits.max_body
-        if self._body_limit is not None:
-            self._max_body = self._body_limit(head) or self._limits.max_body
+        limit = self._sink.on_request_head(head)
+        self._max_body = self._limits.max_body if limit is None else limit
         content_length = headers.get("content-length")
         if content_length is not None and int(content_length) > self._max_body:
             raise ProtocolError(413, "request body too large")
-        self._sink.on_request_head(head)
 
     def on_body(self, body: bytes) -> None:
         # A chunked body has no length up front: count it as it comes.

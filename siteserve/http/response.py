@@ -1,14 +1,14 @@
-"""The response a handler returns, and the interfaces around it."""
+"""The response a handler returns, and what an upgraded connection (a WebSocket) may do.
+
+The app that returns responses is declared in ``siteserve.layers``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from siteserve.http.request import Request
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +34,25 @@ class Channel(Protocol):
 
 
 class UpgradedConnection(Protocol):
-    """The protocol that takes over a connection after ``101 Switching Protocols``."""
+    """The protocol that takes over a connection after ``101 Switching Protocols``.
 
-    def data_received(self, data: bytes) -> None: ...
+    A class that subclasses it gets the default ``server_stopping``.
+    """
 
-    def connection_lost(self) -> None: ...
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the client, as they come."""
+        ...
+
+    def connection_lost(self) -> None:
+        """The connection is gone, whoever closed it."""
+        ...
+
+    def server_stopping(self) -> None:
+        """The server shuts down and closes the connection right after this call.
+
+        A chance to say goodbye in the protocol's own terms (a WebSocket sends
+        close 1001 "going away"); by default nothing is said.
+        """
 
 
 UpgradeHandler = Callable[[Channel], UpgradedConnection]
@@ -72,17 +86,3 @@ class Response:
             if key.lower() == lowered:
                 return value
         return None
-
-
-class App(Protocol):
-    """What the server runs: the Site, or the Site wrapped by live reload.
-
-    ``handle`` may answer at once (a static file needs no await) or with an
-    awaitable (a page rendered off the event loop).
-    """
-
-    def handle(self, request: Request) -> Response | Awaitable[Response]: ...
-
-    async def startup(self) -> None: ...
-
-    async def shutdown(self) -> None: ...

@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from siteserve.config import Config
-from siteserve.http.parser import RequestHead
 from siteserve.http.request import Request
-from siteserve.http.response import App, FileBody, Response
+from siteserve.http.response import FileBody, Response
+from siteserve.layers import App, Layer
 from siteserve.reload import inject
 from siteserve.reload.changes import MAX_WAIT_SECONDS, ChangeSet, Debouncer, IgnoreRules
 from siteserve.reload.graph import PageGraph, kind_of
@@ -71,9 +71,11 @@ class Client:
         self.scripts: tuple[str, ...] = ()
 
 
-class ReloadApp:
-    def __init__(self, site: App, config: Config, *, poll: bool | None = None) -> None:
-        self.site = site
+class ReloadApp(Layer[App]):
+    """Live reload around ``inner`` (the sharing layer, around the Site)."""
+
+    def __init__(self, inner: App, config: Config, *, poll: bool | None = None) -> None:
+        super().__init__(inner)
         self.config = config
         self.graph = PageGraph(config.root)
         self.injector = inject.Injector()
@@ -93,10 +95,10 @@ class ReloadApp:
         self._script = script
         self._script_etag = '"' + hashlib.sha256(script).hexdigest()[:20] + '"'
 
-    # -- App protocol ----------------------------------------------------------------
+    # -- App protocol: body_limit is the inner app's ---------------------------------
 
     async def startup(self) -> None:
-        await self.site.startup()
+        await self.inner.startup()
         loop = asyncio.get_running_loop()
         self.debouncer = Debouncer(self.apply, self.ignore, on_progress=self.progress)
         self.watcher = Watcher(
@@ -116,12 +118,7 @@ class ReloadApp:
             # 1001 "going away": the tab keeps trying and reloads when we are back.
             client.socket.close(1001, "server stopping")
         self.clients.clear()
-        await self.site.shutdown()
-
-    def body_limit(self, head: RequestHead) -> int | None:
-        """Body bounds are the wrapped app's business (uploads may be larger than max_body)."""
-        inner = getattr(self.site, "body_limit", None)
-        return None if inner is None else inner(head)
+        await self.inner.shutdown()
 
     def handle(self, request: Request) -> Response | Awaitable[Response]:
         if request.path.startswith(PREFIX):
@@ -142,7 +139,7 @@ class ReloadApp:
 
     def _handle(self, request: Request, *, retried: bool = False) -> Response | Awaitable[Response]:
         site_request, revalidating = for_site(request)
-        result = self.site.handle(site_request)
+        result = self.inner.handle(site_request)
         if inspect.isawaitable(result) or _streamed_html(result):
             return self._handle_async(request, site_request, revalidating, result, retried)
         return self._respond(request, site_request, revalidating, result, retried)
@@ -238,12 +235,10 @@ class ReloadApp:
     def apply(self, changes: ChangeSet) -> None:
         """The burst settled: invalidate first, then tell the tabs not told yet."""
         paths = changes.paths
-        site_invalidate = getattr(self.site, "invalidate", None)
-        if site_invalidate is not None:
-            try:
-                site_invalidate(paths)
-            except Exception:
-                log.exception("invalidating caches after a change failed")
+        try:
+            self.inner.invalidate(paths)
+        except Exception:
+            log.exception("invalidating caches after a change failed")
         self.injector.forget(paths)
         self._recent.append((time.monotonic(), paths))
         burst, self._burst = self._burst, None

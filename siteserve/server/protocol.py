@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterable, Awaitable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import cast
 
 from siteserve.http.errors import ProtocolError
@@ -53,9 +53,7 @@ class HttpConnection(asyncio.Protocol):
         self._state = state
         self._loop = state.loop
         self._transport: asyncio.Transport | None = None
-        # An app may bound some bodies differently (uploads): asked once per request head.
-        body_limit = getattr(state.app, "body_limit", None)
-        self._parser = RequestParser(self, state.limits, body_limit)
+        self._parser = RequestParser(self, state.limits)
         self._flow = WriteFlow()
         self._queue: deque[_Exchange] = deque()
         self._parsing: _Exchange | None = None
@@ -152,7 +150,7 @@ class HttpConnection(asyncio.Protocol):
 
     # -- parser events ---------------------------------------------------------
 
-    def on_request_head(self, head: RequestHead) -> None:
+    def on_request_head(self, head: RequestHead) -> int | None:
         headers = head.headers
         has_body = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
         exchange_box: list[_Exchange] = []
@@ -175,6 +173,8 @@ class HttpConnection(asyncio.Protocol):
             scheme=self._state.scheme,
             body=body,
         )
+        # Asked once, before any of the body is read (an upload may be larger than max_body).
+        body_limit = self._state.app.body_limit(request)
         exchange = _Exchange(request, head)
         exchange_box.append(exchange)
         self._queue.append(exchange)
@@ -182,6 +182,7 @@ class HttpConnection(asyncio.Protocol):
         self.deadline = None
         if len(self._queue) > MAX_PIPELINE:
             self._pause_reading()
+        return body_limit
 
     def on_request_body(self, data: bytes) -> None:
         if self._parsing is not None and self._parsing.request.body.feed(data):
@@ -414,9 +415,7 @@ class HttpConnection(asyncio.Protocol):
         """Server is stopping: close when idle, else after the response in flight."""
         if self._upgraded is not None:
             # An upgraded protocol may say goodbye first (a WebSocket sends close 1001).
-            goodbye = getattr(self._upgraded, "server_stopping", None)
-            if goodbye is not None:
-                goodbye()
+            self._upgraded.server_stopping()
             self._close()
         elif self._active is None and not self._queue:
             self._close()
@@ -433,6 +432,7 @@ class HttpConnection(asyncio.Protocol):
 
 
 async def _close_iterable(body: AsyncIterable[bytes]) -> None:
-    close = getattr(body, "aclose", None)
+    # An async generator (or any body with ``aclose``) releases what it holds now.
+    close: Callable[[], Awaitable[object]] | None = getattr(body, "aclose", None)
     if close is not None:
         await close()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from siteserve.config import Config, ConfigError
-from siteserve.http.response import App
+from siteserve.layers import App
 from siteserve.server.protocol import HttpConnection
 from siteserve.server.state import AccessLog, AccessRecord, ServerState
 

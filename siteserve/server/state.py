@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from siteserve.config import Limits
-from siteserve.http.response import App
+from siteserve.layers import App
 
 if TYPE_CHECKING:
     from siteserve.server.protocol import HttpConnection

@@ -10,16 +10,15 @@ CORS wrap that (see ``assemble.build_app``).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl
 
 from siteserve.config import Config
-from siteserve.http.parser import RequestHead
 from siteserve.http.request import Request
 from siteserve.http.response import Response
+from siteserve.layers import Layer
 from siteserve.share.archive import content_disposition, zip_response
 from siteserve.share.health import HEALTH_PATH, health_response
 from siteserve.share.uploads import UPLOAD_SLACK, Uploads
@@ -30,16 +29,18 @@ from siteserve.site.resolver import split_path
 UPLOAD_METHODS = "GET, HEAD, OPTIONS, POST"
 
 
-class ShareApp:
+class ShareApp(Layer[Site]):
+    """The layer right around the Site (``inner``), which it asks for routes and pages."""
+
     def __init__(self, site: Site, config: Config) -> None:
-        self.site = site
+        super().__init__(site)
         self.config = config
         self.root = site.root
         self.uploads = (
             Uploads(config, site.root, site.resolver.is_page_file) if config.upload else None
         )
 
-    # -- App protocol ------------------------------------------------------------------
+    # -- App protocol: handle and body_limit (the rest is the Site's) ------------------
 
     def handle(self, request: Request) -> Response | Awaitable[Response]:
         if request.path == HEALTH_PATH:
@@ -55,33 +56,19 @@ class ShareApp:
             answer = self._download(request)
             if answer is not None:
                 return answer
-        return self.site.handle(request)
+        return self.inner.handle(request)
 
-    def body_limit(self, head: RequestHead) -> int | None:
-        """Uploads to a listed folder may be as large as --max-upload; the rest keep max_body."""
-        if self.uploads is None or head.method != "POST":
-            return None
-        if self._listed_folder(head.path) is None:
-            return None
-        return self.config.max_upload + UPLOAD_SLACK
-
-    async def startup(self) -> None:
-        await self.site.startup()
-
-    async def shutdown(self) -> None:
-        await self.site.shutdown()
-
-    def invalidate(self, paths: Iterable[Path]) -> None:
-        self.site.invalidate(paths)
-
-    def __getattr__(self, name: str) -> Any:
-        # Anything else (page_handler, resolver, ...) is the Site's: this layer adds, never hides.
-        return getattr(self.site, name)
+    def body_limit(self, request: Request) -> int | None:
+        """Uploads to a listed folder may be as large as --max-upload; the rest is the Site's."""
+        uploading = self.uploads is not None and request.method == "POST"
+        if uploading and self._listed_folder(request.path) is not None:
+            return self.config.max_upload + UPLOAD_SLACK
+        return self.inner.body_limit(request)
 
     # -- downloads ---------------------------------------------------------------------
 
     def _listed_folder(self, path: str) -> Path | None:
-        resolved = self.site.resolver.resolve(path)
+        resolved = self.inner.resolver.resolve(path)
         return resolved.path if resolved.kind == "directory" else None
 
     def _download(self, request: Request) -> Response | Awaitable[Response] | None:
@@ -102,13 +89,13 @@ class ShareApp:
                 folder,
                 root=self.root,
                 follow_symlinks=self.config.follow_symlinks,
-                is_page=self.site.resolver.is_page_file,
+                is_page=self.inner.resolver.is_page_file,
             )
-        resolved = self.site.resolver.resolve(request.path)
+        resolved = self.inner.resolver.resolve(request.path)
         if resolved.kind not in ("file", "page") or resolved.path is None:
             return None
         name = resolved.served_as or resolved.path.name
-        result = self.site.handle(request)
+        result = self.inner.handle(request)
         if inspect.isawaitable(result):
             return _attach_later(result, name)
         return _attach(result, name)
@@ -119,7 +106,7 @@ class ShareApp:
         if split is None:
             return None
         folder = self.root.joinpath(*split[0])
-        resolved = self.site.resolver.resolve(path)
+        resolved = self.inner.resolver.resolve(path)
         if resolved.kind == "directory":
             return resolved.path
         # A folder with an index page: the zip is of the folder itself.

@@ -14,9 +14,9 @@ import binascii
 import hmac
 from collections.abc import Awaitable
 
-from siteserve.http.parser import RequestHead
 from siteserve.http.request import Request
-from siteserve.http.response import App, Response
+from siteserve.http.response import Response
+from siteserve.layers import App, Layer
 from siteserve.share.credentials import Credential, digest
 from siteserve.share.health import HEALTH_PATH
 
@@ -77,7 +77,7 @@ class Authenticator:
         return valid & allowed
 
 
-class AuthApp:
+class AuthApp(Layer[App]):
     """Answers 401 unless the request carries a known user and password.
 
     The bound for request bodies follows: a request without credentials gets
@@ -86,7 +86,7 @@ class AuthApp:
     """
 
     def __init__(self, inner: App, credentials: tuple[Credential, ...]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.authenticator = Authenticator(credentials)
 
     def handle(self, request: Request) -> Response | Awaitable[Response]:
@@ -96,15 +96,7 @@ class AuthApp:
             return unauthorized()
         return self.inner.handle(request)
 
-    def body_limit(self, head: RequestHead) -> int | None:
-        inner = getattr(self.inner, "body_limit", None)
-        if inner is None or not self.authenticator.allows(head.headers.get("authorization")):
-            return None
-        limit: int | None = inner(head)
-        return limit
-
-    async def startup(self) -> None:
-        await self.inner.startup()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
+    def body_limit(self, request: Request) -> int | None:
+        if not self.authenticator.allows(request.headers.get("authorization")):
+            return None  # it will be answered 401: max_body is plenty for that
+        return self.inner.body_limit(request)

@@ -19,9 +19,9 @@ import re
 from collections.abc import Awaitable
 from dataclasses import replace
 
-from siteserve.http.parser import RequestHead
 from siteserve.http.request import Request
-from siteserve.http.response import App, Response
+from siteserve.http.response import Response
+from siteserve.layers import App, Layer
 
 #: Headers a cross-origin script may read beyond the CORS-safelisted ones.
 EXPOSED = "Content-Length, Content-Range, Content-Disposition, ETag, Last-Modified, Accept-Ranges"
@@ -43,9 +43,11 @@ def is_preflight(request: Request) -> bool:
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-class CorsApp:
+class CorsApp(Layer[App]):
+    """Answers preflights itself and adds the CORS headers to what ``inner`` answers."""
+
     def __init__(self, inner: App, *, methods: tuple[str, ...] = METHODS) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.methods = ", ".join(methods)
 
     def handle(self, request: Request) -> Response | Awaitable[Response]:
@@ -75,16 +77,6 @@ class CorsApp:
             # Chrome's Private Network Access: a public page asking for a LAN server.
             headers.append(("Access-Control-Allow-Private-Network", "true"))
         return Response(204, headers)
-
-    def body_limit(self, head: RequestHead) -> int | None:
-        inner = getattr(self.inner, "body_limit", None)
-        return None if inner is None else inner(head)
-
-    async def startup(self) -> None:
-        await self.inner.startup()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
 
 
 def _with_headers(response: Response) -> Response:

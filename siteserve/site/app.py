@@ -2,24 +2,27 @@
 
 A static file is answered synchronously (no coroutine, no thread hop): the
 resolver's answer is cached per raw path, the file's headers per file version,
-and the request costs one ``os.stat``. Pages (templates) are answered by an
-awaitable from the page handler.
+and the request costs one ``os.stat``. Pages (templates) are answered by the
+page handler (``siteserve.site.pages.Pages``), at once when a page has proven
+cheap, else by an awaitable. The Site is the innermost app of the stack that
+``assemble.build_app`` builds.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from siteserve.config import Config
 from siteserve.http.request import Request
 from siteserve.http.response import Response
-from siteserve.site.errors import CustomPageLookup, builtin_error, error_response
+from siteserve.layers import App
+from siteserve.site.errors import builtin_error, error_response
 from siteserve.site.listing import render_listing
+from siteserve.site.pages import ErrorResponder, Pages
 from siteserve.site.resolver import Resolved, Resolver
 from siteserve.site.static import NotAFile, StaticFiles
 from siteserve.site.transfer import Transfer
@@ -32,37 +35,48 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 PAGE_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 
 
-RenderNow = Callable[[Request, Resolved], Response | Awaitable[Response] | None]
-
-
 class PageHandler(Protocol):
-    """What renders templates; ``siteserve.site.pages.Pages(config)`` provides it."""
+    """What renders templates for the Site: ``siteserve.site.pages.Pages`` implements it all.
 
-    def render(self, request: Request, resolved: Resolved) -> Awaitable[Response]: ...
-
-
-def load_page_handler(config: Config) -> PageHandler | None:
-    """The pages module's handler, or None when it is not there.
-
-    The seam for the pages module: ``siteserve/site/pages.py`` defines
-    ``class Pages`` built as ``Pages(config)`` with ``async render(request,
-    resolved)``. Used when present: ``invalidate(paths)``, ``close()`` (at
-    shutdown), ``error_template(status)`` with ``async render_error_page(request,
-    status)`` (templated error pages such as ``404.html.jinja``), and an
-    ``error_responder`` attribute the Site fills so ``abort()`` answers what any
-    other error would.
+    A class that subclasses ``PageHandler`` (a test's fake) gets the defaults
+    below; only ``render`` has none.
     """
-    try:
-        module = importlib.import_module("siteserve.site.pages")
-    except ModuleNotFoundError as error:
-        if error.name != "siteserve.site.pages":
-            raise
+
+    #: The abort hook: set by the Site, so a page's ``abort(404)`` answers what
+    #: any other 404 would (the site's own error page included).
+    error_responder: ErrorResponder | None = None
+
+    def render(self, request: Request, resolved: Resolved) -> Awaitable[Response]:
+        """Render the page ``resolved`` names (kind "page") for ``request``."""
+        ...
+
+    def render_now(
+        self, request: Request, resolved: Resolved
+    ) -> Response | Awaitable[Response] | None:
+        """The answer without a task when it can be had at once; None means: call ``render``."""
         return None
-    handler: PageHandler = module.Pages(config)
-    return handler
+
+    async def startup(self) -> None:
+        """Get ready before the first request."""
+
+    def close(self) -> None:
+        """The server is stopping: release threads and session stores."""
+
+    def invalidate(self, paths: Iterable[Path]) -> None:
+        """Files changed: forget compiled templates and data made from them."""
+
+    def error_template(self, status: int) -> Path | None:
+        """The site's template for an error status (``404.html.jinja``), if it has one."""
+        return None
+
+    async def render_error_page(self, request: Request, status: int) -> Response | None:
+        """That template rendered for ``status``; None when there is none or it failed."""
+        return None
 
 
-class Site:
+class Site(App):
+    """The innermost app: resolves a URL and answers the file, listing, page or error."""
+
     def __init__(self, config: Config, *, page_handler: PageHandler | None = None) -> None:
         self.config = config
         self.resolver = Resolver(
@@ -74,13 +88,9 @@ class Site:
         #: Conditional requests, ranges and codings for static files (RFC 9110 13, 14).
         self.transfer = Transfer(config, self.static)
         self.transfer.install()
-        #: Renders kind "page"; None answers 500 "pages not available".
-        self.page_handler = page_handler if page_handler is not None else load_page_handler(config)
-        #: The handler's synchronous fast path, when it has one (Pages.render_now).
-        self._render_now: RenderNow | None = getattr(self.page_handler, "render_now", None)
-        #: Finds a site-made error page (a ``404.html.jinja``) before ``404.html``.
-        self.custom_page_lookup: CustomPageLookup | None = None
-        self._connect_pages()
+        #: Renders kind "page" (tests may give their own).
+        self.pages: PageHandler = page_handler if page_handler is not None else Pages(config)
+        self.pages.error_responder = self.error_awaitable
 
     # -- App protocol ------------------------------------------------------------------
 
@@ -108,35 +118,31 @@ class Site:
     async def startup(self) -> None:
         for message in self.resolver.route_conflicts():
             log.warning("route conflict: %s", message)
-        start = getattr(self.page_handler, "startup", None)
-        if start is not None:
-            await start()
+        await self.pages.startup()
 
     async def shutdown(self) -> None:
-        close = getattr(self.page_handler, "close", None)
-        if close is not None:
-            close()
+        self.pages.close()
+
+    def body_limit(self, request: Request) -> int | None:
+        """The Site reads no body larger than ``limits.max_body`` (pages check it too)."""
+        return None
+
+    def invalidate(self, paths: Iterable[Path]) -> None:
+        """Files changed: forget what was resolved and cached about them."""
+        paths = list(paths)
+        self.resolver.invalidate()
+        self.static.invalidate(paths)
+        self.pages.invalidate(paths)
 
     # -- pages ---------------------------------------------------------------------
 
-    def _connect_pages(self) -> None:
-        handler: Any = self.page_handler
-        if handler is None:
-            return
-        if hasattr(handler, "error_template") and hasattr(handler, "render_error_page"):
-            self.custom_page_lookup = self._templated_error_page
-        if hasattr(handler, "error_responder"):
-            handler.error_responder = self.error_awaitable
-
     def _templated_error_page(self, request: Request, status: int) -> Awaitable[Response] | None:
-        handler: Any = self.page_handler
-        if handler.error_template(status) is None:
+        if self.pages.error_template(status) is None:
             return None  # the common case stays synchronous
         return self._render_templated_error(request, status)
 
     async def _render_templated_error(self, request: Request, status: int) -> Response:
-        handler: Any = self.page_handler
-        response: Response | None = await handler.render_error_page(request, status)
+        response = await self.pages.render_error_page(request, status)
         if response is not None:
             return response
         # The template failed or aborted: the plain answers, without the hook.
@@ -155,15 +161,6 @@ class Site:
 
     # -- the rest --------------------------------------------------------------------
 
-    def invalidate(self, paths: Iterable[Path]) -> None:
-        """Files changed: forget what was resolved and cached about them."""
-        paths = list(paths)
-        self.resolver.invalidate()
-        self.static.invalidate(paths)
-        forget = getattr(self.page_handler, "invalidate", None)
-        if forget is not None:
-            forget(paths)
-
     def error(
         self, request: Request, status: int, *, headers: Iterable[tuple[str, str]] = ()
     ) -> Response | Awaitable[Response]:
@@ -173,7 +170,7 @@ class Site:
             follow_symlinks=self.config.follow_symlinks,
             headers=headers,
             request=request,
-            custom_page_lookup=self.custom_page_lookup,
+            custom_page_lookup=self._templated_error_page,
         )
 
     def _dispatch(
@@ -183,8 +180,7 @@ class Site:
         kind = resolved.kind
         if request.path == "*" and method == "OPTIONS":
             # Asterisk-form asks about the server as a whole (RFC 9110 section 9.3.7).
-            methods = PAGE_METHODS if self.page_handler is not None else READ_METHODS
-            return _allow(204, methods)
+            return _allow(204, PAGE_METHODS)
         if kind == "not_found":
             return self.error(request, 404)
         allowed = PAGE_METHODS if kind == "page" else READ_METHODS
@@ -208,19 +204,16 @@ class Site:
                 request=request,
                 uploads=self.config.upload,
             )
-        if self.page_handler is None:
-            return builtin_error(500, message="pages not available")
         if not os.path.isfile(resolved.path):
             # The template went away since it was resolved (and no watcher said so).
             if retried:
                 return self.error(request, 404)
             self.resolver.invalidate()
             return self._dispatch(request, self.resolver.resolve(request.path), retried=True)
-        if self._render_now is not None:
-            answer = self._render_now(request, resolved)
-            if answer is not None:
-                return answer
-        return self.page_handler.render(request, resolved)
+        answer = self.pages.render_now(request, resolved)
+        if answer is not None:
+            return answer
+        return self.pages.render(request, resolved)
 
     def _redirect(self, request: Request, resolved: Resolved) -> Response:
         assert resolved.location is not None

@@ -83,6 +83,8 @@ class _Aborted:
 
 
 class Pages:
+    """The Site's page handler (``site.app.PageHandler``): renders templates per request."""
+
     def __init__(self, config: Config, *, workers: int = RENDER_WORKERS) -> None:
         self._config = config
         self._root = config.root
@@ -209,7 +211,11 @@ class Pages:
         self.environment.forget(paths)
         self.data.forget(paths)
 
+    async def startup(self) -> None:
+        """Nothing to prepare: templates compile, and data files load, on first use."""
+
     def close(self) -> None:
+        """Stop the render threads and close the session store (at shutdown)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.sessions.close()
 

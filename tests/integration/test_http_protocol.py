@@ -15,13 +15,14 @@ import httpx
 import pytest
 
 from siteserve.config import Config, Limits
-from siteserve.http import Channel, FileBody, Request, Response
+from siteserve.http import Channel, FileBody, Request, Response, UpgradedConnection
 from siteserve.http.request import BodyIncomplete
+from siteserve.layers import App
 from tests.conftest import RunningServer, running_server
 from tests.integration.wire import Wire
 
 
-class EchoChannel:
+class EchoChannel(UpgradedConnection):
     """An upgraded connection that echoes bytes back, to test the 101 hand-over."""
 
     def __init__(self, channel: Channel) -> None:
@@ -34,7 +35,7 @@ class EchoChannel:
         pass
 
 
-class ProtocolApp:
+class ProtocolApp(App):
     """A tiny app exercising every body kind and timing the server must handle."""
 
     def __init__(self, big_file: Path) -> None:
@@ -42,12 +43,6 @@ class ProtocolApp:
         self.produced = 0
         self.release = threading.Event()
         self.slow_started = threading.Event()
-
-    async def startup(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
 
     def handle(self, request: Request) -> Response | asyncio.Future[Response] | object:
         path = request.path

@@ -11,6 +11,9 @@ from typing import Any
 
 import httpx
 
+from siteserve.layers import innermost
+from siteserve.site.app import Site
+from siteserve.site.pages import Pages
 from tests.conftest import RunningServer
 from tests.unit.page_support import write_site
 
@@ -218,8 +221,9 @@ def test_a_redirect_after_post(tmp_path: Path, serve_site: Serve) -> None:
 def test_a_slow_page_does_not_stop_other_requests(tmp_path: Path, serve_site: Serve) -> None:
     release = threading.Event()
     server = serve(serve_site, tmp_path, {"slow.html.jinja": "{{ wait() }}", "p.html.jinja": "p"})
-    app: Any = server.app
-    app.page_handler.environment.globals["wait"] = lambda: "slow" if release.wait(20) else "late"
+    site = innermost(server.app)
+    assert isinstance(site, Site) and isinstance(site.pages, Pages)
+    site.pages.environment.globals["wait"] = lambda: "slow" if release.wait(20) else "late"
     results: list[str] = []
 
     def fetch_slow() -> None:

@@ -17,6 +17,7 @@ import pytest
 from siteserve.config import build_config
 from siteserve.http.request import Request
 from siteserve.http.response import Response
+from siteserve.layers import App
 from tests.conftest import RunningServer, running_server
 
 Serve = Callable[..., RunningServer]
@@ -280,7 +281,7 @@ def test_a_large_upload_streams_to_disk(serve_site: Serve, root: Path) -> None:
     assert (root / "inbox" / "large.bin").read_bytes() == data
 
 
-class _SlowReader:
+class _SlowReader(App):
     """An app that holds a request's body unread until told, then reads it all."""
 
     def __init__(self) -> None:
@@ -296,12 +297,6 @@ class _SlowReader:
         async for chunk in request.body.stream():
             size += len(chunk)
         return Response(200, [("Content-Type", "text/plain")], str(size).encode())
-
-    async def startup(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
 
 
 def test_a_slow_reader_stops_the_server_reading(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ class Recorder:
         self.bodies: list[bytes] = []
         self.ends = 0
 
-    def on_request_head(self, head: RequestHead) -> None:
+    def on_request_head(self, head: RequestHead) -> int | None:
         self.heads.append(head)
+        return None
 
     def on_request_body(self, data: bytes) -> None:
         self.bodies.append(data)
@@ -211,3 +212,43 @@ def test_upgrade_stops_parsing_and_reports_the_offset() -> None:
     parser.feed(request + b"FRAME")
     assert recorder.heads[0].upgrade
     assert parser.upgrade_offset == len(request)
+
+
+# -- the sink answers each head with that request's body bound ---------------------------
+
+
+class BoundingRecorder(Recorder):
+    """Lets ``/upload/`` send 1000 bytes; the rest keep ``limits.max_body``."""
+
+    def on_request_head(self, head: RequestHead) -> int | None:
+        super().on_request_head(head)
+        return 1000 if head.path == "/upload/" else None
+
+
+def _post(path: str, body: bytes) -> bytes:
+    return f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def test_the_sink_bounds_each_body() -> None:
+    sink = BoundingRecorder()
+    RequestParser(sink, Limits(max_body=10)).feed(_post("/upload/", b"x" * 900))
+    assert b"".join(sink.bodies) == b"x" * 900
+    with pytest.raises(ProtocolError) as raised:
+        RequestParser(BoundingRecorder(), Limits(max_body=10)).feed(_post("/page", b"x" * 11))
+    assert raised.value.status == 413
+    with pytest.raises(ProtocolError):
+        RequestParser(BoundingRecorder(), Limits(max_body=10)).feed(_post("/upload/", b"x" * 1001))
+    chunked = (
+        b"POST /upload/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"3e8\r\n"
+        + b"x" * 1000
+        + b"\r\n1\r\nx\r\n0\r\n\r\n"
+    )
+    with pytest.raises(ProtocolError):
+        RequestParser(BoundingRecorder(), Limits(max_body=10)).feed(chunked)
+    # Each request of a pipeline gets its own bound.
+    sink = BoundingRecorder()
+    RequestParser(sink, Limits(max_body=10)).feed(
+        _post("/upload/", b"x" * 900) + _post("/page", b"y" * 10)
+    )
+    assert [head.path for head in sink.heads] == ["/upload/", "/page"]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from siteserve.config import ConfigError, Limits, build_config, parse_size
+from siteserve.config import ConfigError, build_config, parse_size
 from siteserve.http.headers import Headers
-from siteserve.http.parser import RequestHead, RequestParser
 from siteserve.http.request import Request
 from siteserve.http.response import Response
+from siteserve.layers import App
 from siteserve.share.auth import AuthApp, Authenticator, parse_basic
 from siteserve.share.cors import CorsApp
 from siteserve.share.credentials import (
@@ -102,7 +102,7 @@ def test_authenticator_checks_every_user() -> None:
         Authenticator(())
 
 
-class _Inner:
+class _Inner(App):
     def __init__(self) -> None:
         self.seen: list[str] = []
 
@@ -110,22 +110,17 @@ class _Inner:
         self.seen.append(request.path)
         return Response(200, [("Content-Type", "text/plain")], b"inner")
 
-    def body_limit(self, head: RequestHead) -> int | None:
+    def body_limit(self, request: Request) -> int | None:
         return 123
-
-    async def startup(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
 
 
 def _request(path: str, **headers: str) -> Request:
     return Request("GET", path, path, "", Headers(headers.items()))
 
 
-def _head(**headers: str) -> RequestHead:
-    return RequestHead("POST", "/", "/", "", "1.1", Headers(headers.items()), True, False)
+def _post_head(**headers: str) -> Request:
+    """A POST as the app sees it when its head is complete (body_limit is asked then)."""
+    return Request("POST", "/", "/", "", Headers(headers.items()))
 
 
 def test_auth_app_gates_requests_and_body_bounds() -> None:
@@ -137,8 +132,8 @@ def test_auth_app_gates_requests_and_body_bounds() -> None:
     assert isinstance(allowed, Response) and allowed.body == b"inner"
     health = app.handle(_request("/__siteserve/health"))
     assert isinstance(health, Response) and health.status == 200
-    assert app.body_limit(_head()) is None  # a stranger keeps the ordinary bound
-    assert app.body_limit(_head(authorization=_basic(b"ann:s3cret"))) == 123
+    assert app.body_limit(_post_head()) is None  # a stranger keeps the ordinary bound
+    assert app.body_limit(_post_head(authorization=_basic(b"ann:s3cret"))) == 123
 
 
 def test_cors_app_does_not_touch_shared_header_lists() -> None:
@@ -154,7 +149,7 @@ def test_cors_app_does_not_touch_shared_header_lists() -> None:
         assert isinstance(answer, Response)
         assert answer.header("Access-Control-Allow-Origin") == "*"
     assert shared == [("Content-Type", "text/plain")]
-    assert app.body_limit(_head()) == 123
+    assert app.body_limit(_post_head()) == 123
 
 
 # -- config -------------------------------------------------------------------------------
@@ -219,50 +214,3 @@ def test_certificate_options(tmp_path: Path) -> None:
         build_config(site, key=tmp_path / "k.pem")
     with pytest.raises(ConfigError, match="not found"):
         build_config(site, cert=tmp_path / "c.pem", key=tmp_path / "none.pem")
-
-
-# -- the parser asks the app how large this request's body may be ------------------------
-
-
-class _Sink:
-    def __init__(self) -> None:
-        self.heads: list[RequestHead] = []
-        self.body = b""
-
-    def on_request_head(self, head: RequestHead) -> None:
-        self.heads.append(head)
-
-    def on_request_body(self, data: bytes) -> None:
-        self.body += data
-
-    def on_request_end(self) -> None:
-        pass
-
-
-def _post(path: str, body: bytes) -> bytes:
-    return f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-
-
-def test_body_limit_hook() -> None:
-    from siteserve.http.errors import ProtocolError
-
-    def limit(head: RequestHead) -> int | None:
-        return 1000 if head.path == "/upload/" else None
-
-    sink = _Sink()
-    parser = RequestParser(sink, Limits(max_body=10), limit)
-    parser.feed(_post("/upload/", b"x" * 900))
-    assert len(sink.body) == 900
-    with pytest.raises(ProtocolError) as raised:
-        RequestParser(_Sink(), Limits(max_body=10), limit).feed(_post("/page", b"x" * 11))
-    assert raised.value.status == 413
-    with pytest.raises(ProtocolError):
-        RequestParser(_Sink(), Limits(max_body=10), limit).feed(_post("/upload/", b"x" * 1001))
-    chunked = (
-        b"POST /upload/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + b"3e8\r\n"
-        + b"x" * 1000
-        + b"\r\n1\r\nx\r\n0\r\n\r\n"
-    )
-    with pytest.raises(ProtocolError):
-        RequestParser(_Sink(), Limits(max_body=10), limit).feed(chunked)

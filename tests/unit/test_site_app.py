@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
 import pytest
 
-from siteserve.config import Config, build_config
+from siteserve.config import build_config
 from siteserve.http import Headers, Request, Response
-from siteserve.site import app as app_module
-from siteserve.site.app import Site, load_page_handler
+from siteserve.site.app import PageHandler, Site
 from siteserve.site.errors import builtin_error, error_response
 from siteserve.site.resolver import Resolved
 
@@ -38,7 +36,7 @@ def body_text(response: Response) -> str:
     return response.body.decode()
 
 
-class FakePages:
+class FakePages(PageHandler):
     def __init__(self) -> None:
         self.rendered: list[tuple[str, Resolved]] = []
         self.invalidated: list[Path] = []
@@ -66,9 +64,10 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def site(root: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
-    monkeypatch.setattr(app_module, "load_page_handler", lambda config: None)
-    return Site(build_config(root))
+def site(root: Path) -> Iterator[Site]:
+    site = Site(build_config(root))
+    yield site
+    asyncio.run(site.shutdown())
 
 
 def test_static_file_is_answered_without_a_coroutine(site: Site) -> None:
@@ -142,13 +141,14 @@ def test_options_and_405(site: Site) -> None:
         assert refused.header("Content-Type") == "text/html; charset=utf-8"
     server_wide = answer(site.handle(request("OPTIONS", "*")))
     assert server_wide.status == 204
-    assert server_wide.header("Allow") == "GET, HEAD, OPTIONS"
+    # The server as a whole takes what its pages take (the Site always has its pages).
+    assert server_wide.header("Allow") == "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
 
 
-def test_pages_without_a_handler_answer_500(site: Site) -> None:
+def test_the_sites_own_pages_render_templates(site: Site) -> None:
     response = answer(site.handle(request("GET", "/page")))
-    assert response.status == 500
-    assert "pages not available" in body_text(response)
+    assert response.status == 200
+    assert body_text(response) == "2"
 
 
 def test_pages_go_to_the_page_handler(root: Path) -> None:
@@ -230,30 +230,10 @@ def test_startup_reports_route_conflicts(
     assert "route conflict" in caplog.text
 
 
-def test_page_handler_seam(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    real_import = importlib.import_module
-
-    def missing(name: str) -> object:
-        if name == "siteserve.site.pages":
-            raise ModuleNotFoundError("no pages yet", name=name)
-        return real_import(name)
-
-    monkeypatch.setattr(importlib, "import_module", missing)
-    assert load_page_handler(Config(root=tmp_path)) is None
-
-    def broken(name: str) -> object:
-        raise ModuleNotFoundError("a dependency of pages is missing", name="jinja_extra")
-
-    monkeypatch.setattr(importlib, "import_module", broken)
-    with pytest.raises(ModuleNotFoundError):
-        load_page_handler(Config(root=tmp_path))
-
-
 def test_templated_error_pages_through_the_hook(root: Path) -> None:
     class ErrorPages(FakePages):
         def __init__(self) -> None:
             super().__init__()
-            self.error_responder: object = None
 
         def error_template(self, status: int) -> Path | None:
             return root / "404.html.jinja" if status == 404 else None

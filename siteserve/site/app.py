@@ -77,7 +77,7 @@ class PageHandler(Protocol):
 class Site(App):
     """The innermost app: resolves a URL and answers the file, listing, page or error."""
 
-    def __init__(self, config: Config, *, page_handler: PageHandler | None = None) -> None:
+    def __init__(self, config: Config, *, pages: PageHandler | None = None) -> None:
         self.config = config
         self.resolver = Resolver(
             config.root, follow_symlinks=config.follow_symlinks, render_globs=config.render
@@ -88,8 +88,8 @@ class Site(App):
         #: Conditional requests, ranges and codings for static files (RFC 9110 13, 14).
         self.transfer = Transfer(config, self.static)
         self.transfer.install()
-        #: Renders kind "page" (tests may give their own).
-        self.pages: PageHandler = page_handler if page_handler is not None else Pages(config)
+        #: Renders kind "page" (a test may give its own).
+        self.pages: PageHandler = pages if pages is not None else Pages(config)
         self.pages.error_responder = self.error_awaitable
 
     # -- App protocol ------------------------------------------------------------------

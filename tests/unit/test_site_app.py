@@ -153,7 +153,7 @@ def test_the_sites_own_pages_render_templates(site: Site) -> None:
 
 def test_pages_go_to_the_page_handler(root: Path) -> None:
     pages = FakePages()
-    site = Site(build_config(root), page_handler=pages)
+    site = Site(build_config(root), pages=pages)
     result = site.handle(request("GET", "/page"))
     assert inspect.isawaitable(result)
     assert answer(result).body == b"rendered"
@@ -210,7 +210,7 @@ def test_unexpected_errors_are_500_and_logged(
 
 def test_invalidate_reaches_every_cache(root: Path) -> None:
     pages = FakePages()
-    site = Site(build_config(root), page_handler=pages)
+    site = Site(build_config(root), pages=pages)
     answer(site.handle(request("GET", "/about")))
     assert site.resolver._cache and site.static._versions
     site.invalidate([root / "about.html"])
@@ -242,7 +242,7 @@ def test_templated_error_pages_through_the_hook(root: Path) -> None:
             return Response(status, [], f"templated {request.path}".encode())
 
     pages = ErrorPages()
-    site = Site(build_config(root), page_handler=pages)
+    site = Site(build_config(root), pages=pages)
     result = site.handle(request("GET", "/missing"))
     assert inspect.isawaitable(result)
     response = answer(result)
@@ -266,7 +266,7 @@ def test_builtin_error_escapes_the_message() -> None:
 
 def test_a_deleted_template_is_resolved_again(root: Path) -> None:
     pages = FakePages()
-    site = Site(build_config(root), page_handler=pages)
+    site = Site(build_config(root), pages=pages)
     assert answer(site.handle(request("GET", "/page"))).body == b"rendered"
     (root / "page.html.jinja").unlink()
     assert answer(site.handle(request("GET", "/page"))).status == 404

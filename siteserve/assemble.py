@@ -8,8 +8,10 @@ out:
 - ``Site``: files, listings, pages and error pages (``site.app``);
 - ``ShareApp``: health, downloads, folder zips, uploads (and their larger
   body bound, ``share.app``);
-- ``ReloadApp`` when live reload is on: the script in each page, the
-  WebSocket, cache invalidation on change (``reload.app``);
+- ``ReloadApp`` when live reload is on: the script in each page (its
+  injector is the Site's HTML transform, so an HTML file gets the script
+  before its validators), the WebSocket, cache invalidation on change
+  (``reload.app``);
 - ``AuthApp`` when a password is set, so every path (the reload WebSocket
   included) needs it, and a large body only with valid credentials
   (``share.auth``);
@@ -32,11 +34,15 @@ def build_app(config: Config) -> App:
     from siteserve.share.app import ShareApp
     from siteserve.site.app import Site
 
-    app: App = ShareApp(Site(config), config)
+    site = Site(config)
+    app: App = ShareApp(site, config)
     if config.reload:
         from siteserve.reload.app import ReloadApp
 
-        app = ReloadApp(app, config)
+        reload_app = ReloadApp(app, config)
+        # The script goes into HTML files inside the Site's pipeline, before validators.
+        site.static.html_transform = reload_app.injector
+        app = reload_app
     if config.auth:
         from siteserve.share.auth import AuthApp
         from siteserve.share.credentials import parse_credential

@@ -27,16 +27,10 @@ from siteserve.layers import App, Layer
 from siteserve.reload import inject
 from siteserve.reload.changes import MAX_WAIT_SECONDS, ChangeSet, Debouncer, IgnoreRules
 from siteserve.reload.graph import PageGraph, kind_of
-from siteserve.reload.validators import (
-    etag_listed,
-    for_site,
-    needs_identity,
-    not_modified_if_matching,
-    with_headers,
-)
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
-from siteserve.site import assets
+from siteserve.site import assets, conditional
+from siteserve.site.errors import builtin_error
 
 log = logging.getLogger("siteserve.reload")
 
@@ -137,48 +131,31 @@ class ReloadApp(Layer[App]):
         await self.debouncer.wait_settled(SETTLE_TIMEOUT)
         return await _resolved(self._handle(request))
 
-    def _handle(self, request: Request, *, retried: bool = False) -> Response | Awaitable[Response]:
-        site_request, revalidating = for_site(request)
-        result = self.inner.handle(site_request)
+    def _handle(self, request: Request) -> Response | Awaitable[Response]:
+        # The Site is asked once, with the request as it came: an HTML file gets the
+        # script inside the Site's pipeline (``Injector`` is its HtmlTransform), before
+        # validators, conditions, ranges and codings, so its 304s and gzip come from there.
+        result = self.inner.handle(request)
         if inspect.isawaitable(result) or _streamed_html(result):
-            return self._handle_async(request, site_request, revalidating, result, retried)
-        return self._respond(request, site_request, revalidating, result, retried)
+            return self._handle_async(request, result)
+        return self._respond(request, result)
 
     async def _handle_async(
-        self,
-        request: Request,
-        site_request: Request,
-        revalidating: bool,
-        result: Response | Awaitable[Response],
-        retried: bool,
+        self, request: Request, result: Response | Awaitable[Response]
     ) -> Response:
         response = await _resolved(result)
         if _streamed_html(response):
             response = await inject.collect(response)
-        return await _resolved(
-            self._respond(request, site_request, revalidating, response, retried)
-        )
+        return self._respond(request, response)
 
-    def _respond(
-        self,
-        request: Request,
-        site_request: Request,
-        revalidating: bool,
-        response: Response,
-        retried: bool,
-    ) -> Response | Awaitable[Response]:
-        if not retried:
-            identity = needs_identity(request, response)
-            if identity is not None:
-                # A compressed or partial HTML body: ask once more for the whole, plain page.
-                return self._handle(with_headers(request, identity), retried=True)
+    def _respond(self, request: Request, response: Response) -> Response:
         page = inject.injectable(response)
         self.graph.record(request, response, page=page)
-        if not page:
-            return response
-        response = self.injector.apply(response, after_post=request.method not in ("GET", "HEAD"))
-        if revalidating:
-            return not_modified_if_matching(request, response)
+        if page and inject.needs_script(response):
+            # A page, listing or error page, made for this request: it has no validators,
+            # coding or range to keep in step, so the script goes in on the way out.
+            after_post = request.method not in ("GET", "HEAD")
+            return self.injector.apply(response, after_post=after_post)
         return response
 
     # -- WebSocket clients -----------------------------------------------------------
@@ -295,8 +272,11 @@ class ReloadApp(Layer[App]):
         ]
         if request.method not in ("GET", "HEAD"):
             return Response(405, [("Allow", "GET, HEAD")], b"")
-        if etag_listed(request.headers.get("if-none-match"), self._script_etag):
-            return Response(304, headers[1:3])
+        decision = conditional.evaluate(request.method, request.headers, self._script_etag, None)
+        if decision.status == 304:
+            return Response(304, conditional.not_modified_headers(headers))
+        if decision.status == 412:
+            return builtin_error(412, message="A precondition of the request does not hold.")
         return Response(200, headers, self._script)
 
 

@@ -9,8 +9,11 @@ them is not taken for the real one.
 
 The injected body is a different representation, so it gets a different
 ETag (RFC 9110 section 8.8.3): the site's tag with ``+reload`` appended inside
-the quotes. Conditional requests carrying such a tag are translated back for
-the site, and its 304s translated forward again.
+the quotes. An HTML *file* gets the tag inside the Site's static pipeline, before
+its validators are made (``Injector`` is the Site's ``HtmlTransform``): its 304s,
+codings and caches then follow from the injected page's own tag. Answers made
+for one request (pages, listings, error pages) carry no validators and get the
+tag on the way out (``needs_script``, ``Injector.apply``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import parse_qsl
 
+from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
 
 RELOAD_SCRIPT_PATH = "/__siteserve/reload.js"
@@ -131,25 +136,6 @@ def tag_etag(etag: str) -> str:
     return etag
 
 
-def untag_etags(value: str) -> tuple[str, set[str]]:
-    """Translate an If-None-Match/If-Match list for the site.
-
-    Answers the list with our suffix removed, and the (suffix-free) tags that
-    carried it: only those may turn a 304 from the site into a 304 for the
-    injected representation.
-    """
-    tagged: set[str] = set()
-    items = []
-    for item in value.split(","):
-        item = item.strip()
-        suffix = ETAG_SUFFIX + '"'
-        if item.endswith(suffix):
-            item = item[: -len(suffix)] + '"'
-            tagged.add(item.removeprefix("W/"))
-        items.append(item)
-    return ", ".join(items), tagged
-
-
 def injectable(response: Response) -> bool:
     """Whether ``response`` is an HTML page the script belongs in."""
     if response.upgrade is not None or response.status < 200 or response.status in (204, 304):
@@ -163,6 +149,35 @@ def injectable(response: Response) -> bool:
 
 def is_download(response: Response) -> bool:
     return (response.header("content-disposition") or "").lower().startswith("attachment")
+
+
+def asks_download(request: Request) -> bool:
+    """Whether the sharing layer answers ``request`` as a download (``?download``).
+
+    Known before the Site answers, where a file's representation is chosen; the
+    sharing layer marks the response ``attachment`` only afterwards.
+    """
+    query = request.query
+    if "download" not in query:
+        return False
+    try:
+        fields = parse_qsl(query, keep_blank_values=True, max_num_fields=20)
+    except ValueError:
+        return False  # the sharing layer does not take it for a download either
+    return any(name == "download" for name, _ in fields)
+
+
+def needs_script(response: Response) -> bool:
+    """Whether the reload layer puts the tag into ``response`` on its way out.
+
+    Only an answer made for this request: a file's representation (an ETag that
+    already names the injected page, or a coded body) was decided by the Site's
+    pipeline, which leaves a file alone only when it must be (too large to read).
+    """
+    if response.header("content-encoding") not in (None, "identity"):
+        return False
+    etag = response.header("etag")
+    return etag is None or ETAG_SUFFIX not in etag
 
 
 def _read(body: FileBody) -> bytes | None:
@@ -186,7 +201,14 @@ async def collect(response: Response) -> Response:
 
 
 class Injector:
-    """Injects into responses, remembering injected file bodies until the file changes."""
+    """Injects into responses, remembering injected file bodies until the file changes.
+
+    It is also the Site's ``HtmlTransform`` (``site.transfer``): the static pipeline asks
+    it which files to rewrite and how, and keeps the result per file version.
+    """
+
+    #: HTML files up to this size are injected; larger ones are sent as they are.
+    max_bytes = MAX_INJECT_BYTES
 
     def __init__(self, tag: bytes = SCRIPT_TAG, *, cache_entries: int = 256) -> None:
         self.tag = tag
@@ -202,6 +224,26 @@ class Injector:
     def clear(self) -> None:
         self._cache.clear()
         self._bytes_cache.clear()
+
+    # -- the Site's HtmlTransform ----------------------------------------------------
+
+    @staticmethod
+    def rewrites(content_type: str) -> bool:
+        return is_html(content_type)
+
+    @staticmethod
+    def applies_to(request: Request) -> bool:
+        # A download is saved as it is on disk, never shown.
+        return not asks_download(request)
+
+    def rewrite(self, html: bytes) -> bytes:
+        return inject(html, self.tag)
+
+    @staticmethod
+    def rewritten_etag(etag: str) -> str:
+        return tag_etag(etag)
+
+    # -- answers made for one request ----------------------------------------------
 
     def apply(self, response: Response, *, after_post: bool = False) -> Response:
         """The response with the tag in its body (bytes and file bodies; see ``collect``)."""

@@ -20,12 +20,13 @@ from siteserve.config import Config
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.layers import App
+from siteserve.site import cache_policy
 from siteserve.site.errors import builtin_error, error_response
+from siteserve.site.file_version import NotAFile
 from siteserve.site.listing import render_listing
 from siteserve.site.pages import ErrorResponder, Pages
 from siteserve.site.resolver import Resolved, Resolver
-from siteserve.site.static import NotAFile, StaticFiles
-from siteserve.site.transfer import Transfer
+from siteserve.site.static import StaticFiles
 
 log = logging.getLogger("siteserve.site")
 
@@ -84,10 +85,8 @@ class Site(App):
         )
         #: The root with every symlink resolved, as the resolver's paths are.
         self.root: Path = self.resolver.root
+        #: Static files: validators, conditional requests, ranges, codings (RFC 9110 13, 14).
         self.static = StaticFiles(config)
-        #: Conditional requests, ranges and codings for static files (RFC 9110 13, 14).
-        self.transfer = Transfer(config, self.static)
-        self.transfer.install()
         #: Renders kind "page" (a test may give its own).
         self.pages: PageHandler = pages if pages is not None else Pages(config)
         self.pages.error_responder = self.error_awaitable
@@ -222,7 +221,7 @@ class Site(App):
             location += "?" + request.query
         headers = [
             ("Location", location),
-            ("Cache-Control", self.static.cache_control),
+            ("Cache-Control", cache_policy.profile(self.config)),
             ("X-Content-Type-Options", "nosniff"),
         ]
         return Response(301, headers, b"")

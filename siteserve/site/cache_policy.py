@@ -76,13 +76,20 @@ def has_content_hash(name: str) -> bool:
     )
 
 
-def cache_control(config: Config, rel_path: str) -> str:
-    """The Cache-Control value for a file response under the configured profile."""
+def profile(config: Config) -> str:
+    """The Cache-Control value of the configured profile, for any name (a redirect, say)."""
+    # Development (no cache_seconds): always revalidate, so a reload never shows a
+    # stale file, yet an unchanged file still costs only a 304 (RFC 9111 5.2.2.4).
     if config.cache_seconds is None:
         return DEVELOPMENT
-    if has_content_hash(rel_path):
-        return IMMUTABLE
     return f"public, max-age={config.cache_seconds}"
+
+
+def cache_control(config: Config, rel_path: str) -> str:
+    """The Cache-Control value for a file response under the configured profile."""
+    if config.cache_seconds is not None and has_content_hash(rel_path):
+        return IMMUTABLE
+    return profile(config)
 
 
 def _matches(pattern: str, rel_path: str) -> bool:

@@ -1,11 +1,11 @@
 """Static files: one ``os.stat`` per request, everything else computed once per file version.
 
-A *file version* is a file as it is on disk now: (path, inode, size, mtime_ns).
-Its validators, content type and response headers are computed the first time
-it is served and reused until the file changes; a small file's bytes are kept
-too, so an unchanged small file is never read twice. Conditional requests,
-ranges and compression plug in as *steps* that see the version and may answer
-instead of the plain 200 (see ``StaticFiles.steps``).
+``StaticFiles.respond`` is where the answer about a file is decided, in the order of
+RFC 9110 section 13.2.2: resolve the version, take the validators of the selected
+representation, evaluate the preconditions, honour a Range, code the body, send it.
+A version's validators, content type, headers and representations are built the first
+time it is served and reused until the file changes (``file_version``, ``transfer``); a
+small file's bytes are kept too, so an unchanged small file is never read twice.
 """
 
 from __future__ import annotations
@@ -14,96 +14,42 @@ import os
 import stat
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from email.utils import formatdate
 from pathlib import Path
 
 from siteserve.config import Config
 from siteserve.http.request import Request
-from siteserve.http.response import FileBody, Response
-from siteserve.site import cache_policy
+from siteserve.http.response import Response
+from siteserve.site import cache_policy, conditional, ranges, transfer
+from siteserve.site.compression import THREAD_THRESHOLD, Coding, CompressionCache, is_compressible
+from siteserve.site.errors import builtin_error
+from siteserve.site.file_version import (
+    FileChanged,
+    FileVersion,
+    NotAFile,
+    http_date,
+    make_etag,
+    read_version,
+    read_whole,
+)
 from siteserve.site.mime import content_type
+from siteserve.site.transfer import HtmlTransform, Representation
 
 #: Files up to this size are answered from memory.
 SMALL_FILE = 64 * 1024
-#: The memory all cached small files may take together.
+#: The memory all cached small files (and rewritten pages) may take together.
 CACHE_BYTES = 32 * 1024 * 1024
 #: File versions remembered (headers and validators), beyond the bytes bound.
 CACHE_ENTRIES = 16384
 
 
-class NotAFile(Exception):
-    """The path is gone or is no longer a regular file: resolve the URL again."""
-
-
-@dataclass(slots=True, eq=False)
-class FileVersion:
-    """One version of one file, with everything a response about it needs."""
-
-    path: Path
-    served_as: str
-    inode: int
-    size: int
-    mtime_ns: int
-    #: Whole seconds, the precision of an HTTP-date (RFC 9110 section 5.6.7).
-    mtime: int
-    etag: str
-    last_modified: str
-    content_type: str
-    #: Headers every 200 for this version carries, built once.
-    headers: tuple[tuple[str, str], ...] = ()
-    #: The bytes of a small file; None for a large one (sent from disk).
-    data: bytes | None = None
-    #: Per-version caches for later steps (a compressed body, for example).
-    extras: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def sources(self) -> tuple[Path, ...]:
-        """What a response about this version was made from (for live reload)."""
-        return (self.path,)
-
-    def body(self) -> bytes | FileBody:
-        if self.data is not None:
-            return self.data
-        return FileBody(self.path, 0, self.size)
-
-
-#: A step sees the request and the version; it answers (at once, or with an
-#: awaitable when the work belongs off the event loop), or returns None to pass.
-ResponseStep = Callable[[Request, FileVersion], Response | Awaitable[Response] | None]
-#: Extra headers for every 200 of a version (``Vary: Accept-Encoding``, say).
-HeaderHook = Callable[[FileVersion], Iterable[tuple[str, str]]]
-
-
-def make_etag(inode: int, size: int, mtime_ns: int) -> str:
-    """A strong entity-tag (RFC 9110 section 8.8.3) from the file's identity and version."""
-    return f'"{inode:x}-{size:x}-{mtime_ns:x}"'
-
-
-def http_date(seconds: int) -> str:
-    """IMF-fixdate, the preferred HTTP-date form (RFC 9110 section 5.6.7)."""
-    return formatdate(seconds, usegmt=True)
-
-
-def cache_control(config: Config) -> str:
-    # Development (no cache_seconds): always revalidate, so a reload never shows a
-    # stale file, yet an unchanged file still costs only a 304 (RFC 9111 5.2.2.4).
-    if config.cache_seconds is None:
-        return "no-cache"
-    return f"public, max-age={config.cache_seconds}"
-
-
 class StaticFiles:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.cache_control = cache_control(config)
-        #: Tried in order before the plain 200; the first Response wins.
-        self.steps: list[ResponseStep] = []
-        #: Answers after the steps instead of the plain 200 when set: the transfer
-        #: (preconditions, ranges, codings) that the Site installs; None passes.
-        self.last_step: ResponseStep | None = None
-        #: Contribute headers when a version is built.
-        self.header_hooks: list[HeaderHook] = []
+        #: Rewrites HTML files before their validators are made (live reload's script);
+        #: set at assembly, before the first request (``assemble.build_app``).
+        self.html_transform: HtmlTransform | None = None
+        #: Bodies coded on the fly, per representation and coding.
+        self.codings = CompressionCache()
         self._versions: OrderedDict[Path, FileVersion] = OrderedDict()
         self._cached_bytes = 0
 
@@ -112,21 +58,109 @@ class StaticFiles:
     def respond(
         self, request: Request, path: Path, served_as: str
     ) -> Response | Awaitable[Response]:
-        """The response for the file at ``path``.
+        """The response for the file at ``path``: at once, or later when a body must be coded.
 
         Raises NotAFile when the file is gone (the caller resolves the URL again)
         and PermissionError when it cannot be read.
         """
+        return self._respond(request, path, served_as, retry=True)
+
+    def _respond(
+        self, request: Request, path: Path, served_as: str, *, retry: bool
+    ) -> Response | Awaitable[Response]:
+        """Every file's answer is decided here, in the order of RFC 9110 section 13.2.2.
+
+        Resolve the version; take the validators of the representation the request
+        selects; evaluate the preconditions (304, 412); honour a Range (206, 416); code
+        the body; send it. ``retry`` is spent when the file changes while being coded.
+        """
+        # Resolve: the file as it is on disk now (one stat; built once per version).
         version = self.version(path, served_as)
-        for step in self.steps:
-            response = step(request, version)
-            if response is not None:
-                return response
-        if self.last_step is not None:
-            response = self.last_step(request, version)
-            if response is not None:
-                return response
-        return full_response(version)
+        representation = transfer.as_is(version)
+        method = request.method
+        if method not in ("GET", "HEAD"):
+            return representation.whole()
+        headers = request.headers
+
+        # Validators: of the page as shown (rewritten HTML) or of the file's own bytes,
+        # and of the coding Accept-Encoding selects, since each coding is a representation
+        # with its own tag. A request with Range is answered in identity: a Range names
+        # bytes of the identity body (section 14.1.2), so a resumed download fits its start.
+        transform = self.html_transform
+        if (
+            version.rewritten is not None
+            and transform is not None
+            and transform.applies_to(request)
+        ):
+            representation = transfer.shown(version, transform)
+        coding: Coding = "identity"
+        sibling: transfer.Sibling | None = None
+        accept = headers.get("accept-encoding")
+        if representation.compressible and accept is not None and "range" not in headers:
+            coding, sibling = transfer.choose(representation, accept, self.codings)
+        if sibling is not None:
+            etag = sibling.etag
+            alternates = representation.all_etags
+        elif coding != "identity":
+            etag = representation.coded_etags[coding]
+            alternates = representation.all_etags
+        else:
+            etag = representation.etag
+            alternates = representation.all_etags[1:]
+
+        # Preconditions (RFC 9110 section 13.2.2, steps 1-4).
+        decision = conditional.evaluate(method, headers, etag, version.mtime, alternates)
+        if decision.status == 304:
+            return representation.not_modified_response(decision.etag or etag)
+        if decision.status == 412:
+            return builtin_error(412, message="A precondition of the request does not hold.")
+
+        # Range (step 5), of the identity body only.
+        if coding == "identity":
+            if representation.ranges:
+                size, tag = representation.size, representation.etag
+                plan = ranges.plan(method, headers, size, tag, version.mtime)
+                if plan.status != 200:
+                    return transfer.partial(representation, plan)
+            return representation.whole()
+
+        # Content coding, then the body.
+        if sibling is not None:
+            return sibling.response(representation)
+        return self._coded(request, representation, coding, retry=retry)
+
+    def _coded(
+        self, request: Request, representation: Representation, coding: Coding, *, retry: bool
+    ) -> Response | Awaitable[Response]:
+        cached = self.codings.get(representation.etag, coding)
+        data = representation.data
+        if cached is None and data is not None and representation.size <= THREAD_THRESHOLD:
+            # Small and already in memory: coding it takes well under a millisecond.
+            cached = self.codings.compress_now(representation.etag, coding, data)
+        if cached is not None:
+            return representation.coded(coding, cached)
+        return self._coded_later(request, representation, coding, retry=retry)
+
+    async def _coded_later(
+        self, request: Request, representation: Representation, coding: Coding, *, retry: bool
+    ) -> Response:
+        data = representation.data
+        version = representation.version
+        read: Callable[[], bytes] = (lambda: data) if data is not None else _reader(version)
+        try:
+            body = await self.codings.compressed(representation.etag, coding, read)
+        except (FileChanged, FileNotFoundError):
+            if not retry:
+                return builtin_error(503, headers=[("Retry-After", "1")])
+            # Rewritten while we read it: answer about the new version instead.
+            try:
+                result = self._respond(request, version.path, version.served_as, retry=False)
+            except NotAFile:
+                return builtin_error(404)
+            return result if isinstance(result, Response) else await result
+        return representation.coded(coding, body)
+
+    # -- resolving the version -------------------------------------------------------
 
     def version(self, path: Path, served_as: str) -> FileVersion:
         """The current version of ``path``: one stat, and a cache hit when unchanged."""
@@ -148,12 +182,18 @@ class StaticFiles:
             return cached
         return self._remember(self._build(path, served_as, info))
 
-    # -- building a version ----------------------------------------------------------
-
     def _build(self, path: Path, served_as: str, info: os.stat_result) -> FileVersion:
+        media_type = content_type(served_as or path.name)
+        transform = self.html_transform
+        limit = SMALL_FILE
+        if transform is not None and transform.rewrites(media_type):
+            # A page to rewrite is read whole even when it is larger than a small file.
+            limit = max(SMALL_FILE, transform.max_bytes)
+        else:
+            transform = None
         data: bytes | None = None
-        if info.st_size <= SMALL_FILE:
-            data, info = _read_small(path, info)
+        if info.st_size <= limit:
+            data, info = read_whole(path, info, limit)
         size = info.st_size if data is None else len(data)
         mtime = int(info.st_mtime)
         version = FileVersion(
@@ -165,13 +205,19 @@ class StaticFiles:
             mtime=mtime,
             etag=make_etag(info.st_ino, size, info.st_mtime_ns),
             last_modified=http_date(mtime),
-            content_type=content_type(served_as or path.name),
-            data=data,
+            content_type=media_type,
+            data=data if size <= SMALL_FILE else None,
         )
+        if transform is not None and data is not None:
+            version.rewritten = transform.rewrite(data)
         version.headers = self._headers(version)
         return version
 
     def _headers(self, version: FileVersion) -> tuple[tuple[str, str], ...]:
+        try:
+            rel_path = version.path.relative_to(self.config.root).as_posix()
+        except ValueError:  # a symlink followed out of the root, with --follow-symlinks
+            rel_path = version.served_as
         headers = [
             ("Content-Type", version.content_type),
             ("ETag", version.etag),
@@ -180,31 +226,27 @@ class StaticFiles:
             ("Accept-Ranges", "bytes"),
             ("X-Content-Type-Options", "nosniff"),
         ]
-        for hook in self.header_hooks:
-            headers.extend(hook(version))
+        if is_compressible(version.content_type):
+            # Said even when this version is too small to code: a cache must not reuse a
+            # response across Accept-Encoding values for a URL whose next version may be
+            # coded (RFC 9110 section 12.5.5), and the 304 repeats it (section 15.4.5).
+            headers.append(transfer.VARY)
         # The site's own [headers] rules go on top of ours.
-        try:
-            rel_path = version.path.relative_to(self.config.root).as_posix()
-        except ValueError:  # a symlink followed out of the root, with --follow-symlinks
-            rel_path = version.served_as
-        return tuple(
-            cache_policy.apply_headers(headers, cache_policy.extra_headers(self.config, rel_path))
-        )
+        extra = cache_policy.extra_headers(self.config, rel_path)
+        return tuple(cache_policy.apply_headers(headers, extra))
 
     def _remember(self, version: FileVersion) -> FileVersion:
         old = self._versions.pop(version.path, None)
-        if old is not None and old.data is not None:
-            self._cached_bytes -= len(old.data)
+        if old is not None:
+            self._cached_bytes -= old.memory
         self._versions[version.path] = version
-        if version.data is not None:
-            self._cached_bytes += len(version.data)
+        self._cached_bytes += version.memory
         # Least recently served first out, until both bounds hold.
         while self._versions and (
             self._cached_bytes > CACHE_BYTES or len(self._versions) > CACHE_ENTRIES
         ):
             _, evicted = self._versions.popitem(last=False)
-            if evicted.data is not None:
-                self._cached_bytes -= len(evicted.data)
+            self._cached_bytes -= evicted.memory
         return version
 
     # -- invalidation ----------------------------------------------------------------
@@ -223,41 +265,12 @@ class StaticFiles:
         for key in list(self._versions):
             text = str(key)
             if any(text == p or text.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes):
-                dropped = self._versions.pop(key)
-                if dropped.data is not None:
-                    self._cached_bytes -= len(dropped.data)
+                self._cached_bytes -= self._versions.pop(key).memory
 
     @property
     def cached_bytes(self) -> int:
         return self._cached_bytes
 
 
-def full_response(version: FileVersion) -> Response:
-    """The plain 200 with the whole file."""
-    # A fresh list: the writer and later middleware may append to it.
-    return Response(200, list(version.headers), version.body(), sources=version.sources)
-
-
-def _read_small(path: Path, info: os.stat_result) -> tuple[bytes | None, os.stat_result]:
-    """Read a small file whole, with the stat that describes the bytes read.
-
-    A file rewritten between the stat and the read would pair new bytes with
-    old validators, so the stat is taken again on the open file and the read
-    repeated until both agree. A file that grew past the small size is left to
-    be sent from disk (None).
-    """
-    data = b""
-    for _ in range(3):
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(SMALL_FILE + 1)
-                after = os.fstat(handle.fileno())
-        except FileNotFoundError as error:
-            raise NotAFile(str(path)) from error
-        if after.st_size > SMALL_FILE:
-            return None, after
-        if len(data) == after.st_size and after.st_mtime_ns == info.st_mtime_ns:
-            return data, after
-        info = after
-    # Still changing under us: serve what was read; the caller sizes it by the bytes.
-    return data, info
+def _reader(version: FileVersion) -> Callable[[], bytes]:
+    return lambda: read_version(version)

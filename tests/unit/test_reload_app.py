@@ -204,62 +204,31 @@ def test_websocket_handshake_and_refusal(app: ReloadApp) -> None:
     assert answer(app, request("/__siteserve/ws")).status == 426
 
 
-def test_revalidating_an_injected_page_is_answered_here(app: ReloadApp, site: FakeSite) -> None:
-    site.routes["/"] = lambda r: page()
-    cached = answer(app, request("/")).header("etag")
-    assert cached == '"p1+reload"'
-    response = answer(
-        app, request("/", if_none_match=cached, if_modified_since="Sun, 06 Nov 1994 08:49:37 GMT")
-    )
-    assert response.status == 304 and response.body == b""
-    assert response.header("etag") == cached
-    assert response.header("content-type") is None
-    # The site was asked unconditionally: it knows nothing of our suffix.
-    last = site.requests[-1]
-    assert "if-none-match" not in last.headers and "if-modified-since" not in last.headers
-    # A changed page is a 200 with its new tag.
-    site.routes["/"] = lambda r: Response(200, [("Content-Type", HTML), ("ETag", '"p2"')], b"new")
-    fresh = answer(app, request("/", if_none_match=cached))
-    assert fresh.status == 200 and fresh.header("etag") == '"p2+reload"'
-
-
 def test_plain_validators_are_left_to_the_site(app: ReloadApp, site: FakeSite) -> None:
     site.routes["/app.js"] = lambda r: Response(304, [("ETag", '"j1"')])
     assert answer(app, request("/app.js", if_none_match='"j1"')).status == 304
     assert site.requests[-1].headers.get("if-none-match") == '"j1"'
 
 
-def test_navigations_ask_the_site_for_identity_bodies(app: ReloadApp, site: FakeSite) -> None:
+def test_requests_reach_the_site_once_and_as_they_came(app: ReloadApp, site: FakeSite) -> None:
     site.routes["/"] = lambda r: page()
-    answer(app, request("/", accept_encoding="br, gzip", sec_fetch_dest="document"))
-    assert "accept-encoding" not in site.requests[-1].headers
-    answer(app, request("/", accept_encoding="br, gzip", sec_fetch_dest="script"))
-    assert site.requests[-1].headers.get("accept-encoding") == "br, gzip"
+    fields = {"accept_encoding": "br, gzip", "sec_fetch_dest": "document", "range": "bytes=0-1"}
+    answer(app, request("/", if_none_match='"p1+reload"', **fields))
+    assert len(site.requests) == 1
+    asked = site.requests[0].headers
+    assert asked.get("accept-encoding") == "br, gzip"
+    assert asked.get("if-none-match") == '"p1+reload"' and asked.get("range") == "bytes=0-1"
 
 
-def test_compressed_html_is_asked_for_again_plain(app: ReloadApp, site: FakeSite) -> None:
-    def route(r: Request) -> Response:
-        if "accept-encoding" in r.headers:
-            return Response(200, [("Content-Type", HTML), ("Content-Encoding", "br")], b"\x1b")
-        return page()
-
-    site.routes["/"] = route
-    response = answer(app, request("/", accept_encoding="br"))
-    assert response.header("content-encoding") is None
-    assert isinstance(response.body, bytes) and SCRIPT_TAG in response.body
+def test_coded_or_partial_html_from_the_site_is_passed_on(app: ReloadApp, site: FakeSite) -> None:
+    # The Site's pipeline decided these representations; the script is never put into them.
+    coded = Response(200, [("Content-Type", HTML), ("Content-Encoding", "br")], b"\x1b")
+    site.routes["/coded"] = lambda r: coded
+    assert answer(app, request("/coded", accept_encoding="br")) is coded
+    ranged = Response(206, [("Content-Type", HTML), ("Content-Range", "bytes 0-1/40")], b"<h")
+    site.routes["/ranged"] = lambda r: ranged
+    assert answer(app, request("/ranged", range="bytes=0-1")) is ranged
     assert len(site.requests) == 2
-
-
-def test_a_range_of_html_becomes_the_whole_injected_page(app: ReloadApp, site: FakeSite) -> None:
-    def route(r: Request) -> Response:
-        if "range" in r.headers:
-            return Response(206, [("Content-Type", HTML), ("Content-Range", "bytes 0-1/40")], b"<h")
-        return page()
-
-    site.routes["/"] = route
-    response = answer(app, request("/", range="bytes=0-1"))
-    assert response.status == 200
-    assert isinstance(response.body, bytes) and SCRIPT_TAG in response.body
 
 
 # -- change sets ------------------------------------------------------------------------

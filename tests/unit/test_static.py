@@ -1,4 +1,4 @@
-"""Static file responses: headers, validators, the per-version cache, and the step seams."""
+"""Static file responses: headers, validators, the per-version cache, one pipeline."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from siteserve.config import Config
 from siteserve.http import FileBody, Headers, Request, Response
 from siteserve.site import static
-from siteserve.site.static import FileVersion, NotAFile, StaticFiles, make_etag
+from siteserve.site.file_version import NotAFile, make_etag
+from siteserve.site.static import StaticFiles
 
 
 def get(path: str = "/x") -> Request:
@@ -206,23 +207,20 @@ def test_a_file_changing_while_read_is_described_by_what_was_read(
     assert version.mtime_ns == 1_700_000_005_000_000_000
 
 
-def test_steps_and_header_hooks(tmp_path: Path, files: Files) -> None:
+def test_one_version_object_answers_every_request(tmp_path: Path, files: Files) -> None:
     path = write(tmp_path / "a.css", b"body{}")
-    seen: list[FileVersion] = []
-
-    def short_circuit(request: Request, version: FileVersion) -> Response | None:
-        seen.append(version)
-        if request.headers.get("x-stop"):
-            return Response(304, [("ETag", version.etag)])
-        return None
-
-    files.steps.append(short_circuit)
-    files.header_hooks.append(lambda version: [("Vary", "Accept-Encoding")])
     plain = files.respond(get(), path, "a.css")
+    # Compressible types say Vary even when too small to code (RFC 9110 section 12.5.5).
     assert plain.status == 200 and plain.header("Vary") == "Accept-Encoding"
-    stopped = files.respond(
-        Request("GET", "/a.css", "/a.css", "", Headers([("x-stop", "1")])), path, "a.css"
+    version = files.version(path, "a.css")
+    representation = version.as_is
+    assert representation is not None and representation.etag == plain.header("ETag")
+    revalidated = Request(
+        "GET", "/a.css", "/a.css", "", Headers([("if-none-match", representation.etag)])
     )
-    assert stopped.status == 304
-    assert seen[0] is seen[1]  # one version object flows through every step
-    assert seen[0].extras == {}
+    stopped = files.respond(revalidated, path, "a.css")
+    assert stopped.status == 304 and stopped.header("Vary") == "Accept-Encoding"
+    # Made once per version: the same representation answered both.
+    assert files.version(path, "a.css").as_is is representation
+    binary = write(tmp_path / "a.bin", b"\x00\x01")
+    assert files.respond(get(), binary, "a.bin").header("Vary") is None

@@ -62,11 +62,6 @@ class RequestRecord(Protocol):
     def duration_ms(self) -> float: ...
 
 
-def human_size(size: int) -> str:
-    """``532 B``, ``1.2 kB``, ``10.5 MB`` for the request log: decimal units."""
-    return sizes.human_size(size)
-
-
 def url_host(host: str) -> str:
     """``host`` as it appears in a URL: IPv6 literals in brackets."""
     return f"[{host}]" if ":" in host else host
@@ -199,7 +194,7 @@ class Console:
         before, after = self._styles.get(status // 100, ("", ""))
         line = (
             f"{self._clock} {printable(record.method)} {printable(record.path)} "
-            f"{before}{status}{after} {human_size(record.size)} {record.duration_ms:.1f} ms\n"
+            f"{before}{status}{after} {sizes.human_size(record.size)} {record.duration_ms:.1f} ms\n"
         )
         try:
             self._out.write(line)

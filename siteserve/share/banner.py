@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from siteserve import sizes
 from siteserve.config import Config
 from siteserve.console import ANY_HOSTS, ServerAddress, lan_addresses, url_host
-from siteserve.site.listing import human_size
 
 if TYPE_CHECKING:
     from siteserve.share.tls import TlsSetup
@@ -94,7 +94,8 @@ def share_notes(
         users = len(config.auth)
         notes.append(_line("Access", f"password required ({users} user{'s' * (users != 1)})"))
     if config.upload:
-        notes.append(_line("Uploads", f"on, up to {human_size(config.max_upload)} per request"))
+        limit = sizes.human_size(config.max_upload, binary=True)
+        notes.append(_line("Uploads", f"on, up to {limit} per request"))
     exposed = is_exposed(address.host)
     if exposed and not config.auth:
         if config.upload:

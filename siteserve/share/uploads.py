@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
+from siteserve import sizes
 from siteserve.config import Config
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Response
@@ -44,7 +45,7 @@ from siteserve.share.multipart import (
 from siteserve.share.upload_names import UnsafeName, make_folder, place_file, safe_name
 from siteserve.site.errors import builtin_error
 from siteserve.site.forms import FormError, media_type, parse_query
-from siteserve.site.listing import human_size, wants_json
+from siteserve.site.listing import wants_json
 
 log = logging.getLogger("siteserve.share")
 
@@ -103,7 +104,7 @@ class Uploads:
     async def _receive(self, request: Request, folder: Path) -> list[dict[str, Any]]:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_upload:
-            raise UploadError(413, f"the upload is larger than {_size(self.max_upload)}")
+            raise UploadError(413, _too_large(self.max_upload))
         content_type = request.headers.get("content-type")
         kind = media_type(content_type)
         relative = folder.relative_to(self.root).as_posix()
@@ -155,7 +156,7 @@ class Uploads:
             async for chunk in request.body.stream():
                 received += len(chunk)
                 if received > self.max_upload:
-                    raise UploadError(413, f"the upload is larger than {_size(self.max_upload)}")
+                    raise UploadError(413, _too_large(self.max_upload))
                 for event in parser.feed(chunk):
                     if isinstance(event, PartStart):
                         current, field_name = None, None
@@ -285,5 +286,5 @@ def _error(status: int, message: str, json_answer: bool) -> Response:
     return response
 
 
-def _size(size: int) -> str:
-    return human_size(size)
+def _too_large(limit: int) -> str:
+    return f"the upload is larger than {sizes.human_size(limit, binary=True)}"

@@ -72,7 +72,7 @@ class Entry:
 
     @property
     def size_text(self) -> str:
-        return "" if self.size is None else human_size(self.size)
+        return "" if self.size is None else sizes.human_size(self.size, binary=True)
 
     @property
     def modified_iso(self) -> str:
@@ -164,11 +164,6 @@ def wants_json(accept: str | None) -> bool:
         elif media in ("text/html", "application/xhtml+xml"):
             best_html = max(best_html, quality)
     return best_json > 0 and best_json > best_html
-
-
-def human_size(size: int) -> str:
-    """Sizes the way people read them in a listing: ``999 B``, ``1.5 KiB``, ``12 MiB``."""
-    return sizes.human_size(size, binary=True)
 
 
 def is_listed(name: str) -> bool:
@@ -290,7 +285,7 @@ def render_listing(
         query=query,
         folders=sum(entry.is_dir for entry in every),
         files=sum(not entry.is_dir for entry in every),
-        total_text=human_size(total),
+        total_text=sizes.human_size(total, binary=True),
         uploads=uploads,
     )
     return Response(200, [("Content-Type", "text/html; charset=utf-8"), *headers], body)

@@ -17,7 +17,6 @@ import pytest
 from siteserve import console as console_module
 from siteserve.console import (
     Console,
-    human_size,
     lan_addresses,
     local_url,
     parse_if_inet6,
@@ -64,24 +63,6 @@ def plain_console() -> tuple[Console, io.StringIO, io.StringIO]:
 
 
 # -- small helpers ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("size", "text"),
-    [
-        (0, "0 B"),
-        (999, "999 B"),
-        (1000, "1.0 kB"),
-        (1234, "1.2 kB"),
-        (999_949, "999.9 kB"),
-        (999_999, "1.0 MB"),
-        (10_500_000, "10.5 MB"),
-        (3 * 10**9, "3.0 GB"),
-        (5 * 10**15, "5000.0 TB"),
-    ],
-)
-def test_human_size(size: int, text: str) -> None:
-    assert human_size(size) == text
 
 
 def test_urls_bracket_ipv6_and_map_wildcards_to_loopback() -> None:

@@ -9,7 +9,6 @@ import pytest
 
 from siteserve.site.listing import (
     breadcrumbs,
-    human_size,
     is_listed,
     listing_entries,
     render_listing,
@@ -87,23 +86,6 @@ def test_entry_fields(folder: Path) -> None:
     assert entries["b.txt"].size == 1500
     assert entries["b.txt"].size_text == "1.5 KiB"
     assert entries["b.txt"].modified_iso.endswith("+00:00")
-
-
-@pytest.mark.parametrize(
-    ("size", "text"),
-    [
-        (0, "0 B"),
-        (1023, "1023 B"),
-        (1024, "1.0 KiB"),
-        (1536, "1.5 KiB"),
-        (10 * 1024, "10 KiB"),
-        (5 * 1024 * 1024, "5.0 MiB"),
-        (3 * 1024**3, "3.0 GiB"),
-        (2000 * 1024**4, "2000 TiB"),
-    ],
-)
-def test_human_size(size: int, text: str) -> None:
-    assert human_size(size) == text
 
 
 def test_breadcrumbs_are_encoded_links() -> None:

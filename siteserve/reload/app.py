@@ -1,8 +1,11 @@
 """Live reload around the Site: the same App, plus a script in every page and a WebSocket.
 
 ``ReloadApp`` answers two reserved URLs itself (the client script and its
-WebSocket) and passes everything else to the Site, injecting the script into
-HTML on the way out and recording which files each page was made from. On
+WebSocket) and passes everything else to the Site, once and unchanged. The
+script goes into HTML files inside the Site's pipeline (the injector is its
+HTML transform, see ``assemble.build_app``), so their 304s and codings come
+from there; answers made for one request (pages, listings, error pages) get it
+on the way out. Each answer records which files the page was made from. On
 each change set it first invalidates the Site's caches, so the first request
 after a change never sees old content, then tells each open tab what to do:
 reload, swap stylesheets, refresh images, or nothing.
@@ -149,7 +152,7 @@ class ReloadApp(Layer[App]):
         return self._respond(request, response)
 
     def _respond(self, request: Request, response: Response) -> Response:
-        page = inject.injectable(response)
+        page = inject.shows_page(response)
         self.graph.record(request, response, page=page)
         if page and inject.needs_script(response):
             # A page, listing or error page, made for this request: it has no validators,

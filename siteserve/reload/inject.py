@@ -147,6 +147,14 @@ def injectable(response: Response) -> bool:
     return is_html(response.header("content-type"))
 
 
+def shows_page(response: Response) -> bool:
+    """Whether a tab shows an injected page after ``response``: it has the script, or it is
+    a 304 that tells the browser to show the injected page it has stored."""
+    if response.status == 304:
+        return ETAG_SUFFIX in (response.header("etag") or "")
+    return injectable(response)
+
+
 def is_download(response: Response) -> bool:
     return (response.header("content-disposition") or "").lower().startswith("attachment")
 

@@ -1,7 +1,8 @@
 """Content codings for static files: negotiation, on-the-fly gzip and brotli, precompressed files.
 
-A file is compressed once per version: the compressed bytes are kept in a bounded LRU
-keyed by the identity ETag (which changes whenever the file does) and the coding.
+A body is compressed once per version: the compressed bytes are kept in a bounded LRU
+keyed by the ETag of the uncoded representation (which changes whenever the file does:
+the file's own, or that of the page as shown with live reload's script) and the coding.
 Each coding is a different representation, so it gets its own ETag (RFC 9110 section
 8.8.3: a strong tag names one exact byte sequence) and every response that could have
 been coded differently says ``Vary: Accept-Encoding`` (section 12.5.5).

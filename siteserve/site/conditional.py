@@ -1,8 +1,10 @@
 """Conditional requests: validators compared, preconditions evaluated (RFC 9110 section 13).
 
 Pure functions over header values, entity-tags and modification times: nothing here
-touches files or builds bodies. The static file handler asks :func:`evaluate` what to do
-before it chooses a range or an encoding.
+touches files or builds bodies. These are the rules for every layer that answers
+conditional requests: the static files (``static.StaticFiles.respond`` asks
+:func:`evaluate` before it honours a range or codes a body) and the reload client
+script; ETag lists are parsed here and nowhere else.
 """
 
 from __future__ import annotations

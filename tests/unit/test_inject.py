@@ -8,18 +8,25 @@ from pathlib import Path
 
 import pytest
 
+from siteserve.http.headers import Headers
+from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
 from siteserve.reload.inject import (
+    MAX_INJECT_BYTES,
     SCRIPT_TAG,
     SCRIPT_TAG_AFTER_POST,
     Injector,
+    asks_download,
     collect,
     inject,
     injectable,
     insertion_point,
     is_html,
+    needs_script,
+    shows_page,
     tag_etag,
 )
+from siteserve.site.transfer import HtmlTransform
 
 T = "<script>"  # stands in for the tag in the table below, to keep it readable
 TAG = SCRIPT_TAG.decode()
@@ -216,3 +223,61 @@ def test_the_answer_to_a_post_gets_a_marked_tag(tmp_path: Path) -> None:
     assert from_file.body == SCRIPT_TAG_AFTER_POST + b"<p>form</p>"
     # ... and never lands in the cache a GET of the same version is answered from.
     assert injector.apply(html()).body == b"<html><head>" + SCRIPT_TAG + b"</head></html>"
+
+
+# -- the Site's HtmlTransform, and what the reload layer still injects ------------------
+
+
+def _request(target: str) -> Request:
+    path, _, query = target.partition("?")
+    return Request("GET", target, path, query, Headers([("host", "x")]))
+
+
+def test_the_injector_is_the_sites_html_transform() -> None:
+    injector = Injector(b"<s>")
+    transform: HtmlTransform = injector  # what the Site's static files take
+    assert transform.rewrites("text/html; charset=utf-8")
+    assert not transform.rewrites("text/css") and not transform.rewrites("application/xhtml+xml")
+    assert transform.rewrite(b"<head></head>") == b"<head><s></head>"
+    assert transform.rewritten_etag('"v1"') == '"v1+reload"'
+    assert transform.max_bytes == MAX_INJECT_BYTES
+
+
+@pytest.mark.parametrize(
+    ("target", "download"),
+    [
+        ("/a.html", False),
+        ("/a.html?download", True),
+        ("/a.html?download=", True),
+        ("/a.html?x=1&download=1", True),
+        ("/a.html?downloads=1", False),
+        ("/a.html?q=download", False),
+        ("/a.html?" + "&".join(f"f{i}=1" for i in range(30)) + "&download", False),
+    ],
+)
+def test_a_download_is_the_file_as_it_is(target: str, download: bool) -> None:
+    assert asks_download(_request(target)) is download
+    assert Injector().applies_to(_request(target)) is not download
+
+
+@pytest.mark.parametrize(
+    ("headers", "needed"),
+    [
+        ([], True),  # a page, a listing, an error page
+        ([("ETag", '"p1"')], True),  # a page that set its own tag
+        ([("ETag", '"v1+reload"')], False),  # injected by the Site's pipeline
+        ([("ETag", '"v1+reload-gz"'), ("Content-Encoding", "gzip")], False),
+        ([("Content-Encoding", "br")], False),  # coded bytes cannot take the tag
+        ([("Content-Encoding", "identity")], True),
+    ],
+)
+def test_what_the_reload_layer_still_injects(headers: list[tuple[str, str]], needed: bool) -> None:
+    response = Response(200, [("Content-Type", "text/html"), *headers], b"<p>x</p>")
+    assert needs_script(response) is needed
+
+
+def test_a_304_of_an_injected_page_shows_the_page() -> None:
+    assert shows_page(html())
+    assert shows_page(Response(304, [("ETag", '"v1+reload"')]))
+    assert not shows_page(Response(304, [("ETag", '"v1"')]))
+    assert not shows_page(html(206))

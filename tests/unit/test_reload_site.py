@@ -16,9 +16,11 @@ from siteserve.http.headers import Headers
 from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
 from siteserve.reload.app import ReloadApp
+from siteserve.reload.changes import ChangeSet
 from siteserve.reload.inject import SCRIPT_TAG
 from siteserve.share.app import ShareApp
 from siteserve.site.app import Site
+from tests.unit.test_reload_app import Tab
 
 # Larger than the compression threshold, and than a small file kept in memory.
 PAGE = b"<html><head><title>t</title></head><body>" + b"<p>lorem ipsum</p>" * 5000 + b"</body>"
@@ -167,3 +169,16 @@ def test_a_download_is_the_file_as_it_is_with_ranges(app: ReloadApp, root: Path)
     assert "+reload" not in (whole.header("etag") or "")
     part = get(app, "/index.html?download", range="bytes=0-5")
     assert part.status == 206 and part.body == SMALL_PAGE[:6]
+
+
+def test_a_page_revalidated_with_a_304_counts_as_served(
+    app: ReloadApp, site: CountingSite, root: Path
+) -> None:
+    first = get(app, "/")
+    (root / "app.js").write_text("console.log(2)")
+    # The page's script changed after the page was served: a tab then would reload...
+    app.apply(ChangeSet(frozenset({root / "app.js"})))
+    # ...and its reload is answered 304: the page it shows now is up to date.
+    assert get(app, "/", if_none_match=first.header("etag") or "").status == 304
+    tab = Tab(app, "/", ["/app.js"])
+    assert tab.heard() == []

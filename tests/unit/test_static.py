@@ -224,3 +224,46 @@ def test_one_version_object_answers_every_request(tmp_path: Path, files: Files) 
     assert files.version(path, "a.css").as_is is representation
     binary = write(tmp_path / "a.bin", b"\x00\x01")
     assert files.respond(get(), binary, "a.bin").header("Vary") is None
+
+
+class Marker:
+    """An HtmlTransform that puts ``<m>`` first, except for requests with ``?raw``."""
+
+    max_bytes = 1024 * 1024
+
+    def rewrites(self, content_type: str) -> bool:
+        return content_type.startswith("text/html")
+
+    def applies_to(self, request: Request) -> bool:
+        return request.query != "raw"
+
+    def rewrite(self, html: bytes) -> bytes:
+        return b"<m>" + html
+
+    def rewritten_etag(self, etag: str) -> str:
+        return etag[:-1] + '+m"'
+
+
+def test_an_html_transform_makes_a_representation_of_its_own(tmp_path: Path) -> None:
+    files = Files(Config(root=tmp_path))
+    files.html_transform = Marker()
+    page = b"<p>x</p>" * 10000  # larger than a small file: read whole to be rewritten
+    path = write(tmp_path / "big.html", page)
+    shown = files.respond(get(), path, "big.html")
+    assert shown.body == b"<m>" + page
+    own_tag = make_etag(path.stat().st_ino, len(page), path.stat().st_mtime_ns)
+    assert shown.header("ETag") == own_tag[:-1] + '+m"'
+    assert shown.header("Accept-Ranges") is None
+    # Only the rewritten page is kept: the file itself is still sent from disk.
+    assert files.cached_bytes == len(page) + 3
+    ranged = Request("GET", "/big", "/big", "", Headers([("range", "bytes=0-1")]))
+    assert files.respond(ranged, path, "big.html").status == 200  # the page is sent whole
+    raw = Request("GET", "/big?raw", "/big", "raw", Headers([("range", "bytes=0-1")]))
+    part = files.respond(raw, path, "big.html")
+    assert part.status == 206 and part.body == FileBody(path, 0, 2)
+    assert part.header("ETag") == own_tag
+    # Other types are left alone; invalidation frees the rewritten bytes too.
+    css = write(tmp_path / "a.css", b"p{}")
+    assert files.respond(get(), css, "a.css").body == b"p{}"
+    files.invalidate([path, css])
+    assert files.cached_bytes == 0

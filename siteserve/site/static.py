@@ -146,7 +146,9 @@ class StaticFiles:
     ) -> Response:
         data = representation.data
         version = representation.version
-        read: Callable[[], bytes] = (lambda: data) if data is not None else _reader(version)
+        read: Callable[[], bytes] = (
+            (lambda: data) if data is not None else (lambda: read_version(version))
+        )
         try:
             body = await self.codings.compressed(representation.etag, coding, read)
         except (FileChanged, FileNotFoundError):
@@ -270,7 +272,3 @@ class StaticFiles:
     @property
     def cached_bytes(self) -> int:
         return self._cached_bytes
-
-
-def _reader(version: FileVersion) -> Callable[[], bytes]:
-    return lambda: read_version(version)

@@ -35,7 +35,7 @@ from siteserve.site.file_version import FileVersion, make_etag
 
 VARY = ("Vary", "Accept-Encoding")
 
-Headers = tuple[tuple[str, str], ...]
+HeaderPairs = tuple[tuple[str, str], ...]
 
 
 class HtmlTransform(Protocol):
@@ -76,7 +76,7 @@ class Representation:
     data: bytes | None
     size: int
     #: The headers of a 200 with the identity body.
-    headers: Headers
+    headers: HeaderPairs
     #: Whether a Range is honoured (the file's own bytes only: see ``shown``).
     ranges: bool
     #: Whether a precompressed file next to the original (``app.js.br``) is this body coded.
@@ -90,9 +90,9 @@ class Representation:
     all_etags: tuple[str, ...]
     #: The headers of a coded 200, per coding: its own ETag, Content-Encoding, and no
     #: Accept-Ranges, since ranges are for the identity body only.
-    coded_headers: dict[Coding, Headers]
+    coded_headers: dict[Coding, HeaderPairs]
     #: The headers of a 304 (RFC 9110 section 15.4.5), per entity-tag it may name.
-    not_modified: dict[str, Headers]
+    not_modified: dict[str, HeaderPairs]
 
     def body(self) -> bytes | FileBody:
         if self.data is not None:
@@ -151,7 +151,7 @@ def _represent(
     etag: str,
     data: bytes | None,
     size: int,
-    headers: Headers,
+    headers: HeaderPairs,
     of_the_file: bool,
 ) -> Representation:
     compressible = is_compressible(version.content_type)
@@ -184,7 +184,7 @@ def _represent(
     )
 
 
-def _with_etag(headers: Headers, etag: str) -> list[tuple[str, str]]:
+def _with_etag(headers: HeaderPairs, etag: str) -> list[tuple[str, str]]:
     return [(name, etag if name.lower() == "etag" else value) for name, value in headers]
 
 

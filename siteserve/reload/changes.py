@@ -233,7 +233,11 @@ class Debouncer:
         self._writes = 0
         self._first = 0.0
         self._last = 0.0
-        self._timer: asyncio.TimerHandle | None = None
+        #: The next look at the burst, and when it is due (loop time). The due time is
+        #: kept here, not asked of the handle: uvloop answers a delay that rounds to
+        #: 0 ms with a plain ``Handle``, which has no ``when()``.
+        self._timer: asyncio.Handle | None = None
+        self._due = 0.0
         self._states = FileStates()
         self._settled = asyncio.Event()
         self._settled.set()
@@ -274,10 +278,10 @@ class Debouncer:
         # Look again after the quiet period, also when a check was set far off to
         # wait for a close that has now arrived (``_check`` recomputes everything).
         due = now + self.quiet
-        if self._timer is None or self._timer.when() > due:
+        if self._timer is None or self._due > due:
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = loop.call_at(due, self._check)
+            self._schedule(loop, due)
         fresh = self._pending - before
         if fresh and self._on_progress is not None:
             self._on_progress(ChangeSet(frozenset(fresh)))
@@ -331,9 +335,13 @@ class Debouncer:
                 if missing:
                     due = max(due, self._last + MISSING_GRACE_SECONDS)
             if due > now:
-                self._timer = loop.call_at(due, self._check)
+                self._schedule(loop, due)
                 return
         self.flush()
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        self._due = due
+        self._timer = loop.call_at(due, self._check)
 
     def flush(self) -> None:
         """Emit what has gathered now (also used at shutdown)."""

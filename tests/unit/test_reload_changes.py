@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from siteserve.reload.changes import ChangeSet, Debouncer, FileStates, IgnoreRules, RawEvent
 
@@ -406,3 +407,23 @@ def test_survey_reports_the_latest_write_and_missing_files(tmp_path: Path) -> No
     assert age is not None and 0 <= age < 5
     assert missing
     assert states.survey([]) == (None, False)
+
+
+@pytest.mark.parametrize(
+    "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+def test_a_timer_due_within_the_millisecond_works_on_every_loop(
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    # uvloop answers call_at with a plain Handle, which has no when(), when the delay
+    # rounds to 0 ms; the next batch of events then compared its due time with it.
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.0001)
+        for name in ("a.html", "b.html", "c.html"):
+            debouncer.add(save(ROOT / name))
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({ROOT / "a.html", ROOT / "b.html", ROOT / "c.html"})]
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(asyncio.wait_for(test(), DEADLINE * 2))

@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
+from siteserve.share.upload_names import TEMP_GLOB
+
 #: Folders whose contents never matter to a page.
 IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".mypy_cache"})
 
 #: Editor swap, backup, lock and temp files (vim, emacs, kate, LibreOffice, JetBrains).
-#: ``4913`` is the file vim creates to test whether it may write in a folder.
+#: ``4913`` is the file vim creates to test whether it may write in a folder. Last, the
+#: server's own upload in progress: its writes are not changes (and must not hold
+#: requests back while it streams); placing it under its final name is the one change.
 IGNORED_NAMES = (
     "*.swp",
     "*.swx",
@@ -38,6 +42,7 @@ IGNORED_NAMES = (
     "*___jb_tmp___",
     "*___jb_old___",
     ".DS_Store",
+    TEMP_GLOB,
 )
 
 #: Event kinds that say a file's content or existence changed (``attrib`` is

@@ -23,7 +23,6 @@ import errno
 import json
 import logging
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,13 @@ from siteserve.share.multipart import (
     PartStart,
     boundary_of,
 )
-from siteserve.share.upload_names import UnsafeName, make_folder, place_file, safe_name
+from siteserve.share.upload_names import (
+    UnsafeName,
+    make_folder,
+    place_file,
+    safe_name,
+    temporary_name,
+)
 from siteserve.site.errors import builtin_error
 from siteserve.site.forms import FormError, media_type, parse_query
 from siteserve.site.listing import human_size, wants_json
@@ -56,7 +61,6 @@ UPLOAD_SLACK = 4 * 1024 * 1024
 WRITE_BLOCK = 1024 * 1024
 #: Plain fields (``mkdir``) are small; a larger one is refused.
 MAX_FIELD = 64 * 1024
-TEMP_PREFIX = ".siteserve-upload-"
 
 
 class UploadError(Exception):
@@ -189,7 +193,7 @@ class Uploads:
             name = safe_name(filename, is_page=self.is_page, folder_relative=prefix)
         except UnsafeName as error:
             raise UploadError(403, str(error)) from None
-        temporary = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}.part"
+        temporary = folder / temporary_name()
         handle = await asyncio.to_thread(_create, temporary)
         return _Pending(name=name, temporary=temporary, handle=handle)
 

@@ -45,10 +45,13 @@ IGNORED_NAMES = (
     TEMP_GLOB,
 )
 
+#: The kind of event that says events were lost (the kernel's queue overflowed, or the
+#: root was deleted and made again): anything under its path may have changed.
+RESCAN = "rescan"
 #: Event kinds that say a file's content or existence changed (``attrib`` is
 #: ``touch``). Opening and closing a file without writing are left out: the
 #: server reads files too.
-CONTENT_KINDS = frozenset({"created", "modified", "deleted", "moved", "closed", "attrib"})
+CONTENT_KINDS = frozenset({"created", "modified", "deleted", "moved", "closed", "attrib", RESCAN})
 
 #: How long after the last event a single save counts as done. An editor's save
 #: arrives within a millisecond or two; browsers already start asking for the page
@@ -82,7 +85,11 @@ class RawEvent:
 
 @dataclass(frozen=True, slots=True)
 class ChangeSet:
-    """The files that changed in one burst (created, modified, deleted or renamed)."""
+    """The files that changed in one burst (created, modified, deleted or renamed).
+
+    A folder in it stands for everything under it (caches drop all they hold from
+    there); the root in it (a ``RESCAN``) means every open tab reloads.
+    """
 
     paths: frozenset[Path]
 

@@ -15,6 +15,7 @@ import pytest
 import uvloop
 
 from siteserve.reload.changes import (
+    RESCAN,
     ChangeSet,
     Debouncer,
     FileStates,
@@ -449,6 +450,18 @@ def test_an_upload_streaming_to_disk_holds_nothing_and_placing_it_is_one_change(
         assert debouncer.settling
         assert await debouncer.wait_settled(DEADLINE)
         assert got.sets == [frozenset({final})]
+
+    run(test)
+
+
+def test_a_rescan_is_a_change_of_the_root() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.01)
+        debouncer.add([RawEvent(RESCAN, ROOT, is_directory=True)])
+        assert debouncer.settling
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({ROOT})]
 
     run(test)
 

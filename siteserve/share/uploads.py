@@ -4,7 +4,9 @@ Each file goes to a hidden temporary file in the target folder (a dot name:
 never served, never listed, never zipped), written off the event loop in
 blocks. Only when the whole body has arrived and parsed are the files given
 their names, each without replacing anything (``a (1).txt``), so a broken
-upload leaves nothing behind, half-written or whole.
+upload leaves nothing behind, half-written or whole. A server killed mid-upload
+cannot clean up: the first upload into a folder after a start removes the
+temporary files older than that start (``LeftoverSweep``).
 
 The body is bounded by ``--max-upload`` (default 1 GiB), counted here as it
 is read; the parser's own bound for these requests is set a little higher
@@ -32,6 +34,7 @@ from urllib.parse import quote
 from siteserve.config import Config
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Response
+from siteserve.share.leftovers import LeftoverSweep
 from siteserve.share.multipart import (
     MultipartError,
     MultipartParser,
@@ -85,9 +88,12 @@ class Uploads:
         self.max_upload = config.max_upload
         self.root = root
         self.is_page = is_page
+        self.leftovers = LeftoverSweep()
 
     async def handle(self, request: Request, folder: Path) -> Response:
         json_answer = wants_json(request.headers.get("accept"))
+        if self.leftovers.claim(folder):
+            await asyncio.to_thread(self.leftovers.sweep, folder)
         try:
             created = await self._receive(request, folder)
         except UploadError as error:

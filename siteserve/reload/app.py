@@ -243,12 +243,16 @@ class ReloadApp(Layer[App]):
     def _notify(self, paths: frozenset[Path], burst: _Burst) -> None:
         css = {url for path in paths if kind_of(path) == "css" for url in self._urls(path)}
         images = {url for path in paths if kind_of(path) == "image" for url in self._urls(path)}
+        # The root itself: events were lost, every tab reloads (see changes.ChangeSet).
+        everything = self.config.root in paths
         # Only tabs open when the burst began: a tab that connects later loaded its
         # page after the burst settled (its request waited), so it is up to date.
         for client in burst.clients:
             if client.socket.closed or client.reloading:
                 continue
-            if client.page is not None and self.graph.affects(client.page, client.scripts, paths):
+            if client.page is not None and (
+                everything or self.graph.affects(client.page, client.scripts, paths)
+            ):
                 # Told once, the tab is on its way out: its next page is a new client.
                 client.reloading = client.socket.send(_RELOAD)
                 burst.reloaded += client.reloading

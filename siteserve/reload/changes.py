@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
+from siteserve.share.upload_names import TEMP_GLOB
+
 #: Folders whose contents never matter to a page.
 IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".mypy_cache"})
 
 #: Editor swap, backup, lock and temp files (vim, emacs, kate, LibreOffice, JetBrains).
-#: ``4913`` is the file vim creates to test whether it may write in a folder.
+#: ``4913`` is the file vim creates to test whether it may write in a folder. Last, the
+#: server's own upload in progress: its writes are not changes (and must not hold
+#: requests back while it streams); placing it under its final name is the one change.
 IGNORED_NAMES = (
     "*.swp",
     "*.swx",
@@ -38,12 +42,16 @@ IGNORED_NAMES = (
     "*___jb_tmp___",
     "*___jb_old___",
     ".DS_Store",
+    TEMP_GLOB,
 )
 
+#: The kind of event that says events were lost (the kernel's queue overflowed, or the
+#: root was deleted and made again): anything under its path may have changed.
+RESCAN = "rescan"
 #: Event kinds that say a file's content or existence changed (``attrib`` is
 #: ``touch``). Opening and closing a file without writing are left out: the
 #: server reads files too.
-CONTENT_KINDS = frozenset({"created", "modified", "deleted", "moved", "closed", "attrib"})
+CONTENT_KINDS = frozenset({"created", "modified", "deleted", "moved", "closed", "attrib", RESCAN})
 
 #: How long after the last event a single save counts as done. An editor's save
 #: arrives within a millisecond or two; browsers already start asking for the page
@@ -77,7 +85,11 @@ class RawEvent:
 
 @dataclass(frozen=True, slots=True)
 class ChangeSet:
-    """The files that changed in one burst (created, modified, deleted or renamed)."""
+    """The files that changed in one burst (created, modified, deleted or renamed).
+
+    A folder in it stands for everything under it (caches drop all they hold from
+    there); the root in it (a ``RESCAN``) means every open tab reloads.
+    """
 
     paths: frozenset[Path]
 
@@ -233,7 +245,11 @@ class Debouncer:
         self._writes = 0
         self._first = 0.0
         self._last = 0.0
-        self._timer: asyncio.TimerHandle | None = None
+        #: The next look at the burst, and when it is due (loop time). The due time is
+        #: kept here, not asked of the handle: uvloop answers a delay that rounds to
+        #: 0 ms with a plain ``Handle``, which has no ``when()``.
+        self._timer: asyncio.Handle | None = None
+        self._due = 0.0
         self._states = FileStates()
         self._settled = asyncio.Event()
         self._settled.set()
@@ -274,10 +290,10 @@ class Debouncer:
         # Look again after the quiet period, also when a check was set far off to
         # wait for a close that has now arrived (``_check`` recomputes everything).
         due = now + self.quiet
-        if self._timer is None or self._timer.when() > due:
+        if self._timer is None or self._due > due:
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = loop.call_at(due, self._check)
+            self._schedule(loop, due)
         fresh = self._pending - before
         if fresh and self._on_progress is not None:
             self._on_progress(ChangeSet(frozenset(fresh)))
@@ -331,9 +347,13 @@ class Debouncer:
                 if missing:
                     due = max(due, self._last + MISSING_GRACE_SECONDS)
             if due > now:
-                self._timer = loop.call_at(due, self._check)
+                self._schedule(loop, due)
                 return
         self.flush()
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        self._due = due
+        self._timer = loop.call_at(due, self._check)
 
     def flush(self) -> None:
         """Emit what has gathered now (also used at shutdown)."""

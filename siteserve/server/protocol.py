@@ -310,12 +310,12 @@ class HttpConnection(asyncio.Protocol):
                         if not chunk:
                             continue
                         await self._flow.drain()
-                        transport.write(encode_chunk(chunk) if chunked else chunk)
+                        _write_open(transport, encode_chunk(chunk) if chunked else chunk)
                         sent += len(chunk)
                 finally:
                     await _close_iterable(body)
                 if chunked:
-                    transport.write(LAST_CHUNK)
+                    _write_open(transport, LAST_CHUNK)
         except (ConnectionClosed, ConnectionError):
             self._close()
             return
@@ -429,6 +429,14 @@ class HttpConnection(asyncio.Protocol):
             self._transport.close()
         self._closed = True
         self.deadline = None
+
+
+def _write_open(transport: asyncio.Transport, data: bytes) -> None:
+    """Write after an await: the peer may have gone meanwhile (uvloop raises RuntimeError
+    on a closed transport, before ``connection_lost`` has told the flow)."""
+    if transport.is_closing():
+        raise ConnectionClosed
+    transport.write(data)
 
 
 async def _close_iterable(body: AsyncIterable[bytes]) -> None:

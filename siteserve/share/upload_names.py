@@ -5,14 +5,20 @@ the last path segment, no control or invisible formatting characters, no
 dotfile or ``_`` name (those are never served), no ``[param]`` route name,
 and no name the site would run as a template (``.jinja``, ``.j2`` or a
 ``render`` glob): an upload must never become server-side code.
+
+An upload is written under a temporary name first (``TEMP_GLOB``); that one
+pattern is also how the watcher knows the server's own writes are not changes
+and how the leftovers of a server killed mid-upload are found.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import secrets
 import unicodedata
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from siteserve.site.listing import is_listed
@@ -33,6 +39,22 @@ MAX_COPIES = 1000
 
 #: Whether a name (relative to the site root, with "/") would be rendered as a page.
 IsPage = Callable[[str], bool]
+
+#: The hidden file an upload is written to in its target folder until it is whole
+#: (a dot name: never served, listed or zipped).
+TEMP_PREFIX = ".siteserve-upload-"
+TEMP_SUFFIX = ".part"
+TEMP_GLOB = f"{TEMP_PREFIX}*{TEMP_SUFFIX}"
+
+
+def temporary_name() -> str:
+    """A fresh name matching ``TEMP_GLOB`` (random: uploads at once never collide)."""
+    return f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is an upload still being written (or left by a crash)."""
+    return fnmatchcase(name, TEMP_GLOB)
 
 
 def split_suffix(name: str) -> tuple[str, str]:

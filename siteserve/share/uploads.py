@@ -4,7 +4,9 @@ Each file goes to a hidden temporary file in the target folder (a dot name:
 never served, never listed, never zipped), written off the event loop in
 blocks. Only when the whole body has arrived and parsed are the files given
 their names, each without replacing anything (``a (1).txt``), so a broken
-upload leaves nothing behind, half-written or whole.
+upload leaves nothing behind, half-written or whole. A server killed mid-upload
+cannot clean up: the first upload into a folder after a start removes the
+temporary files older than that start (``LeftoverSweep``).
 
 The body is bounded by ``--max-upload`` (default 1 GiB), counted here as it
 is read; the parser's own bound for these requests is set a little higher
@@ -23,7 +25,6 @@ import errno
 import json
 import logging
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from siteserve import sizes
 from siteserve.config import Config
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Response
+from siteserve.share.leftovers import LeftoverSweep
 from siteserve.share.multipart import (
     MultipartError,
     MultipartParser,
@@ -42,7 +44,13 @@ from siteserve.share.multipart import (
     PartStart,
     boundary_of,
 )
-from siteserve.share.upload_names import UnsafeName, make_folder, place_file, safe_name
+from siteserve.share.upload_names import (
+    UnsafeName,
+    make_folder,
+    place_file,
+    safe_name,
+    temporary_name,
+)
 from siteserve.site.errors import builtin_error
 from siteserve.site.forms import FormError, media_type, parse_query
 from siteserve.site.listing import wants_json
@@ -57,7 +65,6 @@ UPLOAD_SLACK = 4 * 1024 * 1024
 WRITE_BLOCK = 1024 * 1024
 #: Plain fields (``mkdir``) are small; a larger one is refused.
 MAX_FIELD = 64 * 1024
-TEMP_PREFIX = ".siteserve-upload-"
 
 
 class UploadError(Exception):
@@ -82,9 +89,12 @@ class Uploads:
         self.max_upload = config.max_upload
         self.root = root
         self.is_page = is_page
+        self.leftovers = LeftoverSweep()
 
     async def handle(self, request: Request, folder: Path) -> Response:
         json_answer = wants_json(request.headers.get("accept"))
+        if self.leftovers.claim(folder):
+            await asyncio.to_thread(self.leftovers.sweep, folder)
         try:
             created = await self._receive(request, folder)
         except UploadError as error:
@@ -190,7 +200,7 @@ class Uploads:
             name = safe_name(filename, is_page=self.is_page, folder_relative=prefix)
         except UnsafeName as error:
             raise UploadError(403, str(error)) from None
-        temporary = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}.part"
+        temporary = folder / temporary_name()
         handle = await asyncio.to_thread(_create, temporary)
         return _Pending(name=name, temporary=temporary, handle=handle)
 

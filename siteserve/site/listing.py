@@ -183,14 +183,18 @@ def listing_entries(
     """The visible entries of ``folder``: folders first, then files, by name.
 
     With ``root`` given and ``follow_symlinks`` off, links that lead outside the
-    root are left out, as the resolver would refuse them.
+    root are left out, as the resolver would refuse them. A folder that cannot be
+    read raises ``PermissionError`` (the Site answers 403): shown as empty, it would
+    look like a folder with nothing in it, and offer to upload into it.
     """
     root_real = os.path.realpath(root) if root is not None else None
     entries: list[Entry] = []
     try:
         scanned = list(os.scandir(folder))
+    except PermissionError:
+        raise
     except OSError:
-        return entries
+        return entries  # gone since it was resolved: nothing to list
     for item in scanned:
         name = item.name
         if not is_listed(name):
@@ -247,7 +251,8 @@ def render_listing(
     request: Request | None = None,
     uploads: bool = False,
 ) -> Response:
-    """A 200 listing ``folder``, reached by the decoded URL ``segments``.
+    """A 200 listing ``folder``, reached by the decoded URL ``segments``
+    (``PermissionError`` when the folder cannot be read).
 
     ``request`` carries the sort, filter and format the client asked for;
     ``uploads`` adds the upload and new-folder forms.

@@ -12,8 +12,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+import uvloop
 
-from siteserve.reload.changes import ChangeSet, Debouncer, FileStates, IgnoreRules, RawEvent
+from siteserve.reload.changes import (
+    RESCAN,
+    ChangeSet,
+    Debouncer,
+    FileStates,
+    IgnoreRules,
+    RawEvent,
+)
+from siteserve.share.upload_names import is_temporary, temporary_name
 
 ROOT = Path("/site")
 DEADLINE = 5.0
@@ -406,3 +415,72 @@ def test_survey_reports_the_latest_write_and_missing_files(tmp_path: Path) -> No
     assert age is not None and 0 <= age < 5
     assert missing
     assert states.survey([]) == (None, False)
+
+
+# -- the server's own writes, lost events, short timers -------------------------------
+
+
+def test_upload_temporary_files_are_ignored_by_the_one_pattern_uploads_use() -> None:
+    rules = IgnoreRules(ROOT)
+    name = temporary_name()
+    assert is_temporary(name)
+    assert rules(ROOT / name)
+    assert rules(ROOT / "inbox" / "deep" / name)
+    # A file a person named like it is only ignored when it is exactly the pattern.
+    assert not rules(ROOT / "siteserve-upload-notes.part")
+    assert not rules(ROOT / "inbox" / "report.part")
+
+
+def test_an_upload_streaming_to_disk_holds_nothing_and_placing_it_is_one_change() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.02)
+        temporary = ROOT / "inbox" / temporary_name()
+        final = ROOT / "inbox" / "photo.jpg"
+        # What inotify reports while an upload streams: the temporary file, written block
+        # by block. None of it is a change, so no request is held back meanwhile.
+        debouncer.add([ev("created", temporary)])
+        for _ in range(20):
+            debouncer.add([ev("modified", temporary)])
+            assert not debouncer.settling
+        debouncer.add([ev("closed", temporary)])
+        assert not debouncer.settling
+        # Placing it: a hard link to the final name, then the temporary name goes.
+        debouncer.add([ev("created", final), ev("deleted", temporary)])
+        assert debouncer.settling
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({final})]
+
+    run(test)
+
+
+def test_a_rescan_is_a_change_of_the_root() -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.01)
+        debouncer.add([RawEvent(RESCAN, ROOT, is_directory=True)])
+        assert debouncer.settling
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({ROOT})]
+
+    run(test)
+
+
+@pytest.mark.parametrize(
+    "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+def test_a_timer_due_within_the_millisecond_works_on_every_loop(
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    # uvloop answers call_at with a plain Handle, which has no when(), when the delay
+    # rounds to 0 ms; the next batch of events then compared its due time with it.
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.0001)
+        for name in ("a.html", "b.html", "c.html"):
+            debouncer.add(save(ROOT / name))
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({ROOT / "a.html", ROOT / "b.html", ROOT / "c.html"})]
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(asyncio.wait_for(test(), DEADLINE * 2))

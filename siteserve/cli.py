@@ -1,5 +1,9 @@
 """The ``siteserve`` command: options -> Config -> Site -> run(). No logic of its own.
 
+Its parameters are made from the declarations in ``siteserve.options``: typer
+reads the function signature that :func:`signature` builds from them, and
+``--help`` lists them under their declared headings.
+
 Start-up errors (a bad option, a missing folder, a taken port with
 --strict-port, a broken siteserve.toml) print one line and exit with status 2.
 Ctrl-C and SIGTERM stop the server gracefully and exit with status 0.
@@ -9,18 +13,45 @@ from __future__ import annotations
 
 import threading
 import webbrowser
+from inspect import Parameter, Signature
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from siteserve import __version__
 from siteserve.config import ConfigError, build_config
 from siteserve.console import Console, ServerAddress, local_url
+from siteserve.options import (
+    BY_NAME,
+    FOLDER_HELP,
+    FOLDER_METAVAR,
+    HELP_FLAGS,
+    VERSION_FLAG,
+    VERSION_HELP,
+    Flag,
+    Option,
+    for_command,
+    on_command_line,
+    toml_tables,
+)
+
+if TYPE_CHECKING:
+    from typer._click import Context, HelpFormatter
 
 EXIT_USAGE = 2
 
-EXAMPLES = """\
+#: The options ``siteserve DIR`` takes on its command line.
+SERVE_OPTIONS = on_command_line(for_command("serve"))
+
+
+def _tables() -> str:
+    names = [f"[{table}]" for table in toml_tables()]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+EXAMPLES = f"""\
 Examples:
 
 \b
@@ -35,15 +66,39 @@ Examples:
   siteserve drop --share --upload --auth me:secret --tls
                                   let others upload too, over HTTPS
 
-Settings can also live in siteserve.toml in the site folder ([server], [limits],
-[site] and [headers] tables); options given on the command line override it.
+Settings can also live in siteserve.toml in the site folder ({_tables()} tables);
+options given on the command line override it.
 """
+
+
+class GroupedCommand(TyperCommand):
+    """``--help`` lists the options under the headings their declarations give, in order."""
+
+    def format_options(self, ctx: Context, formatter: HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                heading = "Arguments"
+            else:
+                # What is not a declared option (--version, --help) comes last.
+                declared = BY_NAME.get(param.name or "")
+                heading = "Other" if declared is None else declared.group
+            sections.setdefault(heading, []).append(record)
+        # One column width for every section, so the help texts line up as one list.
+        width = min(30, max(len(first) for records in sections.values() for first, _ in records))
+        for heading, records in sections.items():
+            with formatter.section(heading):
+                formatter.write_dl([(first.ljust(width), text) for first, text in records])
+
 
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": list(HELP_FLAGS)},
 )
 
 
@@ -53,162 +108,48 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.command(
-    help="Serve a folder as a website: static files, Jinja pages, live reload, LAN sharing.",
-    epilog=EXAMPLES,
-    no_args_is_help=False,
-)
-def serve(
-    folder: Annotated[
-        Path,
-        typer.Argument(metavar="DIR", help="The site folder to serve.", show_default=True),
-    ] = Path("."),
-    port: Annotated[
-        int | None,
-        typer.Option(
-            "--port",
-            "-p",
-            help="Port to listen on [default: 8000]; when taken, the next free one.",
-            show_default=False,
-        ),
-    ] = None,
-    host: Annotated[
-        str | None,
-        typer.Option(
-            help="Address to bind [default: 127.0.0.1]; 0.0.0.0 or :: shares on the LAN.",
-            show_default=False,
-        ),
-    ] = None,
-    strict_port: Annotated[
-        bool, typer.Option("--strict-port", help="Fail when the port is taken.")
-    ] = False,
-    open_browser: Annotated[
-        bool, typer.Option("--open", help="Open the site in the browser once it is ready.")
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No request log (the banner still shows).")
-    ] = False,
-    no_reload: Annotated[
-        bool, typer.Option("--no-reload", help="Do not watch files or reload browsers.")
-    ] = False,
-    poll: Annotated[
+def _parameter(option: Option) -> Parameter:
+    """The typer parameter of one declared option: a flag is False, any other None, until given."""
+    info = typer.Option(
+        *option.flags, help=option.help_text(), metavar=option.metavar, show_default=False
+    )
+    cli_type = option.kind.cli_type
+    annotation: object
+    default: object = None
+    if isinstance(option.kind, Flag):
+        annotation, default = Annotated[bool, info], False
+    elif option.kind.many:
+        # typer reads the type at run time; mypy cannot check a type held in a variable.
+        annotation = Annotated[list[cli_type] | None, info]  # type: ignore[valid-type]
+    else:
+        annotation = Annotated[cli_type | None, info]
+    return Parameter(option.name, Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def signature(options: tuple[Option, ...]) -> Signature:
+    """What typer reads to make the command: ``DIR``, the options in order, ``--version``."""
+    folder = Annotated[
+        Path, typer.Argument(metavar=FOLDER_METAVAR, help=FOLDER_HELP, show_default=True)
+    ]
+    version = Annotated[
         bool,
-        typer.Option("--poll", help="Watch files by polling (network and container mounts)."),
-    ] = False,
-    ignore: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--ignore",
-            metavar="GLOB",
-            help="Changes to files matching GLOB never reload (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    follow_symlinks: Annotated[
-        bool,
-        typer.Option("--follow-symlinks", help="Serve symlinks that lead outside the folder."),
-    ] = False,
-    cache: Annotated[
-        int | None,
-        typer.Option(
-            "--cache",
-            metavar="SECONDS",
-            help="Let browsers cache files this long [default: always revalidate].",
-            show_default=False,
-        ),
-    ] = None,
-    share: Annotated[
-        bool,
-        typer.Option(
-            "--share",
-            help="Share on the LAN: --host 0.0.0.0 and browsers cache an hour (unless --cache).",
-        ),
-    ] = False,
-    qr: Annotated[
-        bool, typer.Option("--qr", help="Show a QR code of the LAN address in the terminal.")
-    ] = False,
-    upload: Annotated[
-        bool,
-        typer.Option(
-            "--upload", help="Let visitors upload files and create folders (never overwrites)."
-        ),
-    ] = False,
-    max_upload: Annotated[
-        str | None,
-        typer.Option(
-            "--max-upload",
-            metavar="SIZE",
-            help="Largest upload request, e.g. 500M or 4G [default: 1G].",
-            show_default=False,
-        ),
-    ] = None,
-    auth: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--auth",
-            metavar="USER:PASSWORD",
-            help="Ask for a password (HTTP Basic); USER:sha256:HEX keeps it out of shell history.",
-            show_default=False,
-        ),
-    ] = None,
-    auth_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--auth-file",
-            metavar="FILE",
-            help="Users from FILE, one USER:PASSWORD or USER:sha256:HEX a line.",
-            show_default=False,
-        ),
-    ] = None,
-    tls: Annotated[
-        bool,
-        typer.Option("--tls", help="HTTPS with a self-signed certificate (kept and reused)."),
-    ] = False,
-    cert: Annotated[
-        Path | None,
-        typer.Option(
-            "--cert", metavar="FILE", help="HTTPS with this certificate (PEM).", show_default=False
-        ),
-    ] = None,
-    key: Annotated[
-        Path | None,
-        typer.Option(
-            "--key", metavar="FILE", help="The private key for --cert (PEM).", show_default=False
-        ),
-    ] = None,
-    cors: Annotated[
-        bool, typer.Option("--cors", help="Let pages on other sites read these files (CORS).")
-    ] = False,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
-        ),
-    ] = False,
-) -> None:
+        typer.Option(VERSION_FLAG, callback=_show_version, is_eager=True, help=VERSION_HELP),
+    ]
+    return Signature(
+        [
+            Parameter(
+                "folder", Parameter.POSITIONAL_OR_KEYWORD, default=Path("."), annotation=folder
+            ),
+            *map(_parameter, options),
+            Parameter("version", Parameter.KEYWORD_ONLY, default=False, annotation=version),
+        ]
+    )
+
+
+def serve(folder: Path, **given: Any) -> None:
+    """Serve a folder as a website: static files, Jinja pages, live reload, LAN sharing."""
     # A flag that was not given is None, so a value in siteserve.toml stands.
-    options: dict[str, Any] = {
-        "port": port,
-        "host": host,
-        "strict_port": True if strict_port else None,
-        "open_browser": True if open_browser else None,
-        "quiet": True if quiet else None,
-        "reload": False if no_reload else None,
-        "poll": True if poll else None,
-        "ignore": tuple(ignore) if ignore else None,
-        "follow_symlinks": True if follow_symlinks else None,
-        "cache_seconds": cache,
-        "share": True if share else None,
-        "qr": True if qr else None,
-        "upload": True if upload else None,
-        "max_upload": max_upload,
-        "auth": tuple(auth) if auth else None,
-        "auth_file": auth_file,
-        "tls": True if tls else None,
-        "cert": cert,
-        "key": key,
-        "cors": True if cors else None,
-    }
+    options = {option.name: option.cli_value(given[option.name]) for option in SERVE_OPTIONS}
     config = build_config(folder, **options)
 
     # Imported here so that --help, --version and option errors stay fast.
@@ -238,6 +179,15 @@ def serve(
         access_log=None if config.quiet else console.access,
         ssl_context=None if tls_setup is None else tls_setup.context,
     )
+
+
+serve.__signature__ = signature(SERVE_OPTIONS)  # type: ignore[attr-defined]
+app.command(
+    cls=GroupedCommand,
+    help=serve.__doc__,
+    epilog=EXAMPLES,
+    no_args_is_help=False,
+)(serve)
 
 
 def main(argv: list[str] | None = None) -> int:

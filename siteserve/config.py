@@ -1,23 +1,28 @@
 """One frozen Config, built and validated once from siteserve.toml and the CLI.
 
-Start-up errors are ``ConfigError``: the CLI prints their message as one line
-and exits with status 2. Nothing after start-up reads options from anywhere else.
+What each option is (its type, default, flags, siteserve.toml key and checks)
+is declared in ``siteserve.options``; this module reads siteserve.toml through
+those declarations, lays the command line on top, derives what follows from
+several options together (``--share``, ``--auth`` with ``--auth-file``,
+``--cert`` with ``--key``) and refuses, at start-up, any file the server would
+hand out that must stay private. Start-up errors are ``ConfigError``: the CLI
+prints their message as one line and exits with status 2. Nothing after
+start-up reads options from anywhere else.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from siteserve.options import BY_NAME, OPTIONS, FileKind, Option, toml_tables
+from siteserve.options import ConfigError as ConfigError
+from siteserve.options import parse_size as parse_size
+
 CONFIG_FILE = "siteserve.toml"
-
-
-class ConfigError(Exception):
-    """A start-up error: a bad option, a missing folder, a taken port."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,55 +81,37 @@ class Config:
     cors: bool = False
 
 
-#: Each key of ``[server]`` (and the top-level shortcuts) with the TOML type it must have.
-_SERVER_KEYS: dict[str, type | tuple[type, ...]] = {
-    "host": str,
-    "port": int,
-    "strict_port": bool,
-    "open_browser": bool,
-    "quiet": bool,
-    "follow_symlinks": bool,
-    "reload": bool,
-    "cache_seconds": int,
-    "render": list,
-    "ignore": list,
-    "poll": bool,
-    "strict_undefined": bool,
-    "sessions": str,
-    "share": bool,
-    "qr": bool,
-    "upload": bool,
-    "max_upload": (int, str),
-    "auth": (str, list),
-    "auth_file": str,
-    "tls": bool,
-    "cert": str,
-    "key": str,
-    "cors": bool,
-}
-
-
-def _checked(key: str, value: Any) -> Any:
-    """A TOML value of the right type for ``key``, or a ConfigError naming both."""
-    expected = _SERVER_KEYS[key]
-    kinds = expected if isinstance(expected, tuple) else (expected,)
-    # bool is an int in Python; TOML keeps them apart, and so do we.
-    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-        names = " or ".join(_TYPE_NAMES[kind] for kind in kinds)
-        raise ConfigError(f"{CONFIG_FILE}: {key} must be {names}, not {value!r}")
-    if isinstance(value, list):
-        if not all(isinstance(item, str) for item in value):
-            raise ConfigError(f"{CONFIG_FILE}: {key} must be a list of strings")
-        return tuple(value)
-    return value
-
-
+#: What a TOML type is called in an error message.
 _TYPE_NAMES: dict[type, str] = {
     str: "a string",
     int: "a whole number",
     bool: "true or false",
     list: "a list",
 }
+
+
+def _key(raw: str) -> str:
+    """Keys may be written with ``_`` or ``-``."""
+    return raw.replace("-", "_")
+
+
+def _dotted(table: str, key: str) -> str:
+    """How errors name a key: ``[server]`` keys by themselves, others as ``table.key``."""
+    return key if table == "server" else f"{table}.{key}"
+
+
+def _checked(option: Option, name: str, value: Any) -> Any:
+    """A TOML value of the type ``option`` takes, or a ConfigError naming both."""
+    kinds = option.kind.toml_types
+    # bool is an int in Python; TOML keeps them apart, and so do we.
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        names = " or ".join(_TYPE_NAMES[kind] for kind in kinds)
+        raise ConfigError(f"{CONFIG_FILE}: {name} must be {names}, not {value!r}")
+    if isinstance(value, list):
+        if not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{CONFIG_FILE}: {name} must be a list of strings")
+        return tuple(value)
+    return value
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -134,31 +121,30 @@ def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(table)
 
 
-#: The tables siteserve.toml may have, and the [server] keys it may also give at the top.
-_TABLES = frozenset({"server", "limits", "site", "headers"})
-_TOP_LEVEL_SHORTCUTS = frozenset({"render", "ignore", "strict_undefined", "sessions"})
-
-#: Keys naming files: relative values in siteserve.toml are relative to the site folder.
-_PATH_KEYS = ("auth_file", "cert", "key")
-
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def parse_size(value: str | int) -> int:
-    """``1048576``, ``512k``, ``10M``, ``1.5G``, ``2GiB`` -> bytes (binary units)."""
-    if isinstance(value, bool):
-        raise ConfigError(f"not a size: {value!r}")
-    if isinstance(value, int):
-        number = value
-    else:
-        match = _SIZE.fullmatch(value.strip())
-        if match is None:
-            raise ConfigError(f"not a size: {value!r} (try 500M or 2G)")
-        number = int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
-    if number <= 0:
-        raise ConfigError(f"size must be more than zero: {value!r}")
-    return number
+def _file_values(data: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The options siteserve.toml sets, each read and type-checked by its declaration."""
+    tables = toml_tables()
+    by_table = {table: _table(data, table) for table in tables if table in data}
+    shortcuts = {option.name: option for option in OPTIONS if option.top_level}
+    for raw_key, value in data.items():
+        key = _key(raw_key)
+        shortcut = shortcuts.get(key)
+        if shortcut is not None and shortcut.table is not None:
+            by_table.setdefault(shortcut.table, {})[key] = value
+        elif key not in tables:
+            raise ConfigError(f"{CONFIG_FILE}: unknown key or table {raw_key}")
+    values: dict[str, Any] = {}
+    for table, entries in by_table.items():
+        declared = {option.name: option for option in OPTIONS if option.table == table}
+        if not declared:
+            continue  # [limits], [site], [headers]: read by build_config itself
+        for raw_key, value in entries.items():
+            key = _key(raw_key)
+            option = declared.get(key)
+            if option is None:
+                raise ConfigError(f"{CONFIG_FILE}: unknown key {_dotted(table, key)}")
+            values[key] = option.kind.from_toml(_checked(option, _dotted(table, key), value), root)
+    return values
 
 
 def load_file(root: Path) -> dict[str, Any]:
@@ -177,7 +163,7 @@ def _limits_from(table: dict[str, Any], base: Limits) -> Limits:
     known = {f.name: f.type for f in fields(Limits)}
     values: dict[str, Any] = {}
     for key, value in table.items():
-        key = key.replace("-", "_")
+        key = _key(key)
         if key not in known:
             raise ConfigError(f"{CONFIG_FILE}: unknown key limits.{key}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -200,6 +186,7 @@ def build_config(root: Path, **options: Any) -> Config:
 
     ``options`` holds only what the user gave on the command line (None means
     "not given"), so a value in siteserve.toml stands unless the CLI overrides it.
+    Its keys are ``Config`` field names (``siteserve.options``), and ``limits``.
     """
     if not root.exists():
         raise ConfigError(f"folder not found: {root}")
@@ -207,66 +194,46 @@ def build_config(root: Path, **options: Any) -> Config:
         raise ConfigError(f"not a folder: {root}")
     root = root.resolve()
     data = load_file(root)
-    values: dict[str, Any] = {}
-    server = _table(data, "server")
-    for raw_key in data:
-        key = raw_key.replace("-", "_")
-        if key in _TOP_LEVEL_SHORTCUTS:
-            server[key] = data[raw_key]
-        elif key not in _TABLES:
-            raise ConfigError(f"{CONFIG_FILE}: unknown key or table {raw_key}")
-    for key, value in server.items():
-        key = key.replace("-", "_")
-        if key not in _SERVER_KEYS:
-            raise ConfigError(f"{CONFIG_FILE}: unknown key {key}")
-        value = _checked(key, value)
-        if key in _PATH_KEYS:
-            value = root / Path(value).expanduser()
-        values[key] = value
+    # Values of every type meet here, on their way into the one typed Config.
+    values = _file_values(data, root)
     limits = _limits_from(_table(data, "limits"), Limits())
     for key, value in options.items():
         if value is None:
             continue
         if key == "limits":
             limits = _limits_from(value, limits)
-        elif key in ("ignore", "render"):
+            continue
+        if key not in BY_NAME:
+            raise TypeError(f"build_config() got an unknown option {key!r}")
+        if BY_NAME[key].adds:
             values[key] = tuple(values.get(key, ())) + tuple(value)
         else:
             values[key] = value
-    _sharing_values(values)
-    for key, what in (("cert", "certificate"), ("key", "private key"), ("auth_file", "auth file")):
-        if values.get(key) is not None:
-            refuse_if_served(root, Path(values[key]), what)
-    config = Config(
+    for key, value in values.items():
+        values[key] = BY_NAME[key].kind.parse(value)
+    _combined_values(values)
+    _refuse_served_secrets(root, values)
+    return Config(
         root=root,
         limits=limits,
         site=MappingProxyType(_table(data, "site")),
         headers=_headers_from(_table(data, "headers")),
         **values,
     )
-    _validate(config)
-    return config
 
 
-def _sharing_values(values: dict[str, Any]) -> None:
-    """Derive and check the sharing options in place (before the frozen Config is made)."""
-    from siteserve.share.credentials import CredentialError, load_credentials
-
+def _combined_values(values: dict[str, Any]) -> None:
+    """Derive and check, in place, what follows from several options together."""
     if values.get("share"):
         # --share is --host 0.0.0.0 plus the sharing cache profile, unless either was given.
         values.setdefault("host", "0.0.0.0")
         values.setdefault("cache_seconds", 3600)
-    if "max_upload" in values:
-        values["max_upload"] = parse_size(values["max_upload"])
-    auth = values.get("auth", ())
-    if isinstance(auth, str):
-        auth = (auth,)
-    auth_file = values.get("auth_file")
-    if auth_file is not None:
-        values["auth_file"] = auth_file = Path(auth_file)
+    auth, auth_file = values.get("auth", ()), values.get("auth_file")
     if auth or auth_file is not None:
+        from siteserve.share.credentials import CredentialError, load_credentials
+
         try:
-            credentials = load_credentials(tuple(auth), auth_file)
+            credentials = load_credentials(auth, auth_file)
         except CredentialError as error:
             raise ConfigError(str(error)) from None
         values["auth"] = tuple(credential.spec for credential in credentials)
@@ -274,11 +241,18 @@ def _sharing_values(values: dict[str, Any]) -> None:
     if (cert is None) != (key is None):
         raise ConfigError("--cert and --key go together: give both or neither")
     if cert is not None and key is not None:
-        for name, path in (("certificate", Path(cert)), ("key", Path(key))):
+        for name, path in (("certificate", cert), ("key", key)):
             if not path.is_file():
                 raise ConfigError(f"{name} file not found: {path}")
-        values["cert"], values["key"] = Path(cert), Path(key)
         values["tls"] = True  # one's own certificate means HTTPS
+
+
+def _refuse_served_secrets(root: Path, values: dict[str, Any]) -> None:
+    """Certificate, key, auth file, sessions file: none may be where the site serves it."""
+    for option in OPTIONS:
+        if isinstance(option.kind, FileKind) and values.get(option.name) is not None:
+            where = option.kind.location(root, values[option.name])
+            refuse_if_served(root, where, option.kind.secret)
 
 
 def refuse_if_served(root: Path, path: Path, what: str) -> None:
@@ -293,12 +267,3 @@ def refuse_if_served(root: Path, path: Path, what: str) -> None:
             f"{what} {resolved} is inside the site folder and would be served;"
             " give it a leading _ (e.g. _secrets/) or keep it elsewhere"
         )
-
-
-def _validate(config: Config) -> None:
-    if not isinstance(config.port, int) or not 0 <= config.port <= 65535:
-        raise ConfigError(f"port must be between 0 and 65535, not {config.port}")
-    if config.cache_seconds is not None and config.cache_seconds < 0:
-        raise ConfigError("cache seconds must be zero or more")
-    if not config.host:
-        raise ConfigError("host must not be empty")

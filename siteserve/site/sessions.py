@@ -10,7 +10,6 @@ adopted (no session fixation).
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sqlite3
 import threading
@@ -20,7 +19,8 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from siteserve.config import Config, refuse_if_served
+from siteserve.config import Config
+from siteserve.options import site_path
 
 COOKIE_NAME = "siteserve_session"
 #: A session nobody used for this long is gone; the cookie lives as long.
@@ -210,13 +210,9 @@ def _cookie(value: str, max_age: int, secure: bool) -> str:
 def sessions_path(config: Config) -> Path:
     """Where the SQLite file lives: relative paths are under the site folder.
 
-    A file the static server would hand out (inside the site, with no ``_`` or
-    ``.`` segment) is a start-up error: the session data would be downloadable.
+    build_config has refused a file the static server would hand out (inside
+    the site, with no ``_`` or ``.`` segment): the session data would be
+    downloadable.
     """
     assert config.sessions is not None
-    path = Path(os.path.expanduser(config.sessions))
-    if not path.is_absolute():
-        path = config.root / path
-    path = path.resolve()
-    refuse_if_served(config.root, path, "sessions file")
-    return path
+    return site_path(config.root, config.sessions).resolve()

@@ -115,3 +115,72 @@ def test_secrets_in_a_private_folder_are_fine(tmp_path: Path) -> None:
     (tmp_path / "_secrets" / "users.txt").write_text("ann:pw\n")
     write_toml(tmp_path, '[server]\nauth_file = "_secrets/users.txt"\n')
     assert build_config(tmp_path).auth
+
+
+# -- read through the declarations (siteserve.options) -------------------------------------
+
+
+def test_server_keys_accept_dashes(tmp_path: Path) -> None:
+    write_toml(tmp_path, "[server]\nstrict-port = true\nopen-browser = true\ncache-seconds = 5\n")
+    config = build_config(tmp_path)
+    assert (config.strict_port, config.open_browser, config.cache_seconds) == (True, True, 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[server]\nmax_upload = true", "max_upload must be a whole number or a string"),
+        ("[server]\nauth = 5", "auth must be a string or a list, not 5"),
+        ('[server]\nignore = "x"', "ignore must be a list, not 'x'"),
+        ("[server]\ncert = 1", "cert must be a string, not 1"),
+        ("[server]\nsessions = false", "sessions must be a string, not False"),
+        ('[server]\nhost = ""', "host must not be empty"),
+        ("[server]\ncache_seconds = -1", "cache seconds must be zero or more"),
+        ('[server]\nmax_upload = "lots"', "not a size: 'lots'"),
+        ("[server]\nroot = '/'", "unknown key root"),
+        ("[server]\nlimits = 1", "unknown key limits"),
+    ],
+)
+def test_each_key_is_checked_by_its_declared_kind(tmp_path: Path, text: str, message: str) -> None:
+    write_toml(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        build_config(tmp_path)
+    assert message in str(caught.value)
+
+
+def test_repeatable_values_add_or_replace_as_declared(tmp_path: Path) -> None:
+    write_toml(tmp_path, '[server]\nignore = ["a"]\nrender = ["*.htm"]\nauth = "ann:one"\n')
+    config = build_config(tmp_path, ignore=("b",), render=("*.html",), auth=("bob:two",))
+    assert config.ignore == ("a", "b")  # the command line adds to the file's globs
+    assert config.render == ("*.htm", "*.html")
+    assert [spec.split(":")[0] for spec in config.auth] == ["bob"]  # and replaces its users
+
+
+def test_file_paths_in_siteserve_toml_are_in_the_site_folder(tmp_path: Path) -> None:
+    (tmp_path / "_keys").mkdir()
+    for name in ("c.pem", "k.pem"):
+        (tmp_path / "_keys" / name).write_text("x")
+    write_toml(tmp_path, '[server]\ncert = "_keys/c.pem"\nkey = "_keys/k.pem"\n')
+    config = build_config(tmp_path)
+    assert config.cert == tmp_path.resolve() / "_keys" / "c.pem"
+    assert config.key == tmp_path.resolve() / "_keys" / "k.pem"
+    assert config.tls  # one's own certificate means HTTPS
+
+
+@pytest.mark.parametrize("text", ['sessions = "sessions.db"', '[server]\nsessions = "data/s.db"'])
+def test_a_served_sessions_file_is_refused_at_start_up(tmp_path: Path, text: str) -> None:
+    write_toml(tmp_path, text)
+    with pytest.raises(ConfigError, match=r"sessions file .* would be served"):
+        build_config(tmp_path)
+
+
+def test_a_sessions_file_given_as_an_option_is_in_the_site_folder(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"sessions file .* would be served"):
+        build_config(tmp_path, sessions="s.db")
+    assert build_config(tmp_path, sessions="_s.db").sessions == "_s.db"
+    assert build_config(tmp_path, sessions=str(tmp_path.parent / "s.db")).sessions
+
+
+def test_an_unknown_option_is_a_programming_error(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unknown option 'colour'"):
+        build_config(tmp_path, colour="red")

@@ -442,10 +442,10 @@ def test_requests_during_a_burst_wait_for_its_change_set(root: Path, site: FakeS
 
 
 def test_session_database_is_not_watched(root: Path, site: FakeSite) -> None:
-    app = ReloadApp(site, build_config(root, reload=True, sessions="state/sessions.db"))  # type: ignore[arg-type]
-    assert app.ignore(root / "state" / "sessions.db")
-    assert app.ignore(root / "state" / "sessions.db-wal")
-    assert not app.ignore(root / "state" / "other.db")
+    app = ReloadApp(site, build_config(root, reload=True, sessions="_state/sessions.db"))  # type: ignore[arg-type]
+    assert app.ignore(root / "_state" / "sessions.db")
+    assert app.ignore(root / "_state" / "sessions.db-wal")
+    assert not app.ignore(root / "_state" / "other.db")
 
 
 def test_a_partial_download_of_a_page_stays_partial(app: ReloadApp, site: FakeSite) -> None:

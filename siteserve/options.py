@@ -1,0 +1,533 @@
+"""Every option of siteserve, declared once.
+
+An :class:`Option` says all there is to say about one setting: the ``Config``
+field it fills, its default, its help line and README text, its command-line
+flags, its siteserve.toml table and key, and the :class:`Kind` of value that
+reads and checks it. The CLI (``cli.py`` builds typer's parameters from
+``OPTIONS``), the siteserve.toml reader (``config.py``) and the README's options
+table (:func:`markdown_table`) all derive from it, so adding an option is one
+entry here, the ``Config`` field it fills, and the code that uses it.
+
+``ConfigError`` and ``parse_size`` live here, below ``config.py``, because the
+value kinds raise and use them; ``config`` re-exports both.
+``python -m siteserve.options`` prints the README's options table.
+
+This module imports nothing beyond the standard library: ``siteserve --version``
+and ``--help`` load it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+
+class ConfigError(Exception):
+    """A start-up error: a bad option, a missing folder, a taken port."""
+
+
+# -- kinds of value ----------------------------------------------------------------------
+
+
+class Kind:
+    """How one option's value is given on the command line and in siteserve.toml, and checked.
+
+    ``parse`` gets the value the user gave (from either place, after the
+    command line has won over the file) and answers what ``Config`` holds.
+    """
+
+    #: What typer reads from the command line: one value, or a list when ``many``.
+    cli_type: ClassVar[type] = str
+    #: The TOML types the key accepts (a list is a list of strings).
+    toml_types: ClassVar[tuple[type, ...]] = (str,)
+    #: Repeatable on the command line, a list in siteserve.toml.
+    many: ClassVar[bool] = False
+
+    def from_toml(self, value: object, root: Path) -> object:
+        """A type-checked siteserve.toml value, before the command line is merged in."""
+        return value
+
+    def parse(self, value: object) -> object:
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Flag(Kind):
+    """An on/off switch: ``--quiet`` sets True; ``--no-reload`` (``sets=False``) sets False."""
+
+    sets: bool = True
+    cli_type = bool
+    toml_types = (bool,)
+
+
+@dataclass(frozen=True, slots=True)
+class Whole(Kind):
+    """A whole number within bounds; ``error`` (with ``{value}``) says which."""
+
+    error: str
+    minimum: int = 0
+    maximum: int | None = None
+    cli_type = int
+    toml_types = (int,)
+
+    def parse(self, value: object) -> int:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < self.minimum
+            or (self.maximum is not None and value > self.maximum)
+        ):
+            raise ConfigError(self.error.replace("{value}", str(value)))
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Text(Kind):
+    """A string; ``empty`` is the error for an empty one (None: empty is fine)."""
+
+    empty: str | None = None
+
+    def parse(self, value: object) -> str:
+        text = str(value)
+        if self.empty is not None and not text:
+            raise ConfigError(self.empty)
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Texts(Kind):
+    """Several strings (globs, names): a repeatable flag, a list of strings in the file."""
+
+    many = True
+    toml_types: ClassVar[tuple[type, ...]] = (list,)
+
+    def parse(self, value: object) -> tuple[str, ...]:
+        items = (value,) if isinstance(value, str) else value
+        assert isinstance(items, Iterable)
+        return tuple(str(item) for item in items)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials(Texts):
+    """``USER:PASSWORD`` or ``USER:sha256:HEX``, repeatable; one string or a list in the file.
+
+    Each is checked, and hashed, by config.py together with ``--auth-file``.
+    """
+
+    toml_types = (str, list)
+
+
+@dataclass(frozen=True, slots=True)
+class Size(Kind):
+    """A byte count: ``1048576``, ``500M``, ``1.5G`` (see :func:`parse_size`)."""
+
+    toml_types = (int, str)
+
+    def parse(self, value: object) -> int:
+        if not isinstance(value, (int, str)):
+            raise ConfigError(f"not a size: {value!r}")
+        return parse_size(value)
+
+
+@dataclass(frozen=True, slots=True)
+class FileKind(Kind):
+    """A file whose contents the server must never hand out; ``secret`` names it in errors."""
+
+    secret: str
+
+    def location(self, root: Path, value: object) -> Path:
+        """Where the file is, for the check that it is not served."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class File(FileKind):
+    """A file: from siteserve.toml relative to the site folder, from the command line as given."""
+
+    cli_type = Path
+
+    def from_toml(self, value: object, root: Path) -> Path:
+        return site_path(root, str(value))
+
+    def parse(self, value: object) -> Path:
+        return Path(str(value))
+
+    def location(self, root: Path, value: object) -> Path:
+        return Path(str(value)).expanduser()
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFile(FileKind):
+    """A file kept as text and always relative to the site folder (the sessions file)."""
+
+    def parse(self, value: object) -> str:
+        return str(value)
+
+    def location(self, root: Path, value: object) -> Path:
+        return site_path(root, str(value))
+
+
+def site_path(root: Path, value: str) -> Path:
+    """A path from siteserve.toml: ``~`` expanded, a relative one inside the site folder."""
+    return root / Path(value).expanduser()
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(value: str | int) -> int:
+    """``1048576``, ``512k``, ``10M``, ``1.5G``, ``2GiB`` -> bytes (binary units)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"not a size: {value!r}")
+    if isinstance(value, int):
+        number = value
+    else:
+        match = _SIZE.fullmatch(value.strip())
+        if match is None:
+            raise ConfigError(f"not a size: {value!r} (try 500M or 2G)")
+        number = int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+    if number <= 0:
+        raise ConfigError(f"size must be more than zero: {value!r}")
+    return number
+
+
+# -- the declaration -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting, everywhere it shows: Config, command line, siteserve.toml, help, README."""
+
+    #: The ``Config`` field it fills; also its siteserve.toml key.
+    name: str
+    kind: Kind
+    #: The same default as the ``Config`` field (a unit test keeps the two equal).
+    default: object
+    #: The ``--help`` line; ``{default}`` stands for the default.
+    help: str
+    #: The README's text (markdown); empty: the help line. ``{default}`` as in ``help``.
+    doc: str = ""
+    #: Command-line spellings, long first (``("--port", "-p")``); none: siteserve.toml only.
+    flags: tuple[str, ...] = ()
+    metavar: str | None = None
+    #: The siteserve.toml table that holds the key; None: command line only.
+    table: str | None = "server"
+    #: The key may also stand at the top of siteserve.toml, before any table.
+    top_level: bool = False
+    #: Values from the command line add to those of siteserve.toml instead of replacing them.
+    adds: bool = False
+    #: The heading it is listed under in ``--help``.
+    group: str = "Serving"
+    #: The commands that take it (``siteserve build`` picks its own).
+    commands: tuple[str, ...] = ("serve",)
+    #: How the default reads in help and README, when ``str(default)`` does not say it.
+    shown_default: str | None = None
+
+    @property
+    def default_text(self) -> str:
+        return self.shown_default if self.shown_default is not None else str(self.default)
+
+    def help_text(self) -> str:
+        return self.help.replace("{default}", self.default_text)
+
+    def doc_text(self) -> str:
+        return (self.doc or self.help).replace("{default}", self.default_text)
+
+    def cli_value(self, given: object) -> object:
+        """What typer handed over -> the value for build_config; None: not given."""
+        if isinstance(self.kind, Flag):
+            return self.kind.sets if given else None
+        if self.kind.many:
+            assert given is None or isinstance(given, list)
+            return tuple(given) if given else None
+        return given
+
+
+_NO_RELOAD = Flag(sets=False)
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "port",
+        Whole("port must be between 0 and 65535, not {value}", maximum=65535),
+        8000,
+        "Port to listen on [default: {default}]; when taken, the next free one.",
+        "the port; default `{default}`. When it is taken, the next free port is used and the"
+        " banner says so",
+        flags=("--port", "-p"),
+        metavar="N",
+    ),
+    Option(
+        "host",
+        Text(empty="host must not be empty"),
+        "127.0.0.1",
+        "Address to bind [default: {default}]; 0.0.0.0 or :: shares on the LAN.",
+        "the address to listen on; default `{default}` (this machine only). `0.0.0.0` or `::`"
+        " shares the site on your network, and the banner lists every address others can use",
+        flags=("--host",),
+        metavar="ADDR",
+    ),
+    Option(
+        "strict_port",
+        Flag(),
+        False,
+        "Fail when the port is taken.",
+        "fail when the port is taken instead of trying the next one",
+        flags=("--strict-port",),
+    ),
+    Option(
+        "open_browser",
+        Flag(),
+        False,
+        "Open the site in the browser once it is ready.",
+        "open the site in your browser once the server is ready",
+        flags=("--open",),
+    ),
+    Option(
+        "quiet",
+        Flag(),
+        False,
+        "No request log (the banner still shows).",
+        "no request log (the banner still shows)",
+        flags=("--quiet", "-q"),
+    ),
+    Option(
+        "follow_symlinks",
+        Flag(),
+        False,
+        "Serve symlinks that lead outside the folder.",
+        "serve symlinks that point outside the folder (refused by default)",
+        flags=("--follow-symlinks",),
+    ),
+    Option(
+        "cache_seconds",
+        Whole("cache seconds must be zero or more"),
+        None,
+        "Let browsers cache files this long [default: {default}].",
+        "let browsers cache files for that long; by default they revalidate every time",
+        flags=("--cache",),
+        metavar="SECONDS",
+        shown_default="always revalidate",
+    ),
+    Option(
+        "render",
+        Texts(),
+        (),
+        "Plain files rendered as pages, e.g. *.html.",
+        top_level=True,
+        adds=True,
+        group="Pages",
+    ),
+    Option(
+        "strict_undefined",
+        Flag(),
+        False,
+        "An undefined variable in a page is an error.",
+        top_level=True,
+        group="Pages",
+    ),
+    Option(
+        "sessions",
+        SiteFile(secret="sessions file"),
+        None,
+        "Keep sessions in this SQLite file [default: in memory].",
+        top_level=True,
+        group="Pages",
+    ),
+    Option(
+        "reload",
+        _NO_RELOAD,
+        True,
+        "Do not watch files or reload browsers.",
+        "turn live reload off",
+        flags=("--no-reload",),
+        group="Live reload",
+    ),
+    Option(
+        "poll",
+        Flag(),
+        False,
+        "Watch files by polling (network and container mounts).",
+        "watch files by polling (for network and container mounts where file events do not arrive)",
+        flags=("--poll",),
+        group="Live reload",
+    ),
+    Option(
+        "ignore",
+        Texts(),
+        (),
+        "Changes to files matching GLOB never reload (repeatable).",
+        "changes to files matching `GLOB` never reload the browser; repeatable",
+        flags=("--ignore",),
+        metavar="GLOB",
+        top_level=True,
+        adds=True,
+        group="Live reload",
+    ),
+    Option(
+        "share",
+        Flag(),
+        False,
+        "Share on the LAN: --host 0.0.0.0 and browsers cache an hour (unless --cache).",
+        "share on your network: `--host 0.0.0.0` and browsers cache files for an hour (unless"
+        " `--host` or `--cache` say otherwise)",
+        flags=("--share",),
+        group="Sharing",
+    ),
+    Option(
+        "qr",
+        Flag(),
+        False,
+        "Show a QR code of the LAN address in the terminal.",
+        "print a QR code of the network address in the terminal, for a phone's camera",
+        flags=("--qr",),
+        group="Sharing",
+    ),
+    Option(
+        "upload",
+        Flag(),
+        False,
+        "Let visitors upload files and create folders (never overwrites).",
+        "let visitors upload files (drag and drop on the listing, several at once) and create"
+        " folders; never overwrites: `a (1).txt`",
+        flags=("--upload",),
+        group="Sharing",
+    ),
+    Option(
+        "max_upload",
+        Size(),
+        1024**3,
+        "Largest upload request, e.g. 500M or 4G [default: {default}].",
+        "the largest upload request, e.g. `500M`, `4G`; default `{default}` (larger ones get 413)",
+        flags=("--max-upload",),
+        metavar="SIZE",
+        group="Sharing",
+        shown_default="1G",
+    ),
+    Option(
+        "auth",
+        Credentials(),
+        (),
+        "Ask for a password (HTTP Basic); USER:sha256:HEX keeps it out of shell history.",
+        "ask for a password (HTTP Basic) on every path; `USER:sha256:HEX` keeps the password"
+        " out of shell history; repeatable",
+        flags=("--auth",),
+        metavar="USER:PASSWORD",
+        group="Sharing",
+    ),
+    Option(
+        "auth_file",
+        File(secret="auth file"),
+        None,
+        "Users from FILE, one USER:PASSWORD or USER:sha256:HEX a line.",
+        "users from a file, one `USER:PASSWORD` or `USER:sha256:HEX` a line",
+        flags=("--auth-file",),
+        metavar="FILE",
+        group="Sharing",
+    ),
+    Option(
+        "tls",
+        Flag(),
+        False,
+        "HTTPS with a self-signed certificate (kept and reused).",
+        "HTTPS with a self-signed certificate for localhost and your LAN addresses, kept in"
+        " `~/.cache/siteserve` and reused; the banner shows its fingerprint",
+        flags=("--tls",),
+        group="Sharing",
+    ),
+    Option(
+        "cert",
+        File(secret="certificate"),
+        None,
+        "HTTPS with this certificate (PEM).",
+        "HTTPS with your own certificate (PEM); give `--key` too",
+        flags=("--cert",),
+        metavar="FILE",
+        group="Sharing",
+    ),
+    Option(
+        "key",
+        File(secret="private key"),
+        None,
+        "The private key for --cert (PEM).",
+        "the private key for `--cert` (PEM)",
+        flags=("--key",),
+        metavar="FILE",
+        group="Sharing",
+    ),
+    Option(
+        "cors",
+        Flag(),
+        False,
+        "Let pages on other sites read these files (CORS).",
+        "add CORS headers so pages on other sites can read these files, and answer preflights",
+        flags=("--cors",),
+        group="Sharing",
+    ),
+)
+
+BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+
+#: The tables of siteserve.toml besides those of the options: ``[limits]`` (config.Limits),
+#: ``[site]`` (free values pages read as ``site``) and ``[headers]`` (rules by glob).
+OTHER_TABLES = ("limits", "site", "headers")
+
+
+def for_command(command: str, options: Sequence[Option] = OPTIONS) -> tuple[Option, ...]:
+    """The options ``siteserve COMMAND`` takes, in declaration order."""
+    return tuple(option for option in options if command in option.commands)
+
+
+def on_command_line(options: Sequence[Option]) -> tuple[Option, ...]:
+    return tuple(option for option in options if option.flags)
+
+
+def toml_tables() -> tuple[str, ...]:
+    """Every table siteserve.toml may have: those of the options first, then the others."""
+    tables = dict.fromkeys(option.table for option in OPTIONS if option.table is not None)
+    return (*tables, *OTHER_TABLES)
+
+
+# -- what the command line has besides the options, and the README table -----------------
+
+FOLDER_METAVAR = "DIR"
+FOLDER_HELP = "The site folder to serve."
+VERSION_FLAG = "--version"
+VERSION_HELP = "Show the version and exit."
+HELP_FLAGS = ("-h", "--help")
+
+_ROWS_BEFORE = ((f"`{FOLDER_METAVAR}`", "the folder to serve; default `.`"),)
+_ROWS_AFTER = (
+    (f"`{VERSION_FLAG}`", "print the version"),
+    (", ".join(f"`{flag}`" for flag in HELP_FLAGS), "the options, with examples"),
+)
+
+
+def flag_spelling(option: Option) -> str:
+    """``-p``, ``--port N``: short forms first, the metavar after the long flag (markdown)."""
+    long = [flag for flag in option.flags if flag.startswith("--")]
+    short = [flag for flag in option.flags if not flag.startswith("--")]
+    suffix = f" {option.metavar}" if option.metavar else ""
+    return ", ".join([*(f"`{flag}`" for flag in short), *(f"`{flag}{suffix}`" for flag in long)])
+
+
+def markdown_table(command: str = "serve") -> str:
+    """The options table of the README's "Usage" section, as the declarations say it."""
+    rows = [
+        *_ROWS_BEFORE,
+        *(
+            (flag_spelling(option), option.doc_text())
+            for option in on_command_line(for_command(command))
+        ),
+        *_ROWS_AFTER,
+    ]
+    lines = ["| option | what it does |", "| --- | --- |"]
+    lines += [f"| {flags} | {text} |" for flags, text in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

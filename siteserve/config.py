@@ -41,6 +41,9 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """Every setting of one run. Each field but ``root``, ``limits``, ``site`` and
+    ``headers`` is an option declared in ``siteserve.options``, with the same default."""
+
     root: Path
     host: str = "127.0.0.1"
     port: int = 8000

@@ -247,8 +247,6 @@ class Option:
         return given
 
 
-_NO_RELOAD = Flag(sets=False)
-
 OPTIONS: tuple[Option, ...] = (
     Option(
         "port",
@@ -339,7 +337,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "reload",
-        _NO_RELOAD,
+        Flag(sets=False),
         True,
         "Do not watch files or reload browsers.",
         "turn live reload off",

@@ -145,6 +145,8 @@ def test_names_and_flags_are_unique_and_well_spelled() -> None:
         assert not option.top_level or option.table == "server"
         assert not option.adds or option.kind.many
         assert "{default}" not in option.help_text() + option.doc_text()
+        if "{default}" in option.help + option.doc:
+            assert option.default_text != "None", f"{option.name} needs a shown_default"
 
 
 def test_toml_tables_lists_the_options_tables_then_the_others() -> None:

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Final
 
 
 class ConfigError(Exception):
@@ -37,7 +36,11 @@ class Kind:
 
     ``parse`` gets the value the user gave (from either place, after the
     command line has won over the file) and answers what ``Config`` holds.
+    Kinds are plain classes, not dataclasses: making a dataclass costs about a
+    millisecond at import, and ``siteserve --version`` imports this module.
     """
+
+    __slots__ = ()
 
     #: What typer reads from the command line: one value, or a list when ``many``.
     cli_type: ClassVar[type] = str
@@ -54,24 +57,28 @@ class Kind:
         return value
 
 
-@dataclass(frozen=True, slots=True)
 class Flag(Kind):
     """An on/off switch: ``--quiet`` sets True; ``--no-reload`` (``sets=False``) sets False."""
 
-    sets: bool = True
+    __slots__ = ("sets",)
     cli_type = bool
     toml_types = (bool,)
 
+    def __init__(self, *, sets: bool = True) -> None:
+        self.sets: Final = sets
 
-@dataclass(frozen=True, slots=True)
+
 class Whole(Kind):
     """A whole number within bounds; ``error`` (with ``{value}``) says which."""
 
-    error: str
-    minimum: int = 0
-    maximum: int | None = None
+    __slots__ = ("error", "maximum", "minimum")
     cli_type = int
     toml_types = (int,)
+
+    def __init__(self, error: str, *, minimum: int = 0, maximum: int | None = None) -> None:
+        self.error: Final = error
+        self.minimum: Final = minimum
+        self.maximum: Final = maximum
 
     def parse(self, value: object) -> int:
         if (
@@ -84,11 +91,13 @@ class Whole(Kind):
         return value
 
 
-@dataclass(frozen=True, slots=True)
 class Text(Kind):
     """A string; ``empty`` is the error for an empty one (None: empty is fine)."""
 
-    empty: str | None = None
+    __slots__ = ("empty",)
+
+    def __init__(self, *, empty: str | None = None) -> None:
+        self.empty: Final = empty
 
     def parse(self, value: object) -> str:
         text = str(value)
@@ -97,10 +106,10 @@ class Text(Kind):
         return text
 
 
-@dataclass(frozen=True, slots=True)
 class Texts(Kind):
     """Several strings (globs, names): a repeatable flag, a list of strings in the file."""
 
+    __slots__ = ()
     many = True
     toml_types: ClassVar[tuple[type, ...]] = (list,)
 
@@ -110,20 +119,20 @@ class Texts(Kind):
         return tuple(str(item) for item in items)
 
 
-@dataclass(frozen=True, slots=True)
 class Credentials(Texts):
     """``USER:PASSWORD`` or ``USER:sha256:HEX``, repeatable; one string or a list in the file.
 
     Each is checked, and hashed, by config.py together with ``--auth-file``.
     """
 
+    __slots__ = ()
     toml_types = (str, list)
 
 
-@dataclass(frozen=True, slots=True)
 class Size(Kind):
     """A byte count: ``1048576``, ``500M``, ``1.5G`` (see :func:`parse_size`)."""
 
+    __slots__ = ()
     toml_types = (int, str)
 
     def parse(self, value: object) -> int:
@@ -132,21 +141,23 @@ class Size(Kind):
         return parse_size(value)
 
 
-@dataclass(frozen=True, slots=True)
 class FileKind(Kind):
     """A file whose contents the server must never hand out; ``secret`` names it in errors."""
 
-    secret: str
+    __slots__ = ("secret",)
+
+    def __init__(self, *, secret: str) -> None:
+        self.secret: Final = secret
 
     def location(self, root: Path, value: object) -> Path:
         """Where the file is, for the check that it is not served."""
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
 class File(FileKind):
     """A file: from siteserve.toml relative to the site folder, from the command line as given."""
 
+    __slots__ = ()
     cli_type = Path
 
     def from_toml(self, value: object, root: Path) -> Path:
@@ -159,9 +170,10 @@ class File(FileKind):
         return Path(str(value)).expanduser()
 
 
-@dataclass(frozen=True, slots=True)
 class SiteFile(FileKind):
     """A file kept as text and always relative to the site folder (the sessions file)."""
+
+    __slots__ = ()
 
     def parse(self, value: object) -> str:
         return str(value)
@@ -198,34 +210,72 @@ def parse_size(value: str | int) -> int:
 # -- the declaration -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class Option:
-    """One setting, everywhere it shows: Config, command line, siteserve.toml, help, README."""
+    """One setting, everywhere it shows: Config, command line, siteserve.toml, help, README.
 
-    #: The ``Config`` field it fills; also its siteserve.toml key.
-    name: str
-    kind: Kind
-    #: The same default as the ``Config`` field (a unit test keeps the two equal).
-    default: object
-    #: The ``--help`` line; ``{default}`` stands for the default.
-    help: str
-    #: The README's text (markdown); empty: the help line. ``{default}`` as in ``help``.
-    doc: str = ""
-    #: Command-line spellings, long first (``("--port", "-p")``); none: siteserve.toml only.
-    flags: tuple[str, ...] = ()
-    metavar: str | None = None
-    #: The siteserve.toml table that holds the key; None: command line only.
-    table: str | None = "server"
-    #: The key may also stand at the top of siteserve.toml, before any table.
-    top_level: bool = False
-    #: Values from the command line add to those of siteserve.toml instead of replacing them.
-    adds: bool = False
-    #: The heading it is listed under in ``--help``.
-    group: str = "Serving"
-    #: The commands that take it (``siteserve build`` picks its own).
-    commands: tuple[str, ...] = ("serve",)
-    #: How the default reads in help and README, when ``str(default)`` does not say it.
-    shown_default: str | None = None
+    A plain class, like the kinds, so that importing the declarations stays cheap.
+    """
+
+    __slots__ = (
+        "adds",
+        "commands",
+        "default",
+        "doc",
+        "flags",
+        "group",
+        "help",
+        "kind",
+        "metavar",
+        "name",
+        "shown_default",
+        "table",
+        "top_level",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        kind: Kind,
+        default: object,
+        help: str,
+        doc: str = "",
+        *,
+        flags: tuple[str, ...] = (),
+        metavar: str | None = None,
+        table: str | None = "server",
+        top_level: bool = False,
+        adds: bool = False,
+        group: str = "Serving",
+        commands: tuple[str, ...] = ("serve",),
+        shown_default: str | None = None,
+    ) -> None:
+        #: The ``Config`` field it fills; also its siteserve.toml key.
+        self.name: Final = name
+        self.kind: Final = kind
+        #: The same default as the ``Config`` field (a unit test keeps the two equal).
+        self.default: Final = default
+        #: The ``--help`` line; ``{default}`` stands for the default.
+        self.help: Final = help
+        #: The README's text (markdown); empty: the help line. ``{default}`` as in ``help``.
+        self.doc: Final = doc
+        #: Command-line spellings, long first (``("--port", "-p")``); none: siteserve.toml only.
+        self.flags: Final = flags
+        self.metavar: Final = metavar
+        #: The siteserve.toml table that holds the key; None: command line only.
+        self.table: Final = table
+        #: The key may also stand at the top of siteserve.toml, before any table.
+        self.top_level: Final = top_level
+        #: Values from the command line add to those of siteserve.toml instead of replacing them.
+        self.adds: Final = adds
+        #: The heading it is listed under in ``--help``.
+        self.group: Final = group
+        #: The commands that take it (``siteserve build`` picks its own).
+        self.commands: Final = commands
+        #: How the default reads in help and README, when ``str(default)`` does not say it.
+        self.shown_default: Final = shown_default
+
+    def __repr__(self) -> str:
+        return f"Option({self.name!r})"
 
     @property
     def default_text(self) -> str:

@@ -94,7 +94,7 @@ def share_notes(
         users = len(config.auth)
         notes.append(_line("Access", f"password required ({users} user{'s' * (users != 1)})"))
     if config.upload:
-        limit = sizes.human_size(config.max_upload, binary=True)
+        limit = sizes.human_size(config.max_upload)
         notes.append(_line("Uploads", f"on, up to {limit} per request"))
     exposed = is_exposed(address.host)
     if exposed and not config.auth:

@@ -66,7 +66,7 @@ class LeftoverSweep:
             log.warning(
                 "removed %d unfinished upload(s) (%s) left in %s by a server stopped mid-upload",
                 removed,
-                human_size(size, binary=True),
+                human_size(size),
                 folder,
             )
         return removed

@@ -297,4 +297,4 @@ def _error(status: int, message: str, json_answer: bool) -> Response:
 
 
 def _too_large(limit: int) -> str:
-    return f"the upload is larger than {sizes.human_size(limit, binary=True)}"
+    return f"the upload is larger than {sizes.human_size(limit)}"

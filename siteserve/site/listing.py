@@ -72,7 +72,7 @@ class Entry:
 
     @property
     def size_text(self) -> str:
-        return "" if self.size is None else sizes.human_size(self.size, binary=True)
+        return "" if self.size is None else sizes.human_size(self.size)
 
     @property
     def modified_iso(self) -> str:
@@ -290,7 +290,7 @@ def render_listing(
         query=query,
         folders=sum(entry.is_dir for entry in every),
         files=sum(not entry.is_dir for entry in every),
-        total_text=sizes.human_size(total, binary=True),
+        total_text=sizes.human_size(total),
         uploads=uploads,
     )
     return Response(200, [("Content-Type", "text/html; charset=utf-8"), *headers], body)

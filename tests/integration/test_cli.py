@@ -30,7 +30,7 @@ from siteserve.config import Limits, build_config
 DEADLINE = 15.0
 SAMPLE_SITE = Path(__file__).resolve().parents[2] / "sample_site"
 LOCAL_URL = re.compile(r"Local +(http://127\.0\.0\.1:(\d+)/)")
-LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d (\S+) (\S+) (\d{3}) \d+(?:\.\d)? [kMGT]?B \d+\.\d ms$")
+LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d (\S+) (\S+) (\d{3}) \d+(?:\.\d)? (?:[KMGT]i)?B \d+\.\d ms$")
 
 
 def _env(**extra: str) -> dict[str, str]:

@@ -83,7 +83,7 @@ def test_printable_escapes_control_characters_only() -> None:
 
 # -- request log ----------------------------------------------------------------------
 
-LINE = re.compile(r"^\d\d:\d\d:\d\d GET /index\.html 200 1\.2 kB 0\.4 ms$")
+LINE = re.compile(r"^\d\d:\d\d:\d\d GET /index\.html 200 1\.2 KiB 0\.4 ms$")
 
 
 def test_access_line_plain_when_not_a_terminal() -> None:

@@ -34,7 +34,8 @@ def build_app(config: Config) -> App:
     from siteserve.share.app import ShareApp
     from siteserve.site.app import Site
 
-    site = Site(config)
+    # With live reload, the watcher tells the Site about every change (invalidate).
+    site = Site(config, watched=config.reload)
     app: App = ShareApp(site, config)
     if config.reload:
         from siteserve.reload.app import ReloadApp

@@ -40,9 +40,20 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkdownOptions:
+    """The ``[markdown]`` table: which ``.md`` files are pages, and how they are rendered."""
+
+    #: (glob, layout) rules matched like ``render`` globs, later ones winning; a page's own
+    #: ``layout:`` front matter beats them all. ``layout = "..."`` alone is ``("*", ...)``.
+    layouts: tuple[tuple[str, str], ...] = ()
+    #: Raw HTML in Markdown is shown as text unless this is on.
+    html: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
-    """Every setting of one run. Each field but ``root``, ``limits``, ``site`` and
-    ``headers`` is an option declared in ``siteserve.options``, with the same default."""
+    """Every setting of one run. Each field but ``root``, ``limits``, ``site``, ``headers``
+    and ``markdown`` is an option declared in ``siteserve.options``, with the same default."""
 
     root: Path
     host: str = "127.0.0.1"
@@ -82,6 +93,10 @@ class Config:
     cert: Path | None = None
     key: Path | None = None
     cors: bool = False
+    # -- content (siteserve.site.content) --
+    markdown: MarkdownOptions = field(default_factory=MarkdownOptions)
+    #: ``--drafts``: ``pages()`` lists pages whose front matter says ``draft: true``.
+    drafts: bool = False
 
 
 #: What a TOML type is called in an error message.
@@ -140,7 +155,7 @@ def _file_values(data: dict[str, Any], root: Path) -> dict[str, Any]:
     for table, entries in by_table.items():
         declared = {option.name: option for option in OPTIONS if option.table == table}
         if not declared:
-            continue  # [limits], [site], [headers]: read by build_config itself
+            continue  # [limits], [site], [headers], [markdown]: read by build_config itself
         for raw_key, value in entries.items():
             key = _key(raw_key)
             option = declared.get(key)
@@ -184,6 +199,33 @@ def _headers_from(table: dict[str, Any]) -> tuple[tuple[str, tuple[tuple[str, st
     return tuple(rules)
 
 
+def _markdown_from(table: dict[str, Any]) -> MarkdownOptions:
+    layouts: list[tuple[str, str]] = []
+    html = False
+    for key, value in table.items():
+        if key == "layout" and isinstance(value, str):
+            layouts.append(("*", value))
+        elif key == "layout" and isinstance(value, dict):
+            for pattern, layout in value.items():
+                if not isinstance(layout, str):
+                    raise ConfigError(
+                        f"{CONFIG_FILE}: markdown.layout.{pattern} must be a layout's path"
+                    )
+                layouts.append((pattern.strip("/"), layout))
+        elif key == "layout":
+            raise ConfigError(
+                f"{CONFIG_FILE}: markdown.layout must be a layout's path or a table of"
+                ' glob = layout, e.g. layout = "_layouts/page.html"'
+            )
+        elif key == "html":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{CONFIG_FILE}: markdown.html must be true or false")
+            html = value
+        else:
+            raise ConfigError(f"{CONFIG_FILE}: unknown key markdown.{key}")
+    return MarkdownOptions(layouts=tuple(layouts), html=html)
+
+
 def build_config(root: Path, **options: Any) -> Config:
     """Validate everything once: the folder, the file, then CLI options on top.
 
@@ -221,6 +263,7 @@ def build_config(root: Path, **options: Any) -> Config:
         limits=limits,
         site=MappingProxyType(_table(data, "site")),
         headers=_headers_from(_table(data, "headers")),
+        markdown=_markdown_from(_table(data, "markdown")),
         **values,
     )
 

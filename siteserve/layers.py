@@ -55,6 +55,11 @@ class App(Protocol):
         after a change never sees old content.
         """
 
+    def allowed_methods(self, path: str) -> tuple[str, ...] | None:
+        """The methods the target of the URL ``path`` takes (what an OPTIONS to it would
+        list in ``Allow``), for a CORS preflight to tell; None when this app cannot say."""
+        return None
+
 
 InnerT = TypeVar("InnerT", bound=App)
 
@@ -83,6 +88,9 @@ class Layer(App, Generic[InnerT]):
 
     def invalidate(self, paths: Iterable[Path]) -> None:
         self.inner.invalidate(paths)
+
+    def allowed_methods(self, path: str) -> tuple[str, ...] | None:
+        return self.inner.allowed_methods(path)
 
 
 def innermost(app: App) -> App:

@@ -386,6 +386,16 @@ OPTIONS: tuple[Option, ...] = (
         group="Pages",
     ),
     Option(
+        "drafts",
+        Flag(),
+        False,
+        "List pages marked 'draft: true' in pages() collections.",
+        "list pages marked `draft: true` in `pages()` collections (see [Markdown and content"
+        " sites](#markdown-and-content-sites))",
+        flags=("--drafts",),
+        group="Pages",
+    ),
+    Option(
         "reload",
         Flag(sets=False),
         True,
@@ -520,8 +530,9 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 
 #: The tables of siteserve.toml besides those of the options: ``[limits]`` (config.Limits),
-#: ``[site]`` (free values pages read as ``site``) and ``[headers]`` (rules by glob).
-OTHER_TABLES = ("limits", "site", "headers")
+#: ``[site]`` (free values pages read as ``site``), ``[headers]`` (rules by glob) and
+#: ``[markdown]`` (layouts by glob and raw HTML: config.MarkdownOptions).
+OTHER_TABLES = ("limits", "site", "headers", "markdown")
 
 
 def for_command(command: str, options: Sequence[Option] = OPTIONS) -> tuple[Option, ...]:

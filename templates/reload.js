@@ -5,6 +5,7 @@
 // same-origin scripts it runs; the server answers with what to do when files change:
 //   {type: "reload"}                     a file this page uses changed: load it again
 //   {type: "update", css: [], images: []} swap those stylesheets and images in place
+//   {type: "warnings", messages: []}     the page's render warned (an undefined name): log them
 // When the server goes away the tab retries with backoff and reloads once it is back.
 
 const SOCKET_PATH = "/__siteserve/ws";
@@ -233,6 +234,8 @@ function connect() {
       reloadPage();
     } else if (message.type === "update") {
       update(message);
+    } else if (message.type === "warnings") {
+      for (const text of message.messages || []) console.warn(`siteserve: ${text}`);
     }
   });
   socket.addEventListener("close", () => {

@@ -68,7 +68,9 @@ class Response:
     ``upgrade`` (with status 101) hands the connection to another protocol.
     ``sources`` names the files on disk the response was made from (the file
     itself, or every template and data file a page used), so live reload can
-    tell which open pages a change affects.
+    tell which open pages a change affects. ``warnings`` are notes for the
+    site's author about how it was made (an undefined name in a template),
+    which live reload shows in the browser's console.
     """
 
     status: int = 200
@@ -78,6 +80,7 @@ class Response:
     upgrade: UpgradeHandler | None = None
     close: bool = False
     sources: tuple[Path, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         """The first value of ``name`` (case-insensitive), for tests and middleware."""

@@ -184,6 +184,9 @@ class ReloadApp(Layer[App]):
             client.scripts = tuple(s for s in scripts[:256] if isinstance(s, str))
         if client.page is not None:
             self._catch_up(client)
+            warnings = self.graph.warnings_for(client.page)
+            if warnings:
+                client.socket.send(json.dumps({"type": "warnings", "messages": list(warnings)}))
 
     def _catch_up(self, client: Client) -> None:
         """Tell a tab that just connected about changes since its page was served.

@@ -12,8 +12,13 @@ Three things are recorded as responses go out:
 
 A tab is reloaded when a changed file is one of its page's sources, or when a
 changed file other than a stylesheet or image is reached from its page or from
-the scripts it reported. Stylesheets and images are updated in place by the
-client, which knows which ones it shows.
+the scripts it reported, or lies in a folder among its page's sources (a page
+that listed ``pages("blog/*.md")`` records ``blog/``: a new post reloads it).
+Stylesheets and images are updated in place by the client, which knows which
+ones it shows.
+
+The warnings of a page's last render (undefined names) are kept for its tabs'
+consoles.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ class PageGraph:
         self._pages = _Bounded()
         self._deps: OrderedDict[str, set[str]] = OrderedDict()
         self._served: dict[str, float] = {}
+        self._warnings: dict[str, tuple[str, ...]] = {}
 
     # -- recording ---------------------------------------------------------------
 
@@ -77,6 +83,12 @@ class PageGraph:
             self._served[key] = time.monotonic()
             if len(self._served) > MAX_URLS:
                 self._served.pop(next(iter(self._served)))
+            if response.warnings:
+                self._warnings[key] = response.warnings
+                if len(self._warnings) > MAX_URLS:
+                    self._warnings.pop(next(iter(self._warnings)))
+            else:
+                self._warnings.pop(key, None)
         referer = request.headers.get("referer")
         if referer:
             self._note_referer(referer, request.host, key)
@@ -101,6 +113,10 @@ class PageGraph:
     def served_at(self, page: str) -> float | None:
         """When ``page`` was last served with the script (``time.monotonic``)."""
         return self._served.get(page)
+
+    def warnings_for(self, page: str) -> tuple[str, ...]:
+        """What the last render of ``page`` warned about (for the browser's console)."""
+        return self._warnings.get(page, ())
 
     def page_sources(self, page: str) -> frozenset[Path] | None:
         """The files ``page`` was rendered from; None when we do not know them."""
@@ -145,6 +161,8 @@ class PageGraph:
             return bool(others)
         if own & changed:
             return True
+        if any(folder in own for path in others for folder in path.parents):
+            return True  # a file in a folder the page listed, new ones too
         return bool(others and others & self.used_by(page, scripts))
 
     def urls_for(self, path: Path) -> list[str]:

@@ -26,7 +26,8 @@ from siteserve.site.app import Site
 from siteserve.site.errors import builtin_error
 from siteserve.site.resolver import split_path
 
-UPLOAD_METHODS = "GET, HEAD, OPTIONS, POST"
+UPLOAD_METHOD_LIST = ("GET", "HEAD", "OPTIONS", "POST")
+UPLOAD_METHODS = ", ".join(UPLOAD_METHOD_LIST)
 
 
 class ShareApp(Layer[Site]):
@@ -64,6 +65,12 @@ class ShareApp(Layer[Site]):
         if uploading and self._listed_folder(request.path) is not None:
             return self.config.max_upload + UPLOAD_SLACK
         return self.inner.body_limit(request)
+
+    def allowed_methods(self, path: str) -> tuple[str, ...] | None:
+        """What ``path`` takes: a folder that takes uploads adds POST to the Site's answer."""
+        if self.uploads is not None and self._listed_folder(path) is not None:
+            return UPLOAD_METHOD_LIST
+        return self.inner.allowed_methods(path)
 
     # -- downloads ---------------------------------------------------------------------
 

@@ -9,7 +9,10 @@ an ``Authorization`` header, which the preflight allows by name (a wildcard in
 
 This wrapper sits outside the password check: browsers send preflights
 without credentials, always, so a preflight answered 401 would break every
-cross-origin request. A preflight reveals nothing but these headers.
+cross-origin request. A preflight reveals nothing but these headers; the
+methods it lists are the ones its target takes (``App.allowed_methods``: GET, HEAD and
+OPTIONS for a file, a missing one included; a page's methods; POST for a
+folder taking uploads), so a script is not told to try a PUT that gets 405.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def is_preflight(request: Request) -> bool:
     )
 
 
-#: What a preflight may be told; the app still answers 405 to what it does not take.
+#: What a preflight is told when nothing says what its target takes.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -66,7 +69,7 @@ class CorsApp(Layer[App]):
     def _preflight(self, request: Request) -> Response:
         headers = [
             ("Access-Control-Allow-Origin", "*"),
-            ("Access-Control-Allow-Methods", self.methods),
+            ("Access-Control-Allow-Methods", self._methods(request.path)),
             ("Access-Control-Max-Age", MAX_AGE),
             ("Cache-Control", "no-cache"),
         ]
@@ -77,6 +80,11 @@ class CorsApp(Layer[App]):
             # Chrome's Private Network Access: a public page asking for a LAN server.
             headers.append(("Access-Control-Allow-Private-Network", "true"))
         return Response(204, headers)
+
+    def _methods(self, path: str) -> str:
+        """What the target takes, as the app inside says (a file: GET, HEAD, OPTIONS)."""
+        allowed = self.inner.allowed_methods(path)
+        return self.methods if allowed is None else ", ".join(allowed)
 
 
 def _with_headers(response: Response) -> Response:

@@ -22,7 +22,9 @@ from siteserve.http.response import Response
 from siteserve.layers import App
 from siteserve.site import cache_policy
 from siteserve.site.errors import builtin_error, error_response
+from siteserve.site.fallback_files import fallback_file
 from siteserve.site.file_version import NotAFile
+from siteserve.site.layouts import LayoutRules
 from siteserve.site.listing import render_listing
 from siteserve.site.pages import ErrorResponder, Pages
 from siteserve.site.resolver import Resolved, Resolver
@@ -60,6 +62,10 @@ class PageHandler(Protocol):
     async def startup(self) -> None:
         """Get ready before the first request."""
 
+    def watch(self) -> None:
+        """From now on a watcher calls ``invalidate`` on every change (live reload does),
+        so what was parsed and rendered may be kept without asking the disk each time."""
+
     def close(self) -> None:
         """The server is stopping: release threads and session stores."""
 
@@ -78,10 +84,16 @@ class PageHandler(Protocol):
 class Site(App):
     """The innermost app: resolves a URL and answers the file, listing, page or error."""
 
-    def __init__(self, config: Config, *, pages: PageHandler | None = None) -> None:
+    def __init__(
+        self, config: Config, *, pages: PageHandler | None = None, watched: bool = False
+    ) -> None:
+        """``watched``: a watcher calls ``invalidate`` on every change (live reload does)."""
         self.config = config
         self.resolver = Resolver(
-            config.root, follow_symlinks=config.follow_symlinks, render_globs=config.render
+            config.root,
+            follow_symlinks=config.follow_symlinks,
+            render_globs=config.render,
+            markdown=LayoutRules(config.markdown),
         )
         #: The root with every symlink resolved, as the resolver's paths are.
         self.root: Path = self.resolver.root
@@ -90,6 +102,8 @@ class Site(App):
         #: Renders kind "page" (a test may give its own).
         self.pages: PageHandler = pages if pages is not None else Pages(config)
         self.pages.error_responder = self.error_awaitable
+        if watched:
+            self.pages.watch()
 
     # -- App protocol ------------------------------------------------------------------
 
@@ -132,6 +146,16 @@ class Site(App):
         self.resolver.invalidate()
         self.static.invalidate(paths)
         self.pages.invalidate(paths)
+
+    def allowed_methods(self, path: str) -> tuple[str, ...] | None:
+        """The methods the target of ``path`` takes: what an OPTIONS to it lists in Allow."""
+        if path == "*":
+            return PAGE_METHODS
+        try:
+            kind = self.resolver.resolve(path).kind
+        except OSError:
+            kind = "not_found"
+        return _methods_for(kind)
 
     # -- pages ---------------------------------------------------------------------
 
@@ -181,8 +205,12 @@ class Site(App):
             # Asterisk-form asks about the server as a whole (RFC 9110 section 9.3.7).
             return _allow(204, PAGE_METHODS)
         if kind == "not_found":
-            return self.error(request, 404)
-        allowed = PAGE_METHODS if kind == "page" else READ_METHODS
+            ours = fallback_file(request.path)
+            if ours is None:
+                return self.error(request, 404)
+            # Our favicon or stylesheet, answered as the site's own file would be.
+            resolved, kind = Resolved("file", *ours), "file"
+        allowed = _methods_for(kind)
         if method == "OPTIONS":
             return _allow(204, allowed)
         if method not in allowed:
@@ -225,6 +253,10 @@ class Site(App):
             ("X-Content-Type-Options", "nosniff"),
         ]
         return Response(301, headers, b"")
+
+
+def _methods_for(kind: str) -> tuple[str, ...]:
+    return PAGE_METHODS if kind == "page" else READ_METHODS
 
 
 def _allow(status: int, methods: tuple[str, ...]) -> Response:

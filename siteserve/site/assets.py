@@ -35,6 +35,14 @@ def read_bytes(name: str) -> bytes:
     return _folder().joinpath(name).read_bytes()
 
 
+def path_of(name: str) -> Path | None:
+    """The asset as a file on disk, to be served like a site's file; None when it is
+    not one (the package inside a zip)."""
+    found = _folder().joinpath(name)
+    path = Path(str(found))
+    return path if isinstance(found, Path) or path.is_file() else None
+
+
 def read_text(name: str) -> str:
     return read_bytes(name).decode("utf-8")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jinja2 import Undefined
 
 from siteserve.site.jinja_env import is_within, record, render_memo
 
@@ -151,6 +152,21 @@ class DataFiles:
             self._files[path] = (stamp, value)
         return value
 
+    def missing(self, name: str) -> str:
+        """Why ``data.NAME`` is not there, naming the data folder and what it holds."""
+        wanted = ", ".join(f"{name}{extension}" for extension in _READERS)
+        try:
+            with os.scandir(self._folder) as entries:
+                present = sorted(
+                    entry.name
+                    for entry in entries
+                    if not entry.name.startswith((".", "_")) and entry.is_file()
+                )
+        except OSError:
+            return f"data.{name}: there is no data folder {self._folder} (to hold {wanted})"
+        held = ", ".join(present[:20]) + (", ..." if len(present) > 20 else "") or "no files"
+        return f"data.{name}: none of {wanted} is in {self._folder}, which holds {held}"
+
     def _relative(self, path: str) -> str:
         return os.path.relpath(path, self._root).replace(os.sep, "/")
 
@@ -169,13 +185,17 @@ class DataView:
     """What a page sees as ``data``: ``data.authors`` or ``data["authors"]``, loaded on use.
 
     It has no public methods, so any stem (``items``, ``keys``) stays reachable
-    as an attribute; ``{% for name in data %}`` lists the stems.
+    as an attribute; ``{% for name in data %}`` lists the stems. A name with no
+    file is an ``undefined`` (the environment's kind) whose message names the
+    data folder and the files in it: Jinja asks ``data["nope"]`` after the
+    attribute lookup fails, and keeps what that answers.
     """
 
-    __slots__ = ("_files",)
+    __slots__ = ("_files", "_undefined")
 
-    def __init__(self, files: DataFiles) -> None:
+    def __init__(self, files: DataFiles, undefined: type[Undefined] = Undefined) -> None:
         self._files = files
+        self._undefined = undefined
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -186,7 +206,10 @@ class DataView:
             raise AttributeError(name) from None
 
     def __getitem__(self, name: str) -> Any:
-        return self._files.get(name)
+        try:
+            return self._files.get(name)
+        except KeyError:
+            return self._undefined(hint=self._files.missing(name), obj=self, name=name)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._files.names()

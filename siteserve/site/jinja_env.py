@@ -9,24 +9,39 @@ outside the site.
 Every template a render loads (the page, and whatever it extends, includes
 or imports) and every ``_data`` file it reads is recorded for the render in
 progress; the page's Response lists them as ``sources`` so live reload knows
-which open pages a change affects.
+which open pages a change affects. The record also notes whether the render
+read anything that differs between two requests for the same URL (the query,
+headers, the session, the time: ``volatile``), and the undefined names it
+rendered, each also logged once per template and name.
+
+An HTML, XML or SVG template may start with YAML front matter: the loader
+parses it (a broken one is a syntax error at its line) and hands Jinja the
+rest, with the front matter's lines left empty so line numbers stay true.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import wraps
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import jinja2
 from jinja2.loaders import split_template_path
 
 from siteserve.config import Config
+from siteserve.site.front_matter import blanked
 from siteserve.site.names import strip_template_suffix
+
+logger = logging.getLogger("siteserve.pages")
 
 #: Output types whose templates escape ``{{ values }}`` by default.
 _ESCAPED_EXTENSIONS = frozenset({"html", "htm", "xhtml", "xml", "svg"})
@@ -39,6 +54,10 @@ class RenderRecord:
 
     files: set[str] = field(default_factory=set)
     memo: dict[str, Any] = field(default_factory=dict)
+    #: Read something beyond the URL (query, headers, session, clock): not to be reused.
+    volatile: bool = False
+    #: Undefined names rendered (as empty text), one line each.
+    warnings: list[str] = field(default_factory=list)
 
 
 _current: ContextVar[RenderRecord | None] = ContextVar("siteserve_render", default=None)
@@ -60,6 +79,13 @@ def record(filename: str) -> None:
     current = _current.get()
     if current is not None:
         current.files.add(filename)
+
+
+def mark_volatile() -> None:
+    """The render in progress used something a second request may see differently."""
+    current = _current.get()
+    if current is not None:
+        current.volatile = True
 
 
 def render_memo() -> dict[str, Any] | None:
@@ -106,7 +132,58 @@ class SiteLoader(jinja2.FileSystemLoader):
             real = os.path.realpath(os.path.join(self._root, *pieces))
             if not is_within(real, self._root):
                 raise jinja2.TemplateNotFound(template)
-        return super().get_source(environment, template)
+        source, filename, uptodate = super().get_source(environment, template)
+        if source.startswith(("---", "\ufeff---")) and autoescape_for(template):
+            _, source = blanked(source, filename)
+        return source, filename, uptodate
+
+
+class WarningUndefined(jinja2.Undefined):
+    """An undefined name renders as empty text, as Jinja's default does, and says so.
+
+    Only rendering it warns: ``{% if page.subtitle %}`` and ``|default(...)``
+    are how templates ask whether something is there.
+    """
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        _warn_undefined(self._warning)
+        return ""
+
+    @property
+    def _warning(self) -> str:
+        owner = self._undefined_obj
+        if self._undefined_hint is None and isinstance(owner, Mapping):
+            # "'mappingproxy object' has no attribute 'title'" says little about front matter.
+            keys = ", ".join(sorted(map(str, owner))[:12]) or "none"
+            return f"no {self._undefined_name!r} here (the keys are: {keys})"
+        return self._undefined_message
+
+
+def _warn_undefined(message: str) -> None:
+    # The innermost template frame: Jinja's compiled code keeps its template in globals.
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and "__jinja_template__" not in frame.f_globals:
+        frame = frame.f_back
+    name, where = "?", "?"
+    environment: jinja2.Environment | None = None
+    if frame is not None:
+        template: jinja2.Template = frame.f_globals["__jinja_template__"]
+        environment = template.environment
+        name = template.name or template.filename or "?"
+        where = f"{name}:{template.get_corresponding_lineno(frame.f_lineno)}"
+    text = f"{where}: {message} (rendered as empty text)"
+    current = _current.get()
+    if current is not None and text not in current.warnings:
+        current.warnings.append(text)
+    if isinstance(environment, SiteEnvironment):
+        environment.warn_once(name, message, text)
+
+
+def undefined_class(config: Config) -> type[jinja2.Undefined]:
+    """What an undefined name is: an error with ``strict_undefined``, else empty with a warning."""
+    return jinja2.StrictUndefined if config.strict_undefined else WarningUndefined
 
 
 class SiteEnvironment(jinja2.Environment):
@@ -116,6 +193,20 @@ class SiteEnvironment(jinja2.Environment):
     ``select_template`` at render time, cached or not, so these two overrides
     see every file a page was made from.
     """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._warned: set[tuple[str, str]] = set()
+        self._warned_lock = threading.Lock()
+
+    def warn_once(self, template: str, message: str, text: str) -> None:
+        """Log ``text`` the first time ``message`` comes up in ``template``."""
+        key = (template, message)
+        with self._warned_lock:
+            if key in self._warned or len(self._warned) > 10_000:
+                return
+            self._warned.add(key)
+        logger.warning("%s", text)
 
     def get_template(
         self,
@@ -174,8 +265,22 @@ def build_environment(config: Config, globals: dict[str, Any]) -> SiteEnvironmen
         loader=SiteLoader(config.root, follow_symlinks=config.follow_symlinks),
         autoescape=autoescape_for,
         extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
-        undefined=jinja2.StrictUndefined if config.strict_undefined else jinja2.Undefined,
+        undefined=undefined_class(config),
         auto_reload=True,
     )
     environment.globals.update(globals)
+    # Chance makes a render that a second request would not see again.
+    environment.filters["random"] = _volatile(environment.filters["random"])
+    lipsum: Callable[..., Any] = environment.globals["lipsum"]  # type: ignore[assignment]
+    environment.globals["lipsum"] = _volatile(lipsum)
     return environment
+
+
+def _volatile(function: Callable[..., Any]) -> Callable[..., Any]:
+    # wraps() keeps Jinja's marks (pass the context, the environment) on the wrapper.
+    @wraps(function)
+    def marked(*args: Any, **kwargs: Any) -> Any:
+        mark_volatile()
+        return function(*args, **kwargs)
+
+    return marked

@@ -28,6 +28,7 @@ from siteserve.site.forms import (
     parse_form,
     parse_query,
 )
+from siteserve.site.jinja_env import mark_volatile
 from siteserve.site.sessions import Session
 
 T = TypeVar("T")
@@ -75,6 +76,7 @@ def redirect(location: str, code: int = 302) -> NoReturn:
 
 def now(utc: bool = False) -> datetime:
     """The current time, timezone-aware: local by default, UTC with ``now(utc=True)``."""
+    mark_volatile()
     current = datetime.now(UTC)
     return current if utc else current.astimezone()
 
@@ -113,14 +115,31 @@ def _header_value(value: str) -> str:
 
 
 class PageRequest:
-    """The request as a page reads it: ``request.args.q``, ``request.form.name``, ..."""
+    """The request as a page reads it: ``request.args.q``, ``request.form.name``, ...
+
+    Reading anything but ``path``, ``host`` and ``scheme`` (the URL a kept render
+    is found by, see ``reuse``) marks the render as one not to be reused.
+    """
 
     def __init__(self, request: Request, body: bytes) -> None:
         self._request = request
-        self.body = body
-        self.method = request.method
-        self.headers: Headers = request.headers
+        self._body = body
         self.scheme = request.scheme
+
+    @property
+    def body(self) -> bytes:
+        mark_volatile()
+        return self._body
+
+    @property
+    def method(self) -> str:
+        mark_volatile()
+        return self._request.method
+
+    @property
+    def headers(self) -> Headers:
+        mark_volatile()
+        return self._request.headers
 
     @cached_property
     def path(self) -> str:
@@ -129,6 +148,7 @@ class PageRequest:
 
     @property
     def url(self) -> str:
+        mark_volatile()  # it has the query
         return self._request.url
 
     @property
@@ -137,43 +157,65 @@ class PageRequest:
 
     @property
     def query_string(self) -> str:
+        mark_volatile()
         return self._request.query
 
     @property
     def client(self) -> str | None:
         """The client's address (no port), or None when unknown."""
+        mark_volatile()
         return self._request.client[0] if self._request.client else None
 
-    @cached_property
+    @property
     def args(self) -> MultiDict[str]:
-        return _or_bad_request(lambda: parse_query(self._request.query))
+        mark_volatile()
+        return self._args
 
     @cached_property
+    def _args(self) -> MultiDict[str]:
+        return _or_bad_request(lambda: parse_query(self._request.query))
+
+    @property
     def cookies(self) -> dict[str, str]:
-        return parse_cookies(self.headers.get("cookie"))
+        mark_volatile()
+        return self.session_cookies
+
+    @cached_property
+    def session_cookies(self) -> dict[str, str]:
+        """The cookies, for the server's own use (opening the session): no mark."""
+        return parse_cookies(self._request.headers.get("cookie"))
 
     @cached_property
     def _form(self) -> tuple[MultiDict[str], MultiDict[UploadedFile]]:
-        return _or_bad_request(lambda: parse_form(self.body, self.headers.get("content-type")))
+        return _or_bad_request(
+            lambda: parse_form(self._body, self._request.headers.get("content-type"))
+        )
 
     @property
     def form(self) -> MultiDict[str]:
         """Fields of a urlencoded or multipart body (empty for other bodies)."""
+        mark_volatile()
         return self._form[0]
 
     @property
     def files(self) -> MultiDict[UploadedFile]:
         """Files of a multipart body: ``filename``, ``content_type`` and ``size`` of each."""
+        mark_volatile()
         return self._form[1]
 
-    @cached_property
+    @property
     def json(self) -> Any:
         """The body parsed as JSON when it says it is JSON; None otherwise."""
-        kind = media_type(self.headers.get("content-type"))
+        mark_volatile()
+        return self._json
+
+    @cached_property
+    def _json(self) -> Any:
+        kind = media_type(self._request.headers.get("content-type"))
         if kind != "application/json" and not kind.endswith("+json"):
             return None
         try:
-            return json.loads(self.body)
+            return json.loads(self._body)
         except ValueError:
             raise PageAbort(400) from None
 

@@ -5,6 +5,10 @@ the render itself runs in a small thread pool so a slow page never stalls
 other requests. Each render records the templates and data files it used,
 and the Response lists them as ``sources`` for live reload.
 
+A ``.md`` page is rendered through its layout (``content``); a render that read
+nothing of the request but its URL is answered again until a file changes
+(``reuse``).
+
 A page may ``redirect()``, ``abort()`` (answered by the Site's error page,
 which uses ``404.html.jinja`` and friends when present), set its status,
 headers and cookies, and keep a server-side session. A template that fails
@@ -29,8 +33,9 @@ from siteserve.config import Config
 from siteserve.http import Request, Response
 from siteserve.http.request import BodyIncomplete, BodyTooLarge
 from siteserve.site.cache_policy import apply_headers, extra_headers
+from siteserve.site.content import Content
 from siteserve.site.data_files import DataFiles, DataView
-from siteserve.site.jinja_env import build_environment, recording
+from siteserve.site.jinja_env import build_environment, recording, undefined_class
 from siteserve.site.mime import content_type
 from siteserve.site.names import PAGE_SUFFIXES, strip_template_suffix
 from siteserve.site.page_context import (
@@ -41,6 +46,7 @@ from siteserve.site.page_context import (
     page_context,
     site_globals,
 )
+from siteserve.site.reuse import ReusedRenders
 from siteserve.site.sessions import Sessions
 from siteserve.site.template_errors import describe, log_problem, problem_response
 
@@ -91,7 +97,10 @@ class Pages:
         self._max_body = config.limits.max_body
         self.data = DataFiles(config.root, follow_symlinks=config.follow_symlinks)
         self.sessions = Sessions.from_config(config)
-        self.environment = build_environment(config, site_globals(config, DataView(self.data)))
+        data = DataView(self.data, undefined_class(config))
+        self.environment = build_environment(config, site_globals(config, data))
+        self.content = Content(config, self.environment)
+        self.reuse = ReusedRenders()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="siteserve-page")
         #: Set by the Site so ``abort(404)`` answers what any other 404 would.
         self.error_responder: ErrorResponder | None = None
@@ -205,11 +214,19 @@ class Pages:
                 return path
         return None
 
+    def watch(self) -> None:
+        """From now on a watcher calls ``invalidate`` on every change (live reload does):
+        what was parsed and rendered is kept without asking the disk each time."""
+        self.content.watch()
+        self.reuse.watched = True
+
     def invalidate(self, paths: Iterable[Path]) -> None:
         """Forget compiled templates and parsed data made from ``paths`` (a change set)."""
         paths = list(paths)
         self.environment.forget(paths)
         self.data.forget(paths)
+        self.content.forget(paths)
+        self.reuse.forget(paths)
 
     async def startup(self) -> None:
         """Nothing to prepare: templates compile, and data files load, on first use."""
@@ -278,10 +295,16 @@ class Pages:
         body: bytes,
         error_status: int | None,
     ) -> Response | _Aborted:
+        reuse_key = None if error_status is not None else self.reuse.key(request, path, served_as)
+        if reuse_key is not None:
+            reused = self.reuse.get(reuse_key)
+            if reused is not None:
+                return reused
+        generation = self.reuse.generation
         with recording() as record:
             loaded = record.files
             page_request = PageRequest(request, body)
-            session = self.sessions.open(page_request.cookies)
+            session = self.sessions.open(page_request.session_cookies)
             page = PageResponse()
             context: dict[str, Any] = page_context(page_request, params, session, page)
             if error_status is not None:
@@ -293,7 +316,7 @@ class Pages:
             name = self._template_name(path)
             secure = request.scheme == "https"
             try:
-                text = self.environment.get_template(name).render(context)
+                text = self.content.render(name, path, context)
                 headers = page.header_list()
             except PageRedirect as jump:
                 jump_cookies = [*page.cookies, *self.sessions.commit(session, secure=secure)]
@@ -324,12 +347,18 @@ class Pages:
         if self._config.headers:
             served = Path(name).with_name(served_as).as_posix()
             headers = apply_headers(headers, extra_headers(self._config, served))
-        return Response(
+        response = Response(
             status=page.status,
             headers=headers,
             body=text.encode("utf-8"),
             sources=self._sources_of(loaded),
+            warnings=tuple(record.warnings),
         )
+        if reuse_key is not None and not (
+            record.volatile or session.used or cookies or page.cookies
+        ):
+            self.reuse.keep(reuse_key, response, loaded, generation)
+        return response
 
     def _failed(self, error: Exception, page: Path, loaded: set[str]) -> Response:
         problem = describe(error, self._root, page, loaded)

@@ -20,6 +20,8 @@ from typing import Literal
 from urllib.parse import quote, unquote_to_bytes
 
 from siteserve.site import routes as route_table
+from siteserve.site.front_matter import FrontMatterError, split
+from siteserve.site.layouts import MARKDOWN_SUFFIX, LayoutRules
 from siteserve.site.names import (
     INDEX_NAMES,
     PAGE_SUFFIXES,
@@ -90,13 +92,20 @@ def url_for(segments: list[str], trailing: bool) -> str:
 
 class Resolver:
     def __init__(
-        self, root: Path, *, follow_symlinks: bool, render_globs: tuple[str, ...] = ()
+        self,
+        root: Path,
+        *,
+        follow_symlinks: bool,
+        render_globs: tuple[str, ...] = (),
+        markdown: LayoutRules | None = None,
     ) -> None:
+        """``markdown``: which ``.md`` files are pages (None: every one is a plain file)."""
         self.root = Path(os.path.realpath(root))
         self._root_text = str(self.root)
         self._root_prefix = self._root_text.rstrip(os.sep) + os.sep
         self.follow_symlinks = follow_symlinks
         self.render_globs = tuple(render_globs)
+        self.markdown = markdown
         self._cache: dict[str, Resolved] = {}
         self._routes: route_table.RouteTable | None = None
 
@@ -155,6 +164,12 @@ class Resolver:
             path = self._existing([*parents, name + suffix], stat.S_ISREG)
             if path is not None:
                 return Resolved("page", path, strip_template_suffix(path.name) or name)
+        # A Markdown page, after templates: /notes/intro and /notes/intro.html.
+        stem = name[: -len(".html")] if name.endswith(".html") else name
+        if self.markdown is not None and stem:
+            path = self._existing([*parents, stem + MARKDOWN_SUFFIX], stat.S_ISREG)
+            if path is not None and self.is_markdown_page(path):
+                return Resolved("page", path, stem + ".html")
         if self._existing(segments, stat.S_ISDIR) is not None:
             return Resolved("redirect", location=url_for(segments, True))
         return None
@@ -166,7 +181,28 @@ class Resolver:
                 if index == "index.html":
                     return self._file(path, index)
                 return Resolved("page", path, "index.html")
+        index_md = folder / ("index" + MARKDOWN_SUFFIX)
+        if self._is(index_md, stat.S_ISREG) and self.is_markdown_page(index_md):
+            return Resolved("page", index_md, "index.html")
         return Resolved("directory", folder, "")
+
+    def is_markdown_page(self, path: Path) -> bool:
+        """Whether a layout applies to the ``.md`` file at ``path`` (see ``layouts``).
+
+        A front matter that does not parse counts as asking for one, so the page
+        shows the error (file and line) instead of the raw text.
+        """
+        if self.markdown is None:
+            return False
+        try:
+            with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+                meta = split(handle.read(), str(path)).meta
+        except FrontMatterError:
+            return True
+        except OSError:
+            return False
+        relative = path.relative_to(self.root).as_posix()
+        return self.markdown.layout_for(relative, meta) is not None
 
     def _file(self, path: Path, served_as: str) -> Resolved:
         relative = path.relative_to(self.root).as_posix()

@@ -165,6 +165,11 @@ class Session(MutableMapping[str, Any]):
     def changed(self) -> bool:
         return self._data is not None and _encode(self._data) != self._loaded_as
 
+    @property
+    def used(self) -> bool:
+        """Whether the page read or wrote the session at all."""
+        return self._data is not None
+
 
 class Sessions:
     """Opens a session for each page render and writes it back with its cookie."""

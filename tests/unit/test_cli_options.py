@@ -93,7 +93,7 @@ def test_help_lists_the_options_under_their_headings(capsys: pytest.CaptureFixtu
         at = text.index(f"{option.flags[0]} ")
         before = text.rindex(f"\n{option.group}:\n", 0, at)
         assert all(f"\n{other}:\n" not in text[before + 1 : at] for other in groups)
-    assert "[server], [limits], [site] and [headers] tables" in " ".join(text.split())
+    assert "[server], [limits], [site], [headers] and [markdown] tables" in " ".join(text.split())
 
 
 def test_every_declared_option_is_reachable() -> None:

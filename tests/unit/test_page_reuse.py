@@ -1,0 +1,125 @@
+"""Renders answered again while nothing they were made from changed, and only those."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.unit.content_support import content_site
+from tests.unit.page_support import body_text
+
+COUNTER = "{% set _ = counter.append(1) %}"
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts real renders: every template below appends to ``counter`` when rendered."""
+    from siteserve.site import page_context
+
+    counted: list[int] = []
+    real = page_context.site_globals
+
+    def with_counter(*args: object, **kwargs: object) -> dict[str, object]:
+        values = real(*args, **kwargs)  # type: ignore[arg-type]
+        values["counter"] = counted
+        return values
+
+    monkeypatch.setattr("siteserve.site.pages.site_globals", with_counter)
+    return counted
+
+
+def test_a_page_that_reads_only_its_url_is_rendered_once(
+    tmp_path: Path, renders: list[int]
+) -> None:
+    files = {
+        "_layouts/post.html": COUNTER + "{{ content }} at {{ request.path }} on {{ request.host }}",
+        "a.md": "---\nlayout: post\n---\nHello",
+    }
+    with content_site(tmp_path, files) as site:
+        site.age()
+        first = site.get("/a")
+        again = site.get("/a")
+        assert len(renders) == 1
+        assert body_text(again) == body_text(first) == "<p>Hello</p>\n at /a on example.test"
+        assert again.sources == first.sources and again.headers == first.headers
+        assert again.headers is not first.headers  # a list of its own, for the layers outside
+        assert site.get("/a", method="HEAD").status == 200 and len(renders) == 1
+        # Another URL of the same page, another host: renders of their own.
+        assert body_text(site.get("/a.html")).endswith("at /a.html on example.test")
+        site.get("/a", headers=[("host", "other.test")])
+        assert len(renders) == 3
+
+
+def test_without_a_watcher_every_use_checks_the_files(tmp_path: Path, renders: list[int]) -> None:
+    files = {"_layouts/post.html": COUNTER + "{{ content }}", "a.md": "---\nlayout: post\n---\nOne"}
+    with content_site(tmp_path, files) as site:
+        site.age()
+        site.get("/a")
+        site.get("/a")
+        assert len(renders) == 1
+        site.write("a.md", "---\nlayout: post\n---\nTwo, longer")
+        assert body_text(site.get("/a")) == "<p>Two, longer</p>\n"
+        site.write("_layouts/post.html", COUNTER + "[{{ content }}]")
+        assert body_text(site.get("/a")) == "[<p>Two, longer</p>\n]"
+        assert len(renders) == 3
+
+
+def test_with_a_watcher_a_change_set_drops_every_kept_render(
+    tmp_path: Path, renders: list[int]
+) -> None:
+    files = {"_layouts/post.html": COUNTER + "{{ content }}", "a.md": "---\nlayout: post\n---\nOne"}
+    with content_site(tmp_path, files, watched=True) as site:
+        site.age()
+        site.get("/a")
+        site.write("a.md", "---\nlayout: post\n---\nTwo")
+        assert body_text(site.get("/a")) == "<p>One</p>\n"  # the watcher has not said yet
+        site.site.invalidate([tmp_path / "a.md"])
+        assert body_text(site.get("/a")) == "<p>Two</p>\n"
+        assert len(renders) == 2
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "{{ request.args.q }}",
+        "{{ request.query_string }}",
+        "{{ request.url }}",
+        "{{ request.method }}",
+        "{{ request.headers.get('accept') }}",
+        "{{ request.cookies.theme }}",
+        "{{ request.client }}",
+        "{{ request.form.name }}",
+        "{{ session.get('n') }}",
+        "{{ now().year }}",
+        "{{ [1, 2]|random }}",
+        "{{ lipsum(1) }}",
+        "{% do response.set_cookie('a', 'b') %}",
+    ],
+)
+def test_a_page_that_reads_the_request_is_rendered_every_time(
+    tmp_path: Path, renders: list[int], expression: str
+) -> None:
+    with content_site(tmp_path, {"p.html.jinja": COUNTER + expression}) as site:
+        site.age()
+        site.get("/p?q=1")
+        site.get("/p?q=2")
+        assert len(renders) == 2
+
+
+def test_only_bodiless_gets_of_good_pages_are_kept(tmp_path: Path, renders: list[int]) -> None:
+    files = {
+        "p.html.jinja": COUNTER + "p",
+        "gone.html.jinja": COUNTER + "{% do abort(404) %}",
+        "away.html.jinja": COUNTER + "{% do redirect('/p') %}",
+        "broken.html.jinja": COUNTER + "{{ 1 / 0 }}",
+    }
+    with content_site(tmp_path, files) as site:
+        site.age()
+        site.get("/p", method="POST", body=b"a=1")
+        site.get("/p", method="POST", body=b"a=1")
+        assert len(renders) == 2
+        for target in ("/gone", "/away", "/broken"):
+            site.get(target)
+            site.get(target)
+        assert len(renders) == 8

@@ -67,3 +67,67 @@ def test_the_custom_404_template_answers_misses(client: httpx.Client) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert "404.html.jinja" in response.text and "/no/such/page" in response.text
+
+
+# -- the Markdown notes -------------------------------------------------------------------
+
+NOTES = [
+    "Edit a post, watch the list",
+    "Front matter, lists and tags",
+    "A folder of Markdown is a site",
+]
+
+
+def test_the_notes_index_lists_the_markdown_posts_newest_first(client: httpx.Client) -> None:
+    response = client.get("/notes/")
+    assert response.status_code == 200
+    titles = re.findall(r'<li>\s*<a href="/notes/[a-z-]+">([^<]+)</a>', response.text)
+    assert titles == NOTES  # the draft is not listed
+    assert 'aria-current="page">Notes</a>' in response.text
+    assert '<a href="/tags/pages">pages</a>' in response.text
+
+
+def test_a_markdown_post_through_its_layout(client: httpx.Client) -> None:
+    post = client.get("/notes/markdown-pages")
+    assert post.status_code == 200
+    assert "<title>A folder of Markdown is a site · siteserve sample site</title>" in post.text
+    assert '<pre class="highlight"><code class="language-python">' in post.text
+    assert "&lt;!-- more --&gt;" not in post.text
+    assert "<table>" in post.text and 'class="footnote-ref"' in post.text
+    assert (
+        client.get("/notes/markdown-pages.md").headers["content-type"].startswith("text/markdown")
+    )
+    assert client.get("/__siteserve/highlight.css").status_code == 200
+    draft = client.get("/notes/next-steps")  # not listed, yet its URL works
+    assert draft.status_code == 200 and "a draft" in draft.text
+
+
+def test_tag_pages(client: httpx.Client) -> None:
+    tagged = client.get("/tags/pages")
+    assert tagged.status_code == 200
+    titles = re.findall(r'<li>\s*<a href="/notes/[a-z-]+">([^<]+)</a>', tagged.text)
+    assert titles == [NOTES[1], NOTES[2]]
+    assert client.get("/tags/drafts").status_code == 404  # only the draft has it
+    assert client.get("/tags/no-such-tag").status_code == 404
+
+
+def test_the_notes_feed(client: httpx.Client) -> None:
+    response = client.get("/notes/feed.xml")
+    assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    feed = ElementTree.fromstring(response.content)
+    entries = list(feed.iter(f"{ATOM}entry"))
+    assert [entry.findtext(f"{ATOM}title") for entry in entries] == NOTES
+    content = entries[2].findtext(f"{ATOM}content") or ""
+    assert '<pre class="highlight">' in content  # the post's HTML, escaped in the XML
+
+
+def test_every_page_has_the_same_nav(client: httpx.Client) -> None:
+    def links(path: str) -> list[str]:
+        text = client.get(path).text
+        nav = text[text.index("<nav>") : text.index("</nav>")]
+        return re.findall(r'<a href="([^"]+)"', nav)
+
+    expected = links("/blog/")
+    assert expected == ["/about", "/blog/", "/notes/", "/hello", "/downloads/"]
+    for path in ("/", "/about", "/hello", "/notes/", "/notes/markdown-pages", "/tags/pages"):
+        assert links(path) == expected, path

@@ -69,13 +69,14 @@ class PageGraph:
         self._deps: OrderedDict[str, set[str]] = OrderedDict()
         self._served: dict[str, float] = {}
         self._warnings: dict[str, tuple[str, ...]] = {}
+        self._sets: OrderedDict[int, tuple[tuple[Path, ...], frozenset[Path]]] = OrderedDict()
 
     # -- recording ---------------------------------------------------------------
 
     def record(self, request: Request, response: Response, *, page: bool) -> None:
         """Note what ``response`` (to ``request``) was made from; ``page``: it got the script."""
         key = request.path
-        sources = frozenset(response.sources)
+        sources = self._as_set(response.sources)
         if sources:
             self._sources.put(key, sources)
         if page:
@@ -92,6 +93,21 @@ class PageGraph:
         referer = request.headers.get("referer")
         if referer:
             self._note_referer(referer, request.host, key)
+
+    def _as_set(self, sources: tuple[Path, ...]) -> frozenset[Path]:
+        # A page listing a thousand posts has a thousand sources; a render answered
+        # again (site.reuse) hands out the same tuple, whose set is made once.
+        if len(sources) < 64:
+            return frozenset(sources)
+        kept = self._sets.get(id(sources))
+        if kept is not None and kept[0] is sources:
+            return kept[1]
+        made = frozenset(sources)
+        # The entry holds the tuple, so its id cannot be reused while it is here.
+        self._sets[id(sources)] = (sources, made)
+        if len(self._sets) > 64:
+            self._sets.popitem(last=False)
+        return made
 
     def _note_referer(self, referer: str, host: str, key: str) -> None:
         try:

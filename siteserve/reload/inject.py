@@ -37,6 +37,8 @@ SCRIPT_TAG_AFTER_POST = (
     f'<script type="module" src="{RELOAD_SCRIPT_PATH}" data-siteserve-post></script>'.encode()
 )
 ETAG_SUFFIX = "+reload"
+#: Bytes of bodies (and their injected copies) remembered by identity, at most.
+_IDENTITY_MAX_BYTES = 16 * 1024 * 1024
 
 #: Above this size an HTML body is passed through untouched rather than read into memory.
 MAX_INJECT_BYTES = 8 * 1024 * 1024
@@ -223,6 +225,8 @@ class Injector:
         self._cache: OrderedDict[tuple[Path, int, int, str], bytes] = OrderedDict()
         self._bytes_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._cache_entries = cache_entries
+        self._by_identity: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
+        self._identity_bytes = 0
 
     def forget(self, paths: Iterable[Path]) -> None:
         changed = set(paths)
@@ -232,6 +236,8 @@ class Injector:
     def clear(self) -> None:
         self._cache.clear()
         self._bytes_cache.clear()
+        self._by_identity.clear()
+        self._identity_bytes = 0
 
     # -- the Site's HtmlTransform ----------------------------------------------------
 
@@ -264,7 +270,7 @@ class Injector:
         if isinstance(body, bytes):
             etag = response.header("etag")
             if etag is None:
-                return self._with_body(response, inject(body, self.tag))
+                return self._with_body(response, self._same_body(body))
             # A validator names one version of one representation: its injected form too.
             key = (etag, len(body))
             injected = self._bytes_cache.get(key)
@@ -278,6 +284,25 @@ class Injector:
             injected = self._file(body, response.header("etag"))
             return response if injected is None else self._with_body(response, injected)
         return response
+
+    def _same_body(self, body: bytes) -> bytes:
+        """A body without a validator, injected once per bytes object: a page rendered
+        once and answered again (``site.reuse``) hands out the same body every time."""
+        kept = self._by_identity.get(id(body))
+        if kept is not None and kept[0] is body:
+            return kept[1]
+        injected = inject(body, self.tag)
+        if len(body) <= _IDENTITY_MAX_BYTES // 4:
+            # The entry holds ``body``, so its id cannot be reused while it is here.
+            self._by_identity[id(body)] = (body, injected)
+            self._identity_bytes += len(body) + len(injected)
+            while (
+                len(self._by_identity) > self._cache_entries
+                or self._identity_bytes > _IDENTITY_MAX_BYTES
+            ):
+                old, old_injected = self._by_identity.popitem(last=False)[1]
+                self._identity_bytes -= len(old) + len(old_injected)
+        return injected
 
     def _file(self, body: FileBody, etag: str | None) -> bytes | None:
         key = (body.path, body.offset, body.length, etag or "")

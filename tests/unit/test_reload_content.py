@@ -65,3 +65,23 @@ def test_a_tab_hears_the_warnings_of_its_page(app: ReloadApp, site: FakeSite, ro
     site.routes["/p"] = lambda r: page(b"<p>x</p>", root / "p.html.jinja")
     answer(app, request("/p"))
     assert Tab(app, "/p").heard() == []
+
+
+def test_a_render_answered_again_is_injected_and_recorded_once(root: Path) -> None:
+    from siteserve.reload.inject import Injector
+
+    injector = Injector()
+    body = b"<html><head></head><body>" + b"x" * 100_000 + b"</body></html>"
+    first = injector.apply(Response(200, [("Content-Type", HTML)], body))
+    again = injector.apply(Response(200, [("Content-Type", HTML)], body))
+    assert first.body is again.body  # the same bytes object: no second copy of 100 kB
+    copy = body[:10] + body[10:]  # equal bytes, another object
+    other = injector.apply(Response(200, [("Content-Type", HTML)], copy))
+    assert other.body == first.body and other.body is not first.body
+    graph = PageGraph(root)
+    sources = tuple(root / f"blog/{n}.md" for n in range(1000))
+    graph.record(request("/blog/"), Response(200, [], b"", sources=sources), page=True)
+    kept = graph.page_sources("/blog/")
+    graph.record(request("/blog/"), Response(200, [], b"", sources=sources), page=True)
+    assert graph.page_sources("/blog/") is kept
+    assert kept == frozenset(sources)

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from siteserve.http.limits import ParserLimits
 from siteserve.options import BY_NAME, OPTIONS, FileKind, Option, toml_tables
 from siteserve.options import ConfigError as ConfigError
 from siteserve.options import parse_size as parse_size
@@ -25,18 +26,34 @@ from siteserve.options import parse_size as parse_size
 CONFIG_FILE = "siteserve.toml"
 
 
+_PARSER_DEFAULTS = ParserLimits()
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Every bound the server keeps; each one is a key of ``[limits]`` in siteserve.toml."""
+    """Every bound the server keeps; each one is a key of ``[limits]`` in siteserve.toml.
 
-    max_request_line: int = 8 * 1024
-    max_header_bytes: int = 64 * 1024
-    max_headers: int = 100
-    max_body: int = 16 * 1024 * 1024
+    The first four are the parser's (their defaults are ``ParserLimits``'s);
+    ``parser_limits`` hands them to the protocol layer, which never sees this class.
+    """
+
+    max_request_line: int = _PARSER_DEFAULTS.max_request_line
+    max_header_bytes: int = _PARSER_DEFAULTS.max_header_bytes
+    max_headers: int = _PARSER_DEFAULTS.max_headers
+    max_body: int = _PARSER_DEFAULTS.max_body
     header_timeout: float = 10.0
     keepalive_timeout: float = 5.0
     max_connections: int = 1024
     shutdown_timeout: float = 5.0
+
+    def parser_limits(self) -> ParserLimits:
+        """The bounds of one request, for ``http.parser.RequestParser``."""
+        return ParserLimits(
+            max_request_line=self.max_request_line,
+            max_header_bytes=self.max_header_bytes,
+            max_headers=self.max_headers,
+            max_body=self.max_body,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from typing import Protocol
 
 import httptools
 
-from siteserve.config import Limits
 from siteserve.http.errors import ProtocolError
 from siteserve.http.headers import Headers
+from siteserve.http.limits import ParserLimits
 
 #: method SP request-target SP HTTP-version (RFC 9112 section 3), method a token (RFC 9110 5.6.2).
 _REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \r\n]+ HTTP/[0-9]\.[0-9]\r?\n")
@@ -93,7 +93,7 @@ class RequestParser:
     sink answers each head with that request's body bound.
     """
 
-    def __init__(self, sink: ParserSink, limits: Limits) -> None:
+    def __init__(self, sink: ParserSink, limits: ParserLimits) -> None:
         self._sink = sink
         self._limits = limits
         self._max_body = limits.max_body

@@ -53,7 +53,7 @@ class HttpConnection(asyncio.Protocol):
         self._state = state
         self._loop = state.loop
         self._transport: asyncio.Transport | None = None
-        self._parser = RequestParser(self, state.limits)
+        self._parser = RequestParser(self, state.parser_limits)
         self._flow = WriteFlow()
         self._queue: deque[_Exchange] = deque()
         self._parsing: _Exchange | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from siteserve.config import Limits
+from siteserve.http.limits import ParserLimits
 from siteserve.layers import App
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ class ServerState:
     shutting_down: bool = False
     #: Resolved when the last connection closes during shutdown.
     drained: asyncio.Future[None] = field(init=False)
+    #: ``limits`` as the request parser takes them, built once for every connection.
+    parser_limits: ParserLimits = field(init=False)
 
     def __post_init__(self) -> None:
         self.drained = self.loop.create_future()
+        self.parser_limits = self.limits.parser_limits()

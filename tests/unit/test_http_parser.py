@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from siteserve.config import Limits
 from siteserve.http.errors import ProtocolError
+from siteserve.http.limits import ParserLimits
 from siteserve.http.parser import RequestHead, RequestParser, split_target
 
 
@@ -26,15 +26,15 @@ class Recorder:
         self.ends += 1
 
 
-def parse(data: bytes | list[bytes], limits: Limits | None = None) -> Recorder:
+def parse(data: bytes | list[bytes], limits: ParserLimits | None = None) -> Recorder:
     recorder = Recorder()
-    parser = RequestParser(recorder, limits or Limits())
+    parser = RequestParser(recorder, limits or ParserLimits())
     for piece in [data] if isinstance(data, bytes) else data:
         parser.feed(piece)
     return recorder
 
 
-def status_of(data: bytes | list[bytes], limits: Limits | None = None) -> int:
+def status_of(data: bytes | list[bytes], limits: ParserLimits | None = None) -> int:
     with pytest.raises(ProtocolError) as caught:
         parse(data, limits)
     return caught.value.status
@@ -153,36 +153,36 @@ def test_tls_on_plain_port_is_400() -> None:
 
 
 def test_request_line_too_long_is_414() -> None:
-    limits = Limits(max_request_line=100)
+    limits = ParserLimits(max_request_line=100)
     assert status_of(b"GET /" + b"a" * 200 + b" HTTP/1.1\r\nHost: h\r\n\r\n", limits) == 414
 
 
 def test_request_line_too_long_across_reads_is_414() -> None:
-    limits = Limits(max_request_line=100)
+    limits = ParserLimits(max_request_line=100)
     assert status_of([b"GET /" + b"a" * 60, b"b" * 60, b"c" * 60], limits) == 414
 
 
 def test_too_many_headers_is_431() -> None:
     fields = b"".join(b"X-%d: v\r\n" % i for i in range(20))
     assert (
-        status_of(b"GET / HTTP/1.1\r\nHost: h\r\n" + fields + b"\r\n", Limits(max_headers=10))
+        status_of(b"GET / HTTP/1.1\r\nHost: h\r\n" + fields + b"\r\n", ParserLimits(max_headers=10))
         == 431
     )
 
 
 def test_header_section_too_large_is_431() -> None:
     data = b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"v" * 2000 + b"\r\n\r\n"
-    assert status_of(data, Limits(max_header_bytes=1000)) == 431
+    assert status_of(data, ParserLimits(max_header_bytes=1000)) == 431
 
 
 def test_unfinished_giant_header_is_431_before_it_ends() -> None:
-    limits = Limits(max_request_line=100, max_header_bytes=1000)
+    limits = ParserLimits(max_request_line=100, max_header_bytes=1000)
     pieces = [b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: "] + [b"v" * 500] * 4
     assert status_of(pieces, limits) == 431
 
 
 def test_pipelined_batch_larger_than_head_limit_is_not_mistaken_for_a_big_head() -> None:
-    limits = Limits(max_request_line=100, max_header_bytes=400)
+    limits = ParserLimits(max_request_line=100, max_header_bytes=400)
     one = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"
     batch = one * 40 + b"GET /y HTTP/1.1\r\nHo"
     rec = parse([batch, b"st: h\r\n\r\n"], limits)
@@ -191,13 +191,13 @@ def test_pipelined_batch_larger_than_head_limit_is_not_mistaken_for_a_big_head()
 
 def test_body_over_limit_by_content_length_is_413() -> None:
     data = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n"
-    assert status_of(data, Limits(max_body=1000)) == 413
+    assert status_of(data, ParserLimits(max_body=1000)) == 413
 
 
 def test_chunked_body_over_limit_is_413() -> None:
     chunk = b"100\r\n" + b"x" * 256 + b"\r\n"
     data = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 8
-    assert status_of(data, Limits(max_body=1000)) == 413
+    assert status_of(data, ParserLimits(max_body=1000)) == 413
 
 
 def test_asterisk_form_only_for_options() -> None:
@@ -207,7 +207,7 @@ def test_asterisk_form_only_for_options() -> None:
 
 def test_upgrade_stops_parsing_and_reports_the_offset() -> None:
     recorder = Recorder()
-    parser = RequestParser(recorder, Limits())
+    parser = RequestParser(recorder, ParserLimits())
     request = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
     parser.feed(request + b"FRAME")
     assert recorder.heads[0].upgrade
@@ -231,13 +231,15 @@ def _post(path: str, body: bytes) -> bytes:
 
 def test_the_sink_bounds_each_body() -> None:
     sink = BoundingRecorder()
-    RequestParser(sink, Limits(max_body=10)).feed(_post("/upload/", b"x" * 900))
+    RequestParser(sink, ParserLimits(max_body=10)).feed(_post("/upload/", b"x" * 900))
     assert b"".join(sink.bodies) == b"x" * 900
     with pytest.raises(ProtocolError) as raised:
-        RequestParser(BoundingRecorder(), Limits(max_body=10)).feed(_post("/page", b"x" * 11))
+        RequestParser(BoundingRecorder(), ParserLimits(max_body=10)).feed(_post("/page", b"x" * 11))
     assert raised.value.status == 413
     with pytest.raises(ProtocolError):
-        RequestParser(BoundingRecorder(), Limits(max_body=10)).feed(_post("/upload/", b"x" * 1001))
+        RequestParser(BoundingRecorder(), ParserLimits(max_body=10)).feed(
+            _post("/upload/", b"x" * 1001)
+        )
     chunked = (
         b"POST /upload/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         + b"3e8\r\n"
@@ -245,10 +247,10 @@ def test_the_sink_bounds_each_body() -> None:
         + b"\r\n1\r\nx\r\n0\r\n\r\n"
     )
     with pytest.raises(ProtocolError):
-        RequestParser(BoundingRecorder(), Limits(max_body=10)).feed(chunked)
+        RequestParser(BoundingRecorder(), ParserLimits(max_body=10)).feed(chunked)
     # Each request of a pipeline gets its own bound.
     sink = BoundingRecorder()
-    RequestParser(sink, Limits(max_body=10)).feed(
+    RequestParser(sink, ParserLimits(max_body=10)).feed(
         _post("/upload/", b"x" * 900) + _post("/page", b"y" * 10)
     )
     assert [head.path for head in sink.heads] == ["/upload/", "/page"]

@@ -7,7 +7,7 @@ hands the encoded responses to a transport. httptools is imported here only.
 from __future__ import annotations
 
 from siteserve.http.headers import Headers
-from siteserve.http.request import Request, RequestBody
+from siteserve.http.request import Body, BytesBody, Request
 from siteserve.http.response import (
     Channel,
     FileBody,
@@ -17,11 +17,12 @@ from siteserve.http.response import (
 )
 
 __all__ = [
+    "Body",
+    "BytesBody",
     "Channel",
     "FileBody",
     "Headers",
     "Request",
-    "RequestBody",
     "Response",
     "UpgradeHandler",
     "UpgradedConnection",

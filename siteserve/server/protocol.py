@@ -17,7 +17,7 @@ from typing import cast
 
 from siteserve.http.errors import ProtocolError
 from siteserve.http.parser import RequestHead, RequestParser
-from siteserve.http.request import BodyIncomplete, Request, RequestBody
+from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import FileBody, Response, UpgradedConnection
 from siteserve.http.writer import (
     CONTINUE,
@@ -28,6 +28,7 @@ from siteserve.http.writer import (
 )
 from siteserve.server.file_sender import send_file
 from siteserve.server.flow import ConnectionClosed, WriteFlow
+from siteserve.server.request_body import RequestBody
 from siteserve.server.state import AccessRecord, ServerState
 
 log = logging.getLogger("siteserve.server")
@@ -39,11 +40,13 @@ MAX_PIPELINE = 16
 class _Exchange:
     """One request and what the connection knows about answering it."""
 
-    __slots__ = ("expects_continue", "head", "request", "started")
+    __slots__ = ("body", "expects_continue", "head", "request", "started")
 
-    def __init__(self, request: Request, head: RequestHead) -> None:
+    def __init__(self, request: Request, head: RequestHead, body: RequestBody) -> None:
         self.request = request
         self.head = head
+        #: The streamed body behind ``request.body``, as the connection feeds it.
+        self.body = body
         self.started = 0.0
         self.expects_continue = (head.headers.get("expect") or "").lower() == "100-continue"
 
@@ -105,7 +108,7 @@ class HttpConnection(asyncio.Protocol):
         self._flow.close()
         for exchange in (self._active, self._parsing, *self._queue):
             if exchange is not None:
-                exchange.request.body.fail(BodyIncomplete("client disconnected"))
+                exchange.body.fail(BodyIncomplete("client disconnected"))
         self._queue.clear()
         if self._upgraded is not None:
             upgraded, self._upgraded = self._upgraded, None
@@ -143,7 +146,7 @@ class HttpConnection(asyncio.Protocol):
         if self._parsing is not None:
             # The body can never be completed now (RFC 9112 section 8): its reader must
             # learn so (an upload deletes what it wrote), and nothing is left to answer.
-            self._parsing.request.body.fail(BodyIncomplete("client closed mid-body"))
+            self._parsing.body.fail(BodyIncomplete("client closed mid-body"))
             return None
         # A half-closed client still gets its answers (RFC 9112 section 9.6).
         return True if self._active is not None or self._queue else None
@@ -175,7 +178,7 @@ class HttpConnection(asyncio.Protocol):
         )
         # Asked once, before any of the body is read (an upload may be larger than max_body).
         body_limit = self._state.app.body_limit(request)
-        exchange = _Exchange(request, head)
+        exchange = _Exchange(request, head, body)
         exchange_box.append(exchange)
         self._queue.append(exchange)
         self._parsing = exchange if has_body else None
@@ -185,7 +188,7 @@ class HttpConnection(asyncio.Protocol):
         return body_limit
 
     def on_request_body(self, data: bytes) -> None:
-        if self._parsing is not None and self._parsing.request.body.feed(data):
+        if self._parsing is not None and self._parsing.body.feed(data):
             # The handler reads slower than the client sends: stop reading until it
             # catches up (only the body's reader, or its end, may resume: see _pump).
             self._body_backlog = True
@@ -193,7 +196,7 @@ class HttpConnection(asyncio.Protocol):
 
     def on_request_end(self) -> None:
         if self._parsing is not None:
-            self._parsing.request.body.finish()
+            self._parsing.body.finish()
             self._parsing = None
 
     # -- dispatch --------------------------------------------------------------
@@ -255,7 +258,7 @@ class HttpConnection(asyncio.Protocol):
         assert transport is not None
         request = exchange.request
         keep_alive = exchange.head.keep_alive and not self._state.shutting_down
-        if exchange.expects_continue and not request.body.started:
+        if exchange.expects_continue and not exchange.body.started:
             keep_alive = False  # The body was never invited; it may or may not follow.
         if self._upgrade_pending is not None and response.upgrade is None:
             keep_alive = False  # llhttp stopped at the Upgrade; we cannot go on parsing.
@@ -343,7 +346,7 @@ class HttpConnection(asyncio.Protocol):
                     client=self._client,
                 )
             )
-        body = exchange.request.body
+        body = exchange.body
         if not body.complete:
             body.discard()
             self._body_backlog = False  # nobody will read it: drop the rest as it comes
@@ -358,7 +361,7 @@ class HttpConnection(asyncio.Protocol):
         if (
             exchange.expects_continue
             and not self._response_started
-            and exchange.request.body.received == 0
+            and exchange.body.received == 0
             and self._transport is not None
         ):
             self._transport.write(CONTINUE)
@@ -382,7 +385,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _protocol_error(self, error: ProtocolError) -> None:
         if self._parsing is not None:
-            self._parsing.request.body.fail(BodyIncomplete(error.detail))
+            self._parsing.body.fail(BodyIncomplete(error.detail))
             if self._parsing in self._queue:
                 self._queue.remove(self._parsing)
             self._parsing = None

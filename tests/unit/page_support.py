@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from siteserve.config import build_config
-from siteserve.http import Headers, Request, RequestBody, Response
+from siteserve.http import BytesBody, Headers, Request, Response
 from siteserve.site.pages import Pages
 from siteserve.site.resolver import Resolver
 
@@ -38,7 +38,7 @@ def make_request(
         Headers([("host", "example.test"), *(headers or [])]),
         client=("192.0.2.7", 50123),
         scheme=scheme,
-        body=RequestBody.from_bytes(body),
+        body=BytesBody(body),
     )
 
 

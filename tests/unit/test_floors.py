@@ -31,6 +31,11 @@ def test_http_imports_only_itself_from_the_package() -> None:
                 assert name == "siteserve" or name.startswith("siteserve.http"), (path, name)
 
 
+def test_http_knows_no_event_loop() -> None:
+    for path in sorted((PACKAGE / "http").glob("*.py")):
+        assert "asyncio" not in {name.split(".")[0] for name in _imports(path)}, path
+
+
 def test_config_hands_the_parser_its_four_limits() -> None:
     limits = Limits(max_request_line=1, max_header_bytes=2, max_headers=3, max_body=4)
     assert limits.parser_limits() == ParserLimits(1, 2, 3, 4)

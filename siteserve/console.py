@@ -1,5 +1,7 @@
 """What the terminal shows: the start-up banner, the request log, start-up errors.
 
+The LAN addresses the banner lists come from ``siteserve.net``.
+
 The banner is printed once with rich. The request log is on the per-request
 path, so it is built from plain strings and written straight to the console's
 file: the colour codes for each status class are rendered by rich once, at
@@ -9,26 +11,16 @@ start-up, and flushing is coalesced to once per event-loop iteration.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import json
-import re
-import shutil
-import socket
-import struct
-import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Protocol, TextIO
 
 from rich.console import Console as RichConsole
 from rich.text import Text
 
 from siteserve import __version__, sizes
-
-#: Hosts that mean "every interface": the banner then lists the LAN addresses.
-ANY_HOSTS = frozenset({"0.0.0.0", "::", ""})
+from siteserve.net import ANY_HOSTS, lan_addresses
 
 _PLACEHOLDER = "SITESERVE"
 _STATUS_STYLES = {2: "green", 3: "cyan", 4: "yellow", 5: "red"}
@@ -228,115 +220,3 @@ class _QuietOnBrokenPipe(RichConsole):
 
     def on_broken_pipe(self) -> None:
         raise BrokenPipeError(32, "stdout closed")
-
-
-# -- LAN addresses ----------------------------------------------------------------
-#
-# Found by asking the kernel about local interfaces: nothing is sent on the
-# network (no DNS lookup of the host name, no "connect a UDP socket" trick).
-
-_SIOCGIFADDR = 0x8915  # Linux: the IPv4 address of one interface
-
-
-def lan_addresses(ipv6: bool = False) -> list[str]:
-    """Addresses other machines can reach this one on: no loopback, no link-local.
-
-    IPv4 always; IPv6 (global and unique-local) too when ``ipv6`` is true.
-    """
-    found = _linux_ipv4()
-    if ipv6:
-        found += _linux_ipv6()
-    if not found:
-        found = parse_ip_json(_command_output(["ip", "-j", "addr"]), ipv6)
-    if not found:
-        found = parse_ifconfig(_command_output(["ifconfig"]), ipv6)
-    return usable_addresses(found)
-
-
-def usable_addresses(addresses: Iterable[str]) -> list[str]:
-    """Drop what another machine cannot use, and duplicates; keep the order."""
-    kept: list[str] = []
-    for text in addresses:
-        try:
-            ip = ipaddress.ip_address(text)
-        except ValueError:
-            continue
-        if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
-            continue
-        if str(ip) not in kept:
-            kept.append(str(ip))
-    return kept
-
-
-def _linux_ipv4() -> list[str]:
-    if not sys.platform.startswith("linux"):
-        return []
-    import fcntl  # not on Windows
-
-    found: list[str] = []
-    # An unconnected UDP socket is only a handle for the ioctl: it sends nothing.
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
-        for _, name in socket.if_nameindex():
-            request = struct.pack("256s", name.encode()[:15])
-            try:
-                reply = fcntl.ioctl(handle.fileno(), _SIOCGIFADDR, request)
-            except OSError:
-                continue  # the interface has no IPv4 address
-            # struct ifreq: 16 bytes of name, then a sockaddr_in whose address is at +4.
-            found.append(socket.inet_ntoa(reply[20:24]))
-    return found
-
-
-def _linux_ipv6() -> list[str]:
-    try:
-        text = Path("/proc/net/if_inet6").read_text()
-    except OSError:
-        return []
-    return parse_if_inet6(text)
-
-
-def parse_if_inet6(text: str) -> list[str]:
-    """Addresses from Linux's ``/proc/net/if_inet6`` (32 hex digits, then index, ...)."""
-    found = []
-    for line in text.splitlines():
-        fields = line.split()
-        if fields and len(fields[0]) == 32:
-            found.append(str(ipaddress.IPv6Address(bytes.fromhex(fields[0]))))
-    return found
-
-
-def parse_ip_json(text: str, ipv6: bool = False) -> list[str]:
-    """Addresses from ``ip -j addr`` output."""
-    families = {"inet", "inet6"} if ipv6 else {"inet"}
-    try:
-        interfaces: Any = json.loads(text) if text else []
-    except ValueError:
-        return []
-    found = []
-    for interface in interfaces if isinstance(interfaces, list) else []:
-        for info in interface.get("addr_info", []):
-            if info.get("family") in families and isinstance(info.get("local"), str):
-                found.append(info["local"])
-    return found
-
-
-_IFCONFIG = re.compile(r"^\s*(inet6?)\s+(?:addr:\s*)?([0-9A-Fa-f.:]+)", re.MULTILINE)
-
-
-def parse_ifconfig(text: str, ipv6: bool = False) -> list[str]:
-    """Addresses from ``ifconfig`` output (BSD and macOS, or Linux net-tools)."""
-    return [
-        address
-        for family, address in _IFCONFIG.findall(text)
-        if family == "inet" or (ipv6 and family == "inet6")
-    ]
-
-
-def _command_output(argv: list[str]) -> str:
-    if shutil.which(argv[0]) is None:
-        return ""
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=2, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout if done.returncode == 0 else ""

@@ -15,7 +15,8 @@ from rich.text import Text
 
 from siteserve import sizes
 from siteserve.config import Config
-from siteserve.console import ANY_HOSTS, ServerAddress, lan_addresses, url_host
+from siteserve.console import ServerAddress, url_host
+from siteserve.net import ANY_HOSTS, lan_addresses
 
 if TYPE_CHECKING:
     from siteserve.share.tls import TlsSetup

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from siteserve.config import Config, ConfigError
+from siteserve.net import lan_addresses
 
 CERT_NAME = "cert.pem"
 KEY_NAME = "key.pem"
@@ -218,8 +219,6 @@ def setup_tls(config: Config, lan: Iterable[str] | None = None) -> TlsSetup | No
             raise ConfigError(f"cannot read certificate {config.cert}: {error}") from None
         return TlsSetup(server_context(config.cert, config.key), config.cert, printed, False)
     if lan is None:
-        from siteserve.console import lan_addresses
-
         lan = lan_addresses(ipv6=True)
     try:
         cert, key, reused = ensure_certificate(cache_dir(), lan)

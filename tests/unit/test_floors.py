@@ -36,6 +36,19 @@ def test_http_knows_no_event_loop() -> None:
         assert "asyncio" not in {name.split(".")[0] for name in _imports(path)}, path
 
 
+def test_lan_discovery_sits_below_the_console_and_the_sharing_layers() -> None:
+    assert not any(name.startswith("siteserve") for name in _imports(PACKAGE / "net.py"))
+    for user in ("console.py", "share/banner.py", "share/tls.py"):
+        tree = ast.parse((PACKAGE / user).read_text())
+        sources = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            and any(alias.name == "lan_addresses" for alias in node.names)
+        }
+        assert sources == {"siteserve.net"}, user
+
+
 def test_config_hands_the_parser_its_four_limits() -> None:
     limits = Limits(max_request_line=1, max_header_bytes=2, max_headers=3, max_body=4)
     assert limits.parser_limits() == ParserLimits(1, 2, 3, 4)

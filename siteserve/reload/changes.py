@@ -134,10 +134,6 @@ class IgnoreRules:
         # A glob with a slash is anchored at the root; it also covers what lies below a match.
         return any(fnmatchcase("/".join(parts[:end]), glob) for end in range(1, len(parts) + 1))
 
-    def filter_names(self, folder: Path, names: Iterable[str]) -> list[str]:
-        """The entries of ``folder`` worth looking into (for the polling watcher)."""
-        return [name for name in names if not self(folder / name)]
-
 
 class FileStates:
     """What each changed file looked like when its change set went out.

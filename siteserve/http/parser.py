@@ -1,8 +1,9 @@
 """Request parsing: bytes in, requests out, every limit enforced.
 
 httptools (llhttp) does the tokenising; this module adds what llhttp leaves
-to the server: size limits, version checks, the Host rule, and the mapping
-from parser errors to the status a client should see.
+to the server: size limits, version checks, the framing rules of ``framing``
+(Host, Transfer-Encoding, persistence), and the mapping from parser errors to
+the status a client should see.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Protocol
 
 import httptools
 
+from siteserve.http.chunks import ChunkSizes
 from siteserve.http.errors import ProtocolError
+from siteserve.http.framing import check_host, is_chunked, persists, valid_authority
 from siteserve.http.headers import Headers
 from siteserve.http.limits import ParserLimits
 
@@ -76,6 +79,7 @@ def split_target(target: str) -> tuple[str, str]:
     lowered = target[:8].lower()
     if lowered.startswith(("http://", "https://")):
         rest = target.split("//", 1)[1]
+        _check_authority(rest)
         slash = rest.find("/")
         if slash < 0:
             question = rest.find("?")
@@ -83,6 +87,21 @@ def split_target(target: str) -> tuple[str, str]:
         path, _, query = rest[slash:].partition("?")
         return path, query
     raise ProtocolError(400, "request-target must be a path")
+
+
+def _check_authority(rest: str) -> None:
+    """The authority of an absolute-form target: a host, a port, nothing else.
+
+    RFC 9110 section 4.2.1 rejects an http(s) URI with an empty host, and 4.2.4
+    has a recipient treat userinfo (``http://u@x/``) as an error.
+    """
+    end = len(rest)
+    for delimiter in "/?#":
+        found = rest.find(delimiter)
+        if 0 <= found < end:
+            end = found
+    if not valid_authority(rest[:end], empty_host=False):
+        raise ProtocolError(400, "invalid authority in the request-target")
 
 
 class RequestParser:
@@ -107,6 +126,7 @@ class RequestParser:
         self._body_bytes = 0
         self._completed_in_feed = 0
         self._head_limit = limits.max_request_line + limits.max_header_bytes
+        self._chunks = ChunkSizes()
         self.upgrade_offset: int | None = None
 
     # -- the only entry point --------------------------------------------------
@@ -139,6 +159,7 @@ class RequestParser:
             if "PRI" in message or "HTTP version" in message:
                 raise ProtocolError(505, "HTTP version not supported") from None
             raise ProtocolError(400, f"malformed request: {message}") from None
+        self._refuse_announced_chunk(data)
         if self._in_head:
             # A head split across reads: count what llhttp may be holding for it.
             # When a earlier request ended inside this same read, only the tail
@@ -150,6 +171,13 @@ class RequestParser:
                 if self._url_size and self._url_size <= self._limits.max_request_line:
                     status = 431
                 raise ProtocolError(status, "request head too large")
+
+    def _refuse_announced_chunk(self, data: bytes) -> None:
+        # A chunk that declares more than the body may still take is refused now,
+        # not once its bytes have come (RFC 9110 section 15.5.14: 413).
+        to_come = self._chunks.still_to_come(data)
+        if to_come is not None and self._body_bytes + to_come > self._max_body:
+            raise ProtocolError(413, "request body too large")
 
     @property
     def in_head(self) -> bool:
@@ -166,6 +194,7 @@ class RequestParser:
         self._headers = []
         self._header_bytes = 0
         self._body_bytes = 0
+        self._chunks.body_ends()
 
     def on_url(self, url: bytes) -> None:
         self._url_size += len(url)
@@ -190,10 +219,8 @@ class RequestParser:
             # HTTP/0.9 has no headers to frame a response with (RFC 9112 section 2.3).
             raise ProtocolError(505, "HTTP version not supported")
         headers = Headers(self._headers)
-        hosts = headers.getall("host")
-        if version == "1.1" and len(hosts) != 1:
-            # RFC 9112 section 3.2: exactly one Host, or 400.
-            raise ProtocolError(400, "exactly one Host header is required")
+        check_host(headers.getall("host"), version)
+        chunked = is_chunked(headers.getall("transfer-encoding"), version)
         target = b"".join(self._url_parts).decode("latin-1")
         path, query = split_target(target)
         method = parser.get_method().decode("ascii")
@@ -206,7 +233,7 @@ class RequestParser:
             query=query,
             version=version,
             headers=headers,
-            keep_alive=parser.should_keep_alive(),
+            keep_alive=self._persists(headers, version),
             upgrade=parser.should_upgrade(),
         )
         limit = self._sink.on_request_head(head)
@@ -214,14 +241,29 @@ class RequestParser:
         content_length = headers.get("content-length")
         if content_length is not None and int(content_length) > self._max_body:
             raise ProtocolError(413, "request body too large")
+        self._chunks.body_begins(chunked)
+
+    def _persists(self, headers: Headers, version: str) -> bool:
+        # llhttp's reading and RFC 9112 section 9.3's must both keep the connection:
+        # llhttp lets a "close" beside "keep-alive" in HTTP/1.0 pass, and treats
+        # Proxy-Connection as Connection.
+        return self._parser.should_keep_alive() and persists(headers.getall("connection"), version)
 
     def on_body(self, body: bytes) -> None:
         # A chunked body has no length up front: count it as it comes.
         self._body_bytes += len(body)
         if self._body_bytes > self._max_body:
             raise ProtocolError(413, "request body too large")
+        self._chunks.chunk_data(len(body))
         self._sink.on_request_body(body)
+
+    def on_chunk_header(self) -> None:
+        self._chunks.chunk_header()
+
+    def on_chunk_complete(self) -> None:
+        self._chunks.chunk_complete()
 
     def on_message_complete(self) -> None:
         self._completed_in_feed += 1
+        self._chunks.body_ends()
         self._sink.on_request_end()

@@ -254,3 +254,210 @@ def test_the_sink_bounds_each_body() -> None:
         _post("/upload/", b"x" * 900) + _post("/page", b"y" * 10)
     )
     assert [head.path for head in sink.heads] == ["/upload/", "/page"]
+
+
+# -- the Host field (RFC 9112 section 3.2, RFC 9110 section 7.2, RFC 3986 section 3.2.2) --
+
+
+def _get(host_lines: bytes, version: bytes = b"1.1") -> bytes:
+    return b"GET / HTTP/" + version + b"\r\n" + host_lines + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        b"[::1]:8000",
+        b"[::1]",
+        b"Example.COM",
+        b"example.com:8000",
+        b"127.0.0.1",
+        b"127.0.0.1:80",
+        b"my-host_1.local",
+        b"h%2Dx",
+        b"[v1.fe]",
+        b"[::ffff:192.0.2.1]",
+        b"host:",  # port = *DIGIT (RFC 3986 section 3.2.3): an empty port is in the grammar
+        b"",  # no authority: the client sends an empty Host (RFC 9112 section 3.2)
+        b"  example.com\t",  # OWS around the value is not part of it
+    ],
+)
+def test_valid_host_values_are_served(host: bytes) -> None:
+    (head,) = parse(_get(b"Host: " + host + b"\r\n")).heads
+    assert head.headers.get("host") is not None
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        b"u@x",  # userinfo
+        b"user:pw@x:80",
+        b"x/y",  # a path
+        b"x?y",
+        b"x#y",
+        b"a b",
+        b"x:8a",
+        b"a:b:c",
+        b"::1",  # an IPv6 address needs its brackets
+        b"[::1",
+        b"[::1]x",
+        b"[not-v6]",
+        b"[fe80::1%25eth0]",  # zone identifiers are not in RFC 3986's IP-literal
+        b"h%zz",
+        b"caf\xc3\xa9.example",
+        b"x\\y",
+    ],
+)
+def test_invalid_host_value_is_400_rfc9112_3_2(host: bytes) -> None:
+    assert status_of(_get(b"Host: " + host + b"\r\n")) == 400
+    assert status_of(_get(b"Host: " + host + b"\r\n", b"1.0")) == 400
+
+
+def test_two_hosts_in_http10_is_400_rfc9112_3_2() -> None:
+    assert status_of(_get(b"Host: a\r\nHost: a\r\n", b"1.0")) == 400
+
+
+def test_http10_needs_no_host() -> None:
+    assert parse(_get(b"", b"1.0")).heads[0].headers.get("host") is None
+
+
+def test_absolute_form_authority_is_checked_rfc9110_4_2() -> None:
+    ok = parse(b"GET http://[::1]:8000/p HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n").heads[0]
+    assert ok.path == "/p"
+    for target in (b"http://u@x/", b"http:///p", b"http://x y/", b"https://a:b:c/"):
+        assert status_of(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n") == 400
+
+
+# -- Transfer-Encoding (RFC 9112 sections 6.1, 6.3 and 7) ---------------------------------
+
+CHUNKED_BODY = b"3\r\nabc\r\n0\r\n\r\n"
+
+
+def _post_te(*values: bytes, version: bytes = b"1.1") -> bytes:
+    fields = b"".join(b"Transfer-Encoding: " + value + b"\r\n" for value in values)
+    return b"POST / HTTP/" + version + b"\r\nHost: h\r\n" + fields + b"\r\n" + CHUNKED_BODY
+
+
+@pytest.mark.parametrize(
+    "value", [b"chunked", b"Chunked", b"CHUNKED", b", chunked", b" ,  , chunked", b"chunked "]
+)
+def test_chunked_spellings_keep_working(value: bytes) -> None:
+    rec = parse(_post_te(value))
+    assert (b"".join(rec.bodies), rec.ends) == (b"abc", 1)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (b"gzip, chunked",),
+        (b"gzip,chunked",),
+        (b"gzip,,chunked",),
+        (b"identity, chunked",),
+        (b"x-custom;q=1, chunked",),
+        (b'x;name="a, b", chunked',),
+        (b"gzip", b"chunked"),  # the same list over two lines (RFC 9110 section 5.3)
+    ],
+)
+def test_unimplemented_transfer_coding_is_501_rfc9112_6_1(values: tuple[bytes, ...]) -> None:
+    assert status_of(_post_te(*values)) == 501
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (b"gzip",),  # chunked is not final: the length cannot be known (6.3 item 4)
+        (b"chunked, gzip",),
+        (b"chunked", b"gzip"),
+        (b"chunked, chunked",),  # chunked only once (section 7)
+        (b"chunked", b"chunked"),
+        (b"gz ip, chunked",),  # not a transfer-coding at all
+        (b'"gzip", chunked',),
+        (b"",),
+        (b",",),
+    ],
+)
+def test_chunked_not_final_or_malformed_is_400_rfc9112_6_3(values: tuple[bytes, ...]) -> None:
+    assert status_of(_post_te(*values)) == 400
+
+
+def test_transfer_encoding_in_http10_is_400_rfc9112_6_1() -> None:
+    assert status_of(_post_te(b"chunked", version=b"1.0")) == 400
+
+
+def test_content_length_beside_transfer_encoding_is_refused_rfc9112_6_3() -> None:
+    # 6.3 item 3 lets a server refuse the pair (llhttp does); the connection closes after.
+    for first, second in ((b"Content-Length: 3", b"Transfer-Encoding: chunked"),) * 2:
+        data = b"POST / HTTP/1.1\r\nHost: h\r\n" + first + b"\r\n" + second + b"\r\n\r\n"
+        assert status_of(data + CHUNKED_BODY) == 400
+    data = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+    assert status_of(data + CHUNKED_BODY) == 400
+
+
+# -- persistence (RFC 9112 section 9.3) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "connection", "persists"),
+    [
+        (b"1.1", None, True),
+        (b"1.1", b"close", False),
+        (b"1.1", b"Keep-Alive, Close", False),
+        (b"1.1", b"x, close", False),
+        (b"1.1", b"closed", True),
+        (b"1.0", None, False),
+        (b"1.0", b"keep-alive", True),
+        (b"1.0", b"Keep-Alive", True),
+        (b"1.0", b"keep-alive, close", False),  # close wins (section 9.6); llhttp kept it
+        (b"1.0", b"keep-alive\r\nConnection: close", False),
+    ],
+)
+def test_connection_persists_per_rfc9112_9_3(
+    version: bytes, connection: bytes | None, persists: bool
+) -> None:
+    field = b"" if connection is None else b"Connection: " + connection + b"\r\n"
+    data = b"GET / HTTP/" + version + b"\r\nHost: h\r\n" + field + b"\r\n"
+    assert parse(data).heads[0].keep_alive is persists
+
+
+# -- chunk sizes against the body limit (RFC 9110 section 15.5.14) -------------------------
+
+CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [CHUNKED_HEAD + b"FFFFFFFFFFFFFFFF\r\n"],
+        [CHUNKED_HEAD + b"FFFFFFFFFFFFFFFF\r\nabc"],
+        [CHUNKED_HEAD, b"3e9\r\n"],
+        [CHUNKED_HEAD + b"3e", b"9\r", b"\n"],
+        [CHUNKED_HEAD + b"0000000000000000000000003e9;name=value\r\nx"],
+        [CHUNKED_HEAD + b"0000000000", b"00000000000", b"3e9;long", b"-extension=1\r\n"],
+        [CHUNKED_HEAD + b"3\r\nabc\r\n3e6\r\nx"],  # 3 + 998 bytes: one over
+        [CHUNKED_HEAD + b"3\r\nabc\r\n", b"3e6\r\n"],
+    ],
+)
+def test_a_chunk_declaring_more_than_the_limit_is_413_at_once(pieces: list[bytes]) -> None:
+    assert status_of(pieces, ParserLimits(max_body=1000)) == 413
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [CHUNKED_HEAD + b"3e8\r\n"],  # exactly the limit: wait for it
+        [CHUNKED_HEAD + b"3\r\nabc\r\n3e5\r\nx"],
+        [CHUNKED_HEAD + b"0\r\n"],  # the last chunk, trailers to come
+        [CHUNKED_HEAD + b"0\r\nabc: 1\r\n"],  # a trailer that starts like a size
+        [CHUNKED_HEAD + b"0\r\nabc", b"def: 1\r\n"],
+        [CHUNKED_HEAD + b"3e", b"8\r\n" + b"x" * 500],
+    ],
+)
+def test_a_chunk_within_the_limit_is_waited_for(pieces: list[bytes]) -> None:
+    rec = parse(pieces, ParserLimits(max_body=1000))
+    assert len(rec.heads) == 1 and rec.ends == 0
+
+
+def test_chunked_body_split_anywhere_is_read_whole() -> None:
+    data = CHUNKED_HEAD + b"5;a=1\r\nhello\r\n000a\r\n0123456789\r\n0\r\nT: v\r\n\r\n"
+    for cut in range(len(CHUNKED_HEAD), len(data)):
+        rec = parse([data[:cut], data[cut:]], ParserLimits(max_body=15))
+        assert (b"".join(rec.bodies), rec.ends) == (b"hello0123456789", 1), cut

@@ -1,0 +1,137 @@
+"""The MUSTs of RFC 9112 about a request's head that llhttp leaves to the server.
+
+llhttp tokenises the head and frames the body; what it lets through and the
+RFC refuses is refused here, each rule beside the section it comes from:
+the Host field's count and syntax, transfer codings other than chunked, and
+whether the connection persists. Every refusal is a ``ProtocolError``, which
+the connection answers and then closes on, so nothing after the refused head
+is ever read as a request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from siteserve.http.errors import ProtocolError
+
+#: OWS (RFC 9110 section 5.6.3): what surrounds a field value or a list element.
+_OWS = " \t"
+
+#: reg-name (RFC 3986 section 3.2.2): unreserved, pct-encoded and sub-delims, possibly empty.
+_REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+#: IPvFuture (RFC 3986 section 3.2.2), inside the brackets of an IP-literal.
+_IP_FUTURE = re.compile(r"v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
+#: port (RFC 3986 section 3.2.3): any run of digits, the empty one included.
+_PORT = re.compile(r"[0-9]*")
+#: token (RFC 9110 section 5.6.2).
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+#: quoted-string (RFC 9110 section 5.6.4): qdtext and quoted-pairs between DQUOTEs.
+_QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+#: transfer-coding = token *( OWS ";" OWS transfer-parameter ) (RFC 9112 section 7),
+#: transfer-parameter = token BWS "=" BWS ( token / quoted-string ).
+#: A list element with its quoted-strings (whose commas separate nothing) kept whole.
+_LIST_ELEMENT = re.compile(r'(?:[^,"]+|"(?:[^"\\]|\\.)*"?)+')
+_TRANSFER_CODING = re.compile(
+    rf"{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}[ \t]*=[ \t]*(?:{_TOKEN}|{_QUOTED}))*"
+)
+
+
+def valid_authority(text: str, *, empty_host: bool) -> bool:
+    """Whether ``text`` is ``uri-host [ ":" port ]`` (RFC 9110 section 7.2, RFC 3986 3.2.2).
+
+    No userinfo (``u@x``), no path (``x/y``), nothing outside the grammar.
+    An empty host is a valid Host value (RFC 9112 section 3.2: the client of a
+    URI without authority sends one) but not the authority of an ``http`` URI
+    (RFC 9110 section 4.2.1): ``empty_host`` says which is being read. An empty
+    port after the colon is in the grammar (``port = *DIGIT``) and is accepted.
+    """
+    if text.startswith("["):
+        literal, bracket, port = text[1:].partition("]")
+        if not bracket or not _ip_literal(literal):
+            return False
+        return port == "" or (port[0] == ":" and _PORT.fullmatch(port, 1) is not None)
+    host, colon, port = text.rpartition(":") if ":" in text else (text, "", "")
+    if not _REG_NAME.fullmatch(host):
+        return False  # an IPv4address is also a reg-name: one rule covers both
+    if colon and not _PORT.fullmatch(port):
+        return False
+    return empty_host or host != ""
+
+
+def _ip_literal(text: str) -> bool:
+    if _IP_FUTURE.fullmatch(text):
+        return True
+    if "%" in text:
+        return False  # a zone identifier (RFC 6874) is not in RFC 3986's IP-literal
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_host(values: list[str], version: str) -> None:
+    """RFC 9112 section 3.2: 400 for a missing Host in HTTP/1.1, more than one, or a bad one."""
+    if len(values) > 1:
+        raise ProtocolError(400, "more than one Host header")  # in any version
+    if not values:
+        if version == "1.1":
+            raise ProtocolError(400, "a Host header is required")
+        return
+    if not valid_authority(values[0].strip(_OWS), empty_host=True):
+        raise ProtocolError(400, "invalid Host header")
+
+
+def list_elements(values: list[str]) -> list[str]:
+    """A comma-separated list field's elements, all its lines together (RFC 9110 section 5.6.1).
+
+    Empty elements are dropped, as a recipient must (``, chunked`` is ``chunked``).
+    """
+    elements = []
+    for value in values:
+        pieces = _LIST_ELEMENT.findall(value) if '"' in value else value.split(",")
+        for element in pieces:
+            element = element.strip(_OWS)
+            if element:
+                elements.append(element)
+    return elements
+
+
+def is_chunked(values: list[str], version: str) -> bool:
+    """Check Transfer-Encoding (every line of it); answer whether the body is chunked.
+
+    llhttp has already refused what it reads as framing it cannot follow; the
+    rules it leaves open are these:
+    - HTTP/1.0 with Transfer-Encoding is faulty framing (RFC 9112 section 6.1): 400.
+    - chunked must be the final coding, once (6.3 item 4, section 7): else 400.
+    - any coding before it is one this server does not implement (only chunked
+      is): 501 (section 6.1), since the body could not be decoded.
+    """
+    if not values:
+        return False
+    if version == "1.0":
+        raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
+    codings = list_elements(values)
+    if not codings or codings[-1].lower() != "chunked":
+        raise ProtocolError(400, "chunked must be the final transfer coding")
+    for coding in codings[:-1]:
+        if not _TRANSFER_CODING.fullmatch(coding):
+            raise ProtocolError(400, "malformed Transfer-Encoding")
+        if coding.lower() == "chunked":
+            raise ProtocolError(400, "chunked applied more than once")
+    if len(codings) > 1:
+        raise ProtocolError(501, "transfer coding not implemented")
+    return True
+
+
+def persists(connection: list[str], version: str) -> bool:
+    """Whether the connection stays open after this request's answer (RFC 9112 section 9.3).
+
+    The ``close`` option wins in any version (section 9.6: the server must not
+    read on after it); else HTTP/1.1 persists, and HTTP/1.0 only with ``keep-alive``.
+    """
+    options = {element.lower() for element in list_elements(connection)}
+    if "close" in options:
+        return False
+    return version == "1.1" or "keep-alive" in options

@@ -40,7 +40,7 @@ MAX_PIPELINE = 16
 class _Exchange:
     """One request and what the connection knows about answering it."""
 
-    __slots__ = ("body", "expects_continue", "head", "request", "started")
+    __slots__ = ("body", "expects_continue", "head", "refusal", "request", "started")
 
     def __init__(self, request: Request, head: RequestHead, body: RequestBody) -> None:
         self.request = request
@@ -48,6 +48,8 @@ class _Exchange:
         #: The streamed body behind ``request.body``, as the connection feeds it.
         self.body = body
         self.started = 0.0
+        #: The protocol error its body ran into while its handler ran: that is its answer.
+        self.refusal: ProtocolError | None = None
         self.expects_continue = (head.headers.get("expect") or "").lower() == "100-continue"
 
 
@@ -257,6 +259,8 @@ class HttpConnection(asyncio.Protocol):
         transport = self._transport
         assert transport is not None
         request = exchange.request
+        if exchange.refusal is not None:
+            response = simple_response(exchange.refusal.status, exchange.refusal.detail)
         keep_alive = exchange.head.keep_alive and not self._state.shutting_down
         if exchange.expects_continue and not exchange.body.started:
             keep_alive = False  # The body was never invited; it may or may not follow.
@@ -351,7 +355,7 @@ class HttpConnection(asyncio.Protocol):
             body.discard()
             self._body_backlog = False  # nobody will read it: drop the rest as it comes
         self._active = None
-        if not keep_alive:
+        if not keep_alive or exchange.refusal is not None:
             self._close()
 
     # -- body flow ---------------------------------------------------------------
@@ -384,11 +388,18 @@ class HttpConnection(asyncio.Protocol):
     # -- errors, deadlines, closing --------------------------------------------
 
     def _protocol_error(self, error: ProtocolError) -> None:
-        if self._parsing is not None:
-            self._parsing.body.fail(BodyIncomplete(error.detail))
-            if self._parsing in self._queue:
-                self._queue.remove(self._parsing)
-            self._parsing = None
+        parsing, self._parsing = self._parsing, None
+        if parsing is not None:
+            parsing.body.fail(BodyIncomplete(error.detail))
+            if parsing in self._queue:
+                self._queue.remove(parsing)  # never dispatched: the error answers it
+            elif parsing is self._active:
+                # Its handler is running (the error replaces its answer) or its response is
+                # going out (the connection closes after it): one answer per request.
+                parsing.refusal = error
+            else:
+                self._close()  # answered already, the rest of its body unread: no second answer
+                return
         # Requests before the bad one are still answered, in order; then the error, then close.
         self._pending_error = error
         self._pump()

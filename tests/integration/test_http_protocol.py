@@ -379,3 +379,137 @@ def test_graceful_shutdown_finishes_in_flight_and_refuses_new(
         assert (status, body) == (200, b"released")
         assert headers["connection"] == "close"
         assert not stopper.is_alive()
+
+
+# -- framing refusals: one answer, then the connection closes (RFC 9112 sections 3.2, 6, 9) --
+
+SECOND = b"GET /second HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def answers_until_eof(wire: Wire) -> list[int]:
+    """The status of every final answer on the connection, once the server has closed it."""
+    assert wire.closed_by_peer(), f"the server kept the connection open; got {wire.buffer!r}"
+    statuses = []
+    while wire.buffer:
+        status, _, _ = wire.read_response()
+        if status >= 200:
+            statuses.append(status)
+    return statuses
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: u@x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x/y\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400),
+        (b"GET http://u@t/ HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+            b"3\r\nabc\r\n0\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+            b"3\r\nabc\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+            b"3\r\nabc\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"FFFFFFFFFFFFFFFF\r\nabc",
+            413,
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"F4241;ext=1\r\n",  # one byte over the million this server takes
+            413,
+        ),
+    ],
+)
+def test_framing_refusal_is_the_only_answer_on_its_connection(
+    server: RunningServer, request_bytes: bytes, status: int
+) -> None:
+    wire = Wire(server.port)
+    wire.send(request_bytes + SECOND)
+    assert answers_until_eof(wire) == [status]
+    assert httpx.get(server.url("/still")).status_code == 200
+
+
+def test_close_beside_keep_alive_in_http10_is_the_last_answer_rfc9112_9_6(
+    server: RunningServer,
+) -> None:
+    wire = Wire(server.port)
+    wire.send(b"GET /first HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n" + SECOND)
+    assert answers_until_eof(wire) == [200]
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /a HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n",
+        b"GET /a HTTP/1.1\r\nHost: Example.COM\r\n\r\n",
+        b"GET /a HTTP/1.1\r\nHost: 192.0.2.7:80\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: Chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: , chunked\r\n\r\n"
+        b"3;x=y\r\nabc\r\n0\r\n\r\n",
+    ],
+)
+def test_valid_spellings_are_served_and_the_connection_goes_on(
+    server: RunningServer, request_bytes: bytes
+) -> None:
+    wire = Wire(server.port)
+    wire.send(request_bytes + SECOND)
+    status, _, body = wire.read_response()
+    assert status == 200 and body in (b"GET /a ", b"abc")
+    assert wire.read_response()[:3:2] == (200, b"GET /second ")
+
+
+def _over_the_limit(wire: Wire) -> None:
+    """A chunked body one byte over the server's million, that byte the last one sent.
+
+    Nothing follows it: bytes the server has not read when it closes would turn its
+    close into a reset, which may drop the answer before the client reads it.
+    """
+    chunk = b"%x\r\n%s\r\n" % (100_000, b"z" * 100_000)
+    wire.send(chunk * 10)
+    wire.send(b"1\r\nz")
+
+
+def test_chunked_body_over_limit_while_its_handler_reads_is_one_413(
+    server: RunningServer,
+) -> None:
+    wire = Wire(server.port)
+    wire.send(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+        b"Expect: 100-continue\r\n\r\n"
+    )
+    assert wire.read_response()[0] == 100  # the handler has begun to read the body
+    _over_the_limit(wire)
+    # It used to be answered twice: 400 by the handler that saw the body break, then 413.
+    assert answers_until_eof(wire) == [413]
+
+
+def test_body_over_limit_after_the_answer_brings_no_second_answer(server: RunningServer) -> None:
+    wire = Wire(server.port)
+    wire.send(b"POST /plain HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert wire.read_response()[0] == 200  # answered without reading the body
+    _over_the_limit(wire)
+    assert answers_until_eof(wire) == []

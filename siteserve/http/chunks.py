@@ -59,6 +59,7 @@ class ChunkSizes:
 
     def body_ends(self) -> None:
         self._phase = _OUTSIDE
+        self._header_in_read = False
 
     # -- after each read ----------------------------------------------------------
 
@@ -68,6 +69,8 @@ class ChunkSizes:
         None when no chunk's size line was completed in ``data`` with its data
         still to come (the size of an earlier one was asked about already).
         """
+        if self._phase == _OUTSIDE:
+            return None  # most reads: no chunked body under way
         header_in_read, self._header_in_read = self._header_in_read, False
         if self._phase == _SIZE_LINE:
             newline = data.rfind(b"\n")

@@ -10,6 +10,7 @@ is ever read as a request.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -18,12 +19,14 @@ from siteserve.http.errors import ProtocolError
 #: OWS (RFC 9110 section 5.6.3): what surrounds a field value or a list element.
 _OWS = " \t"
 
-#: reg-name (RFC 3986 section 3.2.2): unreserved, pct-encoded and sub-delims, possibly empty.
-_REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+#: reg-name (RFC 3986 section 3.2.2: unreserved, pct-encoded and sub-delims, possibly
+#: empty), then an optional port (3.2.3: any run of digits, the empty one included).
+#: An IPv4address is also a reg-name: one rule covers both.
+_REG_NAME_PORT = re.compile(r"((?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?")
+#: What may follow an IP-literal: an optional port.
+_PORT = re.compile(r"(?::[0-9]*)?")
 #: IPvFuture (RFC 3986 section 3.2.2), inside the brackets of an IP-literal.
 _IP_FUTURE = re.compile(r"v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
-#: port (RFC 3986 section 3.2.3): any run of digits, the empty one included.
-_PORT = re.compile(r"[0-9]*")
 #: token (RFC 9110 section 5.6.2).
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 #: quoted-string (RFC 9110 section 5.6.4): qdtext and quoted-pairs between DQUOTEs.
@@ -50,13 +53,9 @@ def valid_authority(text: str, *, empty_host: bool) -> bool:
         literal, bracket, port = text[1:].partition("]")
         if not bracket or not _ip_literal(literal):
             return False
-        return port == "" or (port[0] == ":" and _PORT.fullmatch(port, 1) is not None)
-    host, colon, port = text.rpartition(":") if ":" in text else (text, "", "")
-    if not _REG_NAME.fullmatch(host):
-        return False  # an IPv4address is also a reg-name: one rule covers both
-    if colon and not _PORT.fullmatch(port):
-        return False
-    return empty_host or host != ""
+        return _PORT.fullmatch(port) is not None
+    match = _REG_NAME_PORT.fullmatch(text)
+    return match is not None and (empty_host or match.end(1) > 0)
 
 
 def _ip_literal(text: str) -> bool:
@@ -73,33 +72,34 @@ def _ip_literal(text: str) -> bool:
 
 def check_host(values: list[str], version: str) -> None:
     """RFC 9112 section 3.2: 400 for a missing Host in HTTP/1.1, more than one, or a bad one."""
-    if len(values) > 1:
+    if len(values) == 1:
+        if not _valid_host(values[0]):
+            raise ProtocolError(400, "invalid Host header")
+    elif values:
         raise ProtocolError(400, "more than one Host header")  # in any version
-    if not values:
-        if version == "1.1":
-            raise ProtocolError(400, "a Host header is required")
-        return
-    if not valid_authority(values[0].strip(_OWS), empty_host=True):
-        raise ProtocolError(400, "invalid Host header")
+    elif version == "1.1":
+        raise ProtocolError(400, "a Host header is required")
 
 
-def list_elements(values: list[str]) -> list[str]:
-    """A comma-separated list field's elements, all its lines together (RFC 9110 section 5.6.1).
+@functools.lru_cache(maxsize=64)
+def _valid_host(value: str) -> bool:
+    # Remembered: a connection, and a browser, sends the same few Host values again and again.
+    return valid_authority(value.strip(_OWS), empty_host=True)
 
-    Empty elements are dropped, as a recipient must (``, chunked`` is ``chunked``).
+
+def list_elements(value: str) -> list[str]:
+    """A comma-separated list field's elements (RFC 9110 section 5.6.1).
+
+    ``value`` is the field's lines joined with commas (``Headers.get``), which
+    means the same (5.3). Empty elements are dropped, as a recipient must
+    (``, chunked`` is ``chunked``).
     """
-    elements = []
-    for value in values:
-        pieces = _LIST_ELEMENT.findall(value) if '"' in value else value.split(",")
-        for element in pieces:
-            element = element.strip(_OWS)
-            if element:
-                elements.append(element)
-    return elements
+    pieces = _LIST_ELEMENT.findall(value) if '"' in value else value.split(",")
+    return [element for piece in pieces if (element := piece.strip(_OWS))]
 
 
-def is_chunked(values: list[str], version: str) -> bool:
-    """Check Transfer-Encoding (every line of it); answer whether the body is chunked.
+def is_chunked(value: str | None, version: str) -> bool:
+    """Check Transfer-Encoding (all its lines joined); answer whether the body is chunked.
 
     llhttp has already refused what it reads as framing it cannot follow; the
     rules it leaves open are these:
@@ -108,11 +108,13 @@ def is_chunked(values: list[str], version: str) -> bool:
     - any coding before it is one this server does not implement (only chunked
       is): 501 (section 6.1), since the body could not be decoded.
     """
-    if not values:
+    if value is None:
         return False
     if version == "1.0":
         raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
-    codings = list_elements(values)
+    if value == "chunked":
+        return True  # what every client sends: nothing to split
+    codings = list_elements(value)
     if not codings or codings[-1].lower() != "chunked":
         raise ProtocolError(400, "chunked must be the final transfer coding")
     for coding in codings[:-1]:
@@ -125,13 +127,22 @@ def is_chunked(values: list[str], version: str) -> bool:
     return True
 
 
-def persists(connection: list[str], version: str) -> bool:
+_SINGLE_OPTIONS = {
+    spelling: {spelling.lower()} for spelling in ("keep-alive", "Keep-Alive", "close", "Close")
+}
+
+
+def persists(connection: str | None, version: str) -> bool:
     """Whether the connection stays open after this request's answer (RFC 9112 section 9.3).
 
     The ``close`` option wins in any version (section 9.6: the server must not
     read on after it); else HTTP/1.1 persists, and HTTP/1.0 only with ``keep-alive``.
     """
-    options = {element.lower() for element in list_elements(connection)}
+    if connection is None:
+        return version == "1.1"
+    options = _SINGLE_OPTIONS.get(connection)  # what browsers send, without a list to split
+    if options is None:
+        options = {element.lower() for element in list_elements(connection)}
     if "close" in options:
         return False
     return version == "1.1" or "keep-alive" in options

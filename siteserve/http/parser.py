@@ -220,7 +220,7 @@ class RequestParser:
             raise ProtocolError(505, "HTTP version not supported")
         headers = Headers(self._headers)
         check_host(headers.getall("host"), version)
-        chunked = is_chunked(headers.getall("transfer-encoding"), version)
+        chunked = is_chunked(headers.get("transfer-encoding"), version)
         target = b"".join(self._url_parts).decode("latin-1")
         path, query = split_target(target)
         method = parser.get_method().decode("ascii")
@@ -247,7 +247,7 @@ class RequestParser:
         # llhttp's reading and RFC 9112 section 9.3's must both keep the connection:
         # llhttp lets a "close" beside "keep-alive" in HTTP/1.0 pass, and treats
         # Proxy-Connection as Connection.
-        return self._parser.should_keep_alive() and persists(headers.getall("connection"), version)
+        return self._parser.should_keep_alive() and persists(headers.get("connection"), version)
 
     def on_body(self, body: bytes) -> None:
         # A chunked body has no length up front: count it as it comes.

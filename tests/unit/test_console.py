@@ -242,9 +242,6 @@ def test_error_is_one_line_on_stderr() -> None:
     )
 
 
-# -- LAN addresses ----------------------------------------------------------------------
-
-
 def test_banner_on_a_closed_stdout_does_not_raise() -> None:
     # `siteserve | head -1`: the pipe closes after the first line; the server goes on.
     class Closed(io.StringIO):

@@ -65,6 +65,7 @@ UPLOAD_SLACK = 4 * 1024 * 1024
 WRITE_BLOCK = 1024 * 1024
 #: Plain fields (``mkdir``) are small; a larger one is refused.
 MAX_FIELD = 64 * 1024
+READ_ONLY_MESSAGE = "read-only access: you may browse and download here, not upload or make folders"
 
 
 class UploadError(Exception):
@@ -93,6 +94,9 @@ class Uploads:
 
     async def handle(self, request: Request, folder: Path) -> Response:
         json_answer = wants_json(request.headers.get("accept"))
+        if request.read_only:
+            # A read-only user or share link (share.auth): refused before a byte is read.
+            return _error(403, READ_ONLY_MESSAGE, json_answer)
         if self.leftovers.claim(folder):
             await asyncio.to_thread(self.leftovers.sweep, folder)
         try:

@@ -35,6 +35,7 @@ from siteserve.http.request import BodyIncomplete, BodyTooLarge
 from siteserve.site.cache_policy import apply_headers, extra_headers
 from siteserve.site.content import Content
 from siteserve.site.data_files import DataFiles, DataView
+from siteserve.site.forms import FormLimits
 from siteserve.site.jinja_env import build_environment, recording, undefined_class
 from siteserve.site.mime import content_type
 from siteserve.site.names import PAGE_SUFFIXES, strip_template_suffix
@@ -95,6 +96,7 @@ class Pages:
         self._config = config
         self._root = config.root
         self._max_body = config.limits.max_body
+        self._form_limits = FormLimits.of(config.limits)
         self.data = DataFiles(config.root, follow_symlinks=config.follow_symlinks)
         self.sessions = Sessions.from_config(config)
         data = DataView(self.data, undefined_class(config))
@@ -303,7 +305,7 @@ class Pages:
         generation = self.reuse.generation
         with recording() as record:
             loaded = record.files
-            page_request = PageRequest(request, body)
+            page_request = PageRequest(request, body, self._form_limits)
             session = self.sessions.open(page_request.session_cookies)
             page = PageResponse()
             context: dict[str, Any] = page_context(page_request, params, session, page)

@@ -339,9 +339,9 @@ class Pages:
                 if error.name == name and not os.path.isfile(path):
                     # The page went away between resolving and rendering.
                     return _Aborted(404, (), ())
-                return self._failed(error, path, loaded)
+                return self._failed(error, path, loaded, request)
             except Exception as error:
-                return self._failed(error, path, loaded)
+                return self._failed(error, path, loaded, request)
             cookies = self.sessions.commit(session, secure=secure)
         if error_status is not None:
             page.status = error_status
@@ -362,13 +362,13 @@ class Pages:
             self.reuse.keep(reuse_key, response, loaded, generation)
         return response
 
-    def _failed(self, error: Exception, page: Path, loaded: set[str]) -> Response:
+    def _failed(self, error: Exception, page: Path, loaded: set[str], request: Request) -> Response:
         problem = describe(error, self._root, page, loaded)
         log_problem(problem)
         if problem.path is not None:
             # The failing file itself, so that saving a fix reloads the error page.
             loaded.add(str(problem.path))
-        return problem_response(problem, self._sources_of(loaded))
+        return problem_response(problem, self._sources_of(loaded), client=request.client)
 
 
 def _remember(table: dict[K, V], key: K, value: V) -> None:

@@ -198,18 +198,23 @@ class AuthApp(Layer[App]):
                 if rights is not None:
                     granted.append(rights)
         if link is not None:
+            ended = link.expired()
             given = parse_cookies(request.headers.get("cookie")).get(link.cookie_name)
             if given is not None:
-                offered = True
-                if link.cookie_matches(given):
+                right = link.cookie_matches(given)
+                if right and not ended:
                     granted.append(link.rights)
+                # The ended link's own cookie is no guess: a phone that kept it is not
+                # slowed down for reloading.
+                offered |= not (right and ended)
             tokens, rest = links.split_token(request.query)
             if tokens:
-                offered = True
                 # Each one compared: a repeated parameter cannot hide the link's token.
-                if sum(link.token_matches(token) for token in tokens):
+                right = sum(link.token_matches(token) for token in tokens) > 0
+                if right and not ended:
                     granted.append(link.rights)
                     clean_query = rest
+                offered |= not (right and ended)
         if not granted:
             return Verdict(None, offered)
         # Let in twice (a read-only user holding a read-write link): the larger rights.

@@ -256,6 +256,10 @@ def test_expiry_ends_the_link_and_its_cookies() -> None:
         assert ended.status == 401
         assert isinstance(ended.body, bytes) and b"share link has ended" in ended.body
     assert link.expired()
+    # The ended link's own cookie and token are no guesses: reloading is not slowed down.
+    assert app.delays.failures(LAN[0]) == 0
+    answered(app.handle(request("/", cookie=f"{link.cookie_name}=forged")))
+    assert app.delays.failures(LAN[0]) == 1
 
 
 def test_the_end_in_local_time() -> None:

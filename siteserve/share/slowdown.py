@@ -5,7 +5,8 @@ minute. Here each client address has a count of recent failures; once it
 has failed ``free`` times, every further attempt from that address waits
 before it is answered: ``base * 2 ** (failures - free)`` seconds, at most
 ``cap``. The count decays (one failure is forgotten every ``decay`` seconds),
-and a right answer from the address clears it.
+and a right answer from the address clears it. (A failure counts in full until it
+is wholly forgotten.)
 
 The wait is an ``asyncio.sleep`` of the one request, not a lock: nothing
 else waits, and the right password from another address is answered at once.
@@ -22,6 +23,7 @@ thousands of addresses on one LAN is out of reach of a per-address rule.)
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -74,7 +76,7 @@ class FailureDelays:
         record = self._table.get(address)
         if record is None:
             return 0
-        return int(self._decayed(record, self._clock()))
+        return math.ceil(self._decayed(record, self._clock()))
 
     def delay_for(self, failures: int) -> float:
         """The wait, in seconds, of an attempt from an address with ``failures`` so far."""
@@ -89,7 +91,8 @@ class FailureDelays:
         now = self._clock()
         record = self._table.get(address)
         failures = 0.0 if record is None else self._decayed(record, now)
-        wait = self.delay_for(int(failures))
+        # A failure counts until it is wholly forgotten (a moment after five, still five).
+        wait = self.delay_for(math.ceil(failures))
         if succeeded:
             self._table.pop(address, None)
             return wait

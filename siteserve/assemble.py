@@ -12,9 +12,10 @@ out:
   injector is the Site's HTML transform, so an HTML file gets the script
   before its validators), the WebSocket, cache invalidation on change
   (``reload.app``);
-- ``AuthApp`` when a password is set, so every path (the reload WebSocket
-  included) needs it, and a large body only with valid credentials
-  (``share.auth``);
+- ``AuthApp`` when a password or a share link is set, so every path (the
+  reload WebSocket included) needs one, and a large body only with valid
+  credentials; it marks read-only users and links' requests (``share.auth``,
+  ``share.links``);
 - ``CorsApp`` outermost, because browsers send CORS preflights without
   credentials, ever, and a preflight answered 401 would break every
   cross-origin request (a preflight shows nothing but headers; ``share.cors``).
@@ -44,11 +45,16 @@ def build_app(config: Config) -> App:
         # The script goes into HTML files inside the Site's pipeline, before validators.
         site.static.html_transform = reload_app.injector
         app = reload_app
-    if config.auth:
+    if config.auth or config.share_link != "off":
         from siteserve.share.auth import AuthApp
         from siteserve.share.credentials import parse_credential
+        from siteserve.share.links import ShareLink
 
-        app = AuthApp(app, tuple(parse_credential(spec) for spec in config.auth))
+        credentials = tuple(parse_credential(spec) for spec in config.auth)
+        link = None
+        if config.share_link != "off":
+            link = ShareLink.new(config.share_link, lifetime=config.expire)
+        app = AuthApp(app, credentials, link=link)
     if config.cors:
         from siteserve.share.cors import CorsApp
 

@@ -61,10 +61,12 @@ Examples:
                                   port 3000 or fail (no fallback to 3001)
   siteserve site --host 0.0.0.0   share on the LAN (the banner lists addresses)
   siteserve site --cache 600 -q   browsers cache 10 minutes; no request log
-  siteserve ~/Downloads --share --qr --auth me:secret
-                                  hand a folder to a phone: LAN address, QR code, password
+  siteserve ~/Downloads --share --qr
+                                  hand a folder to a phone: a QR code of a share link
   siteserve drop --share --upload --auth me:secret --tls
                                   let others upload too, over HTTPS
+  siteserve photos --share --share-link ro --expire 2h --qr
+                                  a read-only link for two hours, as a QR code
 
 Settings can also live in siteserve.toml in the site folder ({_tables()} tables);
 options given on the command line override it.
@@ -155,10 +157,13 @@ def serve(folder: Path, **given: Any) -> None:
     # Imported here so that --help, --version and option errors stay fast.
     from siteserve.assemble import build_app
     from siteserve.server.runner import run
+    from siteserve.share.auth import access_layer
     from siteserve.share.banner import share_notes
 
     console = Console()
     site_app = build_app(config)
+    access = access_layer(site_app)
+    link = None if access is None else access.link
     tls_setup = None
     if config.tls:
         from siteserve.share.tls import setup_tls  # cryptography loads only for --tls
@@ -166,7 +171,8 @@ def serve(folder: Path, **given: Any) -> None:
         tls_setup = setup_tls(config)
 
     def on_ready(info: ServerAddress) -> None:
-        console.banner(config.root, info, notes=share_notes(config, info, tls=tls_setup))
+        notes = share_notes(config, info, tls=tls_setup, link=link)
+        console.banner(config.root, info, notes=notes)
         if config.open_browser:
             url = local_url(info.host, info.port, info.scheme)
             # webbrowser.open may wait for the browser to start: keep it off the event loop.

@@ -16,11 +16,12 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from siteserve.http.limits import ParserLimits
 from siteserve.options import BY_NAME, OPTIONS, FileKind, Option, toml_tables
 from siteserve.options import ConfigError as ConfigError
+from siteserve.options import parse_duration as parse_duration
 from siteserve.options import parse_size as parse_size
 
 CONFIG_FILE = "siteserve.toml"
@@ -45,6 +46,10 @@ class Limits:
     keepalive_timeout: float = 5.0
     max_connections: int = 1024
     shutdown_timeout: float = 5.0
+    #: Fields in one urlencoded or multipart form a page reads (more: 413).
+    max_form_fields: int = 1000
+    #: Parts in one multipart body, a page's form or an upload (more: 413).
+    max_multipart_parts: int = 1000
 
     def parser_limits(self) -> ParserLimits:
         """The bounds of one request, for ``http.parser.RequestParser``."""
@@ -95,8 +100,12 @@ class Config:
     strict_undefined: bool = False
     sessions: str | None = None
     # -- sharing (siteserve.share) --
-    #: ``--share``: listen on every interface with the sharing cache profile.
+    #: ``--share``: listen on every interface with the sharing cache profile (and a share link).
     share: bool = False
+    #: ``--share-link``: a URL with a random token lets visitors in, ``ro`` or ``rw``; or ``off``.
+    share_link: Literal["off", "ro", "rw"] = "off"
+    #: ``--expire``: seconds after start when the share link (and its cookies) stop working.
+    expire: float | None = None
     #: Print a QR code of the first LAN URL in the banner.
     qr: bool = False
     #: Accept uploads (POST multipart to a folder URL) and folder creation.
@@ -288,9 +297,13 @@ def build_config(root: Path, **options: Any) -> Config:
 def _combined_values(values: dict[str, Any]) -> None:
     """Derive and check, in place, what follows from several options together."""
     if values.get("share"):
-        # --share is --host 0.0.0.0 plus the sharing cache profile, unless either was given.
+        # --share is --host 0.0.0.0, the sharing cache profile and a read-write share
+        # link (the rights every visitor had before links), unless any was given.
         values.setdefault("host", "0.0.0.0")
         values.setdefault("cache_seconds", 3600)
+        values.setdefault("share_link", "rw")
+    if values.get("expire") is not None and values.get("share_link", "off") == "off":
+        raise ConfigError("--expire ends a share link: give --share or --share-link too")
     auth, auth_file = values.get("auth", ()), values.get("auth_file")
     if auth or auth_file is not None:
         from siteserve.share.credentials import CredentialError, load_credentials

@@ -141,6 +141,33 @@ class Size(Kind):
         return parse_size(value)
 
 
+class Choice(Kind):
+    """One of a few words; ``error`` (with ``{value}``) says which."""
+
+    __slots__ = ("choices", "error")
+
+    def __init__(self, choices: tuple[str, ...], error: str) -> None:
+        self.choices: Final = choices
+        self.error: Final = error
+
+    def parse(self, value: object) -> str:
+        if value not in self.choices:
+            raise ConfigError(self.error.replace("{value}", repr(value)))
+        return str(value)
+
+
+class Duration(Kind):
+    """A length of time: ``90`` (seconds), ``90s``, ``30m``, ``2h``, ``1d`` (``parse_duration``)."""
+
+    __slots__ = ()
+    toml_types = (int, str)
+
+    def parse(self, value: object) -> float:
+        if not isinstance(value, (int, float, str)):
+            raise ConfigError(f"not a duration: {value!r}")
+        return parse_duration(value)
+
+
 class FileKind(Kind):
     """A file whose contents the server must never hand out; ``secret`` names it in errors."""
 
@@ -205,6 +232,26 @@ def parse_size(value: str | int) -> int:
     if number <= 0:
         raise ConfigError(f"size must be more than zero: {value!r}")
     return number
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)", re.IGNORECASE)
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """``90``, ``90s``, ``30m``, ``2h``, ``1d`` -> seconds."""
+    if isinstance(value, bool):
+        raise ConfigError(f"not a duration: {value!r} (try 30m, 2h or 1d)")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.fullmatch(value.strip())
+        if match is None:
+            raise ConfigError(f"not a duration: {value!r} (try 30m, 2h or 1d)")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+    if seconds <= 0:
+        raise ConfigError(f"a duration must be more than zero: {value!r}")
+    return seconds
 
 
 # -- the declaration -----------------------------------------------------------------------
@@ -429,11 +476,39 @@ OPTIONS: tuple[Option, ...] = (
         "share",
         Flag(),
         False,
-        "Share on the LAN: --host 0.0.0.0 and browsers cache an hour (unless --cache).",
-        "share on your network: `--host 0.0.0.0` and browsers cache files for an hour (unless"
-        " `--host` or `--cache` say otherwise)",
+        "Share on the LAN: --host 0.0.0.0, browsers cache an hour (unless --cache),"
+        " and a share link (unless --share-link off).",
+        "share on your network: `--host 0.0.0.0`, browsers cache files for an hour, and a"
+        " share link (unless `--host`, `--cache` or `--share-link` say otherwise)",
         flags=("--share",),
         group="Sharing",
+    ),
+    Option(
+        "share_link",
+        Choice(
+            ("off", "ro", "rw"),
+            "--share-link takes ro, rw or off, not {value}"
+            " (the folder goes first: siteserve DIR --share-link rw)",
+        ),
+        "off",
+        "A URL with a random token lets visitors in, read-only or read-write"
+        " [default: rw with --share, else off].",
+        "a URL with a random token lets visitors in, read-only or read-write; `rw` with"
+        " `--share`, else `off`",
+        flags=("--share-link",),
+        metavar="ro|rw|off",
+        group="Sharing",
+    ),
+    Option(
+        "expire",
+        Duration(),
+        None,
+        "End the share link after TIME, e.g. 30m, 2h, 1d or seconds.",
+        "end the share link (and its cookies) after `TIME`: `30m`, `2h`, `1d`, or seconds",
+        flags=("--expire",),
+        metavar="TIME",
+        group="Sharing",
+        shown_default="never",
     ),
     Option(
         "qr",
@@ -469,9 +544,10 @@ OPTIONS: tuple[Option, ...] = (
         "auth",
         Credentials(),
         (),
-        "Ask for a password (HTTP Basic); USER:sha256:HEX keeps it out of shell history.",
+        "Ask for a password (HTTP Basic); USER:sha256:HEX keeps it out of shell history;"
+        " :ro after it makes the user read-only.",
         "ask for a password (HTTP Basic) on every path; `USER:sha256:HEX` keeps the password"
-        " out of shell history; repeatable",
+        " out of shell history; `:ro` after it makes the user read-only; repeatable",
         flags=("--auth",),
         metavar="USER:PASSWORD",
         group="Sharing",
@@ -480,8 +556,9 @@ OPTIONS: tuple[Option, ...] = (
         "auth_file",
         File(secret="auth file"),
         None,
-        "Users from FILE, one USER:PASSWORD or USER:sha256:HEX a line.",
-        "users from a file, one `USER:PASSWORD` or `USER:sha256:HEX` a line",
+        "Users from FILE, one USER:PASSWORD or USER:sha256:HEX (maybe with :ro) a line.",
+        "users from a file, one `USER:PASSWORD` or `USER:sha256:HEX` a line (each maybe with"
+        " `:ro`)",
         flags=("--auth-file",),
         metavar="FILE",
         group="Sharing",
@@ -569,7 +646,8 @@ def flag_spelling(option: Option) -> str:
     """``-p``, ``--port N``: short forms first, the metavar after the long flag (markdown)."""
     long = [flag for flag in option.flags if flag.startswith("--")]
     short = [flag for flag in option.flags if not flag.startswith("--")]
-    suffix = f" {option.metavar}" if option.metavar else ""
+    # A "|" in a metavar (ro|rw|off) would end the table's cell: GFM wants it escaped.
+    suffix = f" {option.metavar.replace('|', chr(92) + '|')}" if option.metavar else ""
     return ", ".join([*(f"`{flag}`" for flag in short), *(f"`{flag}{suffix}`" for flag in long)])
 
 

@@ -80,6 +80,9 @@ class Request:
     client: tuple[str, int] | None = None
     scheme: str = "http"
     body: Body = field(default_factory=BytesBody)
+    #: Set by the access check (``share.auth``) for a read-only user or share link:
+    #: the request may read, and uploads and new folders are refused.
+    read_only: bool = False
 
     @property
     def host(self) -> str:

@@ -16,6 +16,7 @@ from siteserve.config import Config, ConfigError
 from siteserve.layers import App
 from siteserve.server.protocol import HttpConnection
 from siteserve.server.state import AccessLog, AccessRecord, ServerState
+from siteserve.server.tls_sniff import Listener, listen_tls
 
 __all__ = ["AccessRecord", "Server", "ServerInfo", "run"]
 
@@ -83,7 +84,7 @@ class Server:
         self.app = app
         self.access_log = access_log
         self.ssl_context = ssl_context
-        self._server: asyncio.base_events.Server | None = None
+        self._server: Listener | None = None
         self._state: ServerState | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.info: ServerInfo | None = None
@@ -99,9 +100,20 @@ class Server:
         )
         self._state = state
         await self.app.startup()
-        self._server = await loop.create_server(
-            lambda: HttpConnection(state), sock=sock, ssl=self.ssl_context, backlog=1024
-        )
+        if self.ssl_context is None:
+            self._server = await loop.create_server(
+                lambda: HttpConnection(state), sock=sock, backlog=1024
+            )
+        else:
+            # Also answers a plain http:// request sent to the port (see tls_sniff).
+            self._server = await listen_tls(
+                loop,
+                lambda: HttpConnection(state),
+                sock,
+                self.ssl_context,
+                header_timeout=config.limits.header_timeout,
+                max_pending=config.limits.max_connections,
+            )
         self._sweeper = loop.create_task(self._sweep(state))
         port = int(sock.getsockname()[1])
         self.info = ServerInfo(

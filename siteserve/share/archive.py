@@ -10,23 +10,34 @@ previous one, so a slow client holds one block of memory, never the archive.
 What goes in is what the site would serve: dotfiles, ``_`` files, template
 sources and ``render`` pages are left out as in the listing, and symlinks that
 lead outside the root are refused unless ``--follow-symlinks`` is on.
+
+Every name in the archive is one that unpacks as itself on every system
+(``names.is_portable``): a file or folder named with a backslash, a drive
+letter, a control character, ``:`` or the like (possible on Linux) could
+write outside the extraction folder, or somewhere else, with some unzip
+tools, so it is left out, never renamed; the archive's comment says how many
+were, and the server's log names them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 import threading
 import time
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 from siteserve.http.response import Response
 from siteserve.site.listing import is_inside, is_listed
 from siteserve.site.mime import content_type, is_textual
+from siteserve.site.names import is_portable
+
+log = logging.getLogger("siteserve.share")
 
 #: Bytes read from a file at a time, and gathered before a block is handed to the connection.
 BLOCK = 512 * 1024
@@ -59,15 +70,27 @@ class _Sink:
         return data
 
 
+#: (path on disk, name in the archive, is a folder).
+Entry = tuple[Path, str, bool]
+
+
 def walk(
-    folder: Path, *, root: Path, follow_symlinks: bool, is_page: Callable[[str], bool]
-) -> Iterator[tuple[Path, str, bool]]:
-    """(path, name in the archive, is a folder) for what the site would serve, depth first."""
+    folder: Path,
+    *,
+    root: Path,
+    follow_symlinks: bool,
+    is_page: Callable[[str], bool],
+    left_out: list[str] | None = None,
+) -> Iterator[Entry]:
+    """(path, name in the archive, is a folder) for what the site would serve, depth first.
+
+    Names that are not portable are appended to ``left_out`` (as in the folder) instead.
+    """
     root_real = os.path.realpath(root)
-    base = folder.name or "site"
+    base = folder.name if folder.name and is_portable(folder.name) else "site"
     seen: set[tuple[int, int]] = set()
 
-    def visit(directory: Path, prefix: str) -> Iterator[tuple[Path, str, bool]]:
+    def visit(directory: Path, prefix: str) -> Iterator[Entry]:
         try:
             info = os.stat(directory)
             items = sorted(os.scandir(directory), key=lambda item: item.name)
@@ -79,6 +102,10 @@ def walk(
         seen.add(key)
         for item in items:
             if not is_listed(item.name):
+                continue
+            if not is_portable(item.name):
+                if left_out is not None:
+                    left_out.append(prefix + item.name)
                 continue
             try:
                 mode = item.stat().st_mode
@@ -107,10 +134,34 @@ def _date_time(mtime: float) -> tuple[int, int, int, int, int, int]:
     return (max(parts.tm_year, 1980), parts.tm_mon, parts.tm_mday, *parts[3:6])
 
 
-def produce(entries: Iterator[tuple[Path, str, bool]]) -> Iterator[bytes]:
-    """The archive as blocks of about BLOCK bytes; blocking work, run off the loop."""
+class FolderContents:
+    """What a folder's zip holds, walked as it is read, and the names ``walk`` left out."""
+
+    def __init__(
+        self, folder: Path, *, root: Path, follow_symlinks: bool, is_page: Callable[[str], bool]
+    ) -> None:
+        self.left_out: list[str] = []
+        self._entries = walk(
+            folder,
+            root=root,
+            follow_symlinks=follow_symlinks,
+            is_page=is_page,
+            left_out=self.left_out,
+        )
+
+    def __iter__(self) -> Iterator[Entry]:
+        return self._entries
+
+
+def produce(entries: Iterable[Entry]) -> Iterator[bytes]:
+    """The archive as blocks of about BLOCK bytes; blocking work, run off the loop.
+
+    For a ``FolderContents``, the names left out (known once every entry is
+    made) go into the archive's comment (a count) and the log (the names).
+    """
     sink = _Sink()
     archive = zipfile.ZipFile(sink, "w", allowZip64=True)
+    left_out = entries.left_out if isinstance(entries, FolderContents) else []
     for path, name, is_folder in entries:
         if is_folder:
             archive.mkdir(name)
@@ -140,8 +191,25 @@ def produce(entries: Iterator[tuple[Path, str, bool]]) -> Iterator[bytes]:
                         yield sink.take()
         if sink.pending >= BLOCK:
             yield sink.take()
+    if left_out:
+        archive.comment = left_out_comment(len(left_out))
+        shown = ", ".join(ascii(name) for name in left_out[:20])
+        more = f" and {len(left_out) - 20} more" if len(left_out) > 20 else ""
+        log.warning(
+            "zip download: left out %d name(s) not safe on every system: %s%s",
+            len(left_out),
+            shown,
+            more,
+        )
     archive.close()
     yield sink.take()
+
+
+def left_out_comment(count: int) -> bytes:
+    return (
+        f"siteserve left out {count} file(s) or folder(s) whose names are not safe"
+        " on every system (a backslash, a drive letter, a control character...)."
+    ).encode("ascii")
 
 
 async def stream(blocks: Iterator[bytes]) -> AsyncIterator[bytes]:
@@ -195,7 +263,7 @@ def zip_response(
     is_page: Callable[[str], bool],
 ) -> Response:
     name = (folder.name or root.name or "site") + ".zip"
-    entries = walk(folder, root=root, follow_symlinks=follow_symlinks, is_page=is_page)
+    entries = FolderContents(folder, root=root, follow_symlinks=follow_symlinks, is_page=is_page)
     headers = [
         ("Content-Type", "application/zip"),
         ("Content-Disposition", content_disposition(name)),

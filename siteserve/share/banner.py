@@ -1,8 +1,10 @@
-"""What the start-up banner says about sharing: a QR code, the certificate, warnings.
+"""What the start-up banner says about sharing: the link, a QR code, the certificate, warnings.
 
 The warnings are about who can reach the folder: bound to every interface (or
-a LAN address) without a password, anyone on the network can read it; with
-uploads on, anyone can also write to it, and that line is louder.
+a LAN address) without a password or a share link, anyone on the network can
+read it; with uploads on, anyone can also write to it, and that line is louder.
+With a share link the QR code holds the link, token included, and the banner
+says until when (local time) it works.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from rich.text import Text
 
 from siteserve import sizes
 from siteserve.config import Config
-from siteserve.console import ServerAddress, url_host
+from siteserve.console import ServerAddress, local_url, url_host
 from siteserve.net import ANY_HOSTS, lan_addresses
 
 if TYPE_CHECKING:
+    from siteserve.share.links import ShareLink
     from siteserve.share.tls import TlsSetup
 
 LABEL_WIDTH = 9  # "  Network  " in the console's banner: labels are padded to line up
@@ -81,9 +84,13 @@ def share_notes(
     *,
     tls: TlsSetup | None = None,
     lan: Iterable[str] | None = None,
+    link: ShareLink | None = None,
 ) -> list[Text]:
     """Lines for the banner, after the addresses; ``lan`` overrides discovery (tests)."""
     notes: list[Text] = []
+    if lan is None and (config.qr or link is not None):
+        lan = lan_addresses(ipv6=":" in address.host) if address.host in ANY_HOSTS else []
+    shared = share_url(address, list(lan or ()))
     if tls is not None:
         notes.append(_line("TLS", f"SHA-256 {tls.fingerprint}"))
         if tls.self_signed:
@@ -93,12 +100,22 @@ def share_notes(
             )
     if config.auth:
         users = len(config.auth)
-        notes.append(_line("Access", f"password required ({users} user{'s' * (users != 1)})"))
+        read_only = sum(spec.endswith(":ro") for spec in config.auth)
+        also = f", {read_only} read-only" if read_only else ""
+        notes.append(_line("Access", f"password required ({users} user{'s' * (users != 1)}{also})"))
+    link_url = None
+    if link is not None:
+        link_url = link.url(shared or local_url(address.host, address.port, address.scheme))
+        rights = "read-only" if link.rights == "ro" else "read-write"
+        ends = link.ends_text()
+        until = f"until {ends}" if ends is not None else "until the server stops"
+        notes.append(_line("Link", link_url, "bold cyan"))
+        notes.append(_line("", f"{rights}, {until}; anyone with it can come in", "dim"))
     if config.upload:
         limit = sizes.human_size(config.max_upload)
         notes.append(_line("Uploads", f"on, up to {limit} per request"))
     exposed = is_exposed(address.host)
-    if exposed and not config.auth:
+    if exposed and not config.auth and link is None:
         if config.upload:
             notes.append(
                 Text(
@@ -116,9 +133,8 @@ def share_notes(
                 )
             )
     if config.qr:
-        if lan is None:
-            lan = lan_addresses(ipv6=":" in address.host) if address.host in ANY_HOSTS else []
-        url = share_url(address, list(lan))
+        # With a share link the code holds the link: a phone that scans it is let in.
+        url = None if shared is None else link_url or shared
         if url is None:
             notes.append(_line("QR", "no LAN address to show (use --host 0.0.0.0 or --share)"))
         else:

@@ -17,12 +17,16 @@ from siteserve.site.forms import _param
 
 #: A part's header block larger than this is refused (browsers send a few hundred bytes).
 MAX_PART_HEADER = 16 * 1024
-#: More parts than this in one body is refused.
+#: More parts than this in one body is refused (``[limits]`` ``max_multipart_parts``).
 MAX_PARTS = 1000
 
 
 class MultipartError(ValueError):
     """A body that does not follow multipart framing; the upload answers 400."""
+
+
+class TooManyParts(MultipartError):
+    """More parts than the parser was told to take; the upload answers 413."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,8 @@ def boundary_of(content_type: str | None) -> bytes:
 
 
 class MultipartParser:
-    def __init__(self, boundary: bytes) -> None:
+    def __init__(self, boundary: bytes, *, max_parts: int = MAX_PARTS) -> None:
+        self._max_parts = max_parts
         self._dash_boundary = b"--" + boundary
         #: Inside a body the delimiter is preceded by the CRLF that ends the data.
         self._delimiter = b"\r\n" + self._dash_boundary
@@ -119,8 +124,8 @@ class MultipartParser:
                 raise MultipartError("malformed multipart delimiter line")
             del buffer[: line_end + 2]
             self._parts += 1
-            if self._parts > MAX_PARTS:
-                raise MultipartError("too many parts in one multipart body")
+            if self._parts > self._max_parts:
+                raise TooManyParts(f"too many parts in one multipart body (over {self._max_parts})")
             self._state = _HEADERS
             return True
         if self._state == _HEADERS:

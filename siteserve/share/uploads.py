@@ -42,6 +42,7 @@ from siteserve.share.multipart import (
     PartData,
     PartEnd,
     PartStart,
+    TooManyParts,
     boundary_of,
 )
 from siteserve.share.upload_names import (
@@ -52,7 +53,7 @@ from siteserve.share.upload_names import (
     temporary_name,
 )
 from siteserve.site.errors import builtin_error
-from siteserve.site.forms import FormError, media_type, parse_query
+from siteserve.site.forms import FormError, TooManyFields, media_type, parse_query
 from siteserve.site.listing import wants_json
 
 log = logging.getLogger("siteserve.share")
@@ -65,6 +66,7 @@ UPLOAD_SLACK = 4 * 1024 * 1024
 WRITE_BLOCK = 1024 * 1024
 #: Plain fields (``mkdir``) are small; a larger one is refused.
 MAX_FIELD = 64 * 1024
+READ_ONLY_MESSAGE = "read-only access: you may browse and download here, not upload or make folders"
 
 
 class UploadError(Exception):
@@ -87,12 +89,17 @@ class _Pending:
 class Uploads:
     def __init__(self, config: Config, root: Path, is_page: Callable[[str], bool]) -> None:
         self.max_upload = config.max_upload
+        self.max_fields = int(config.limits.max_form_fields)
+        self.max_parts = int(config.limits.max_multipart_parts)
         self.root = root
         self.is_page = is_page
         self.leftovers = LeftoverSweep()
 
     async def handle(self, request: Request, folder: Path) -> Response:
         json_answer = wants_json(request.headers.get("accept"))
+        if request.read_only:
+            # A read-only user or share link (share.auth): refused before a byte is read.
+            return _error(403, READ_ONLY_MESSAGE, json_answer)
         if self.leftovers.claim(folder):
             await asyncio.to_thread(self.leftovers.sweep, folder)
         try:
@@ -156,7 +163,7 @@ class Uploads:
         boundary: bytes,
         pending: list[_Pending],
     ) -> list[tuple[str, str]]:
-        parser = MultipartParser(boundary)
+        parser = MultipartParser(boundary, max_parts=self.max_parts)
         fields: list[tuple[str, str]] = []
         current: _Pending | None = None
         field_name: str | None = None
@@ -191,6 +198,10 @@ class Uploads:
             parser.finish()
         except BodyIncomplete:
             raise UploadError(400, "the upload did not arrive whole") from None
+        except TooManyParts:
+            # Well formed, only more than we take at once (RFC 9110 section 15.5.14).
+            message = f"more than {self.max_parts} files and fields in one upload"
+            raise UploadError(413, message) from None
         except MultipartError as error:
             raise UploadError(400, str(error)) from None
         return fields
@@ -214,7 +225,9 @@ class Uploads:
         except BodyIncomplete:
             raise UploadError(400, "the form did not arrive whole") from None
         try:
-            return parse_query(data.decode("utf-8", "replace")).multi_items()
+            return parse_query(data.decode("utf-8", "replace"), self.max_fields).multi_items()
+        except TooManyFields as error:
+            raise UploadError(413, str(error)) from None
         except FormError as error:
             raise UploadError(400, str(error)) from None
 

@@ -229,7 +229,8 @@ class Site(App):
                 root=self.root,
                 follow_symlinks=self.config.follow_symlinks,
                 request=request,
-                uploads=self.config.upload,
+                # A read-only user or share link is not shown forms it may not use.
+                uploads=self.config.upload and not request.read_only,
             )
         if not os.path.isfile(resolved.path):
             # The template went away since it was resolved (and no watcher said so).

@@ -4,6 +4,13 @@ The request body is already in memory (read on the event loop and bounded by
 ``limits.max_body``) by the time a page runs, so multipart is split here in a
 few lines rather than with a streaming parser: nothing would be gained by
 streaming a body that is already whole.
+
+Within that size, a body of a million one-byte fields still costs a million
+objects, so the number of fields and of multipart parts is bounded too
+(``[limits]`` ``max_form_fields`` and ``max_multipart_parts``, see
+``FormLimits``). More is ``TooManyFields``, which a page answers 413: the
+content is well formed, only more than the server is willing to process
+(RFC 9110 section 15.5.14), and the same form with fewer fields would do.
 """
 
 from __future__ import annotations
@@ -12,17 +19,42 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote
+
+if TYPE_CHECKING:
+    from siteserve.config import Limits
 
 V = TypeVar("V")
 
 #: More fields than this in one query or form is refused (a cheap denial of service otherwise).
 MAX_FIELDS = 1000
+#: More parts than this in one multipart body is refused.
+MAX_PARTS = 1000
 
 
 class FormError(ValueError):
     """A body or query that cannot be parsed; the page answers 400."""
+
+
+class TooManyFields(FormError):
+    """More fields or parts than ``FormLimits`` allow; the page answers 413 (414 for a query)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormLimits:
+    """How many fields a query or form, and how many parts a multipart body, may have."""
+
+    fields: int = MAX_FIELDS
+    parts: int = MAX_PARTS
+
+    @classmethod
+    def of(cls, limits: Limits) -> FormLimits:
+        return cls(int(limits.max_form_fields), int(limits.max_multipart_parts))
+
+
+#: The bounds of the ``[limits]`` defaults.
+DEFAULT_FORM_LIMITS = FormLimits()
 
 
 class MultiDict(Mapping[str, V]):
@@ -75,12 +107,13 @@ class UploadedFile:
     size: int
 
 
-def parse_query(query: str) -> MultiDict[str]:
+def parse_query(query: str, max_fields: int = MAX_FIELDS) -> MultiDict[str]:
     """``a=1&a=2&b=`` -> a MultiDict; blank values are kept (a checkbox with value="")."""
     try:
-        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_FIELDS)
-    except ValueError as error:
-        raise FormError(str(error)) from error
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=max_fields)
+    except ValueError:
+        # Not strict: the only thing parse_qsl refuses is more fields than asked for.
+        raise TooManyFields(f"more than {max_fields} fields") from None
     return MultiDict(pairs)
 
 
@@ -120,17 +153,21 @@ def media_type(content_type: str | None) -> str:
 
 
 def parse_form(
-    body: bytes, content_type: str | None
+    body: bytes, content_type: str | None, limits: FormLimits = DEFAULT_FORM_LIMITS
 ) -> tuple[MultiDict[str], MultiDict[UploadedFile]]:
     """Fields and files of a urlencoded or multipart body; other bodies have none."""
     kind = media_type(content_type)
     if kind == "application/x-www-form-urlencoded":
-        return parse_query(body.decode("utf-8", "replace")), MultiDict()
+        return parse_query(body.decode("utf-8", "replace"), limits.fields), MultiDict()
     if kind == "multipart/form-data" and content_type is not None:
         boundary = _param(content_type, "boundary")
         if not boundary:
             raise FormError("multipart body without a boundary")
-        return parse_multipart(body, boundary.encode("latin-1"))
+        try:
+            encoded = boundary.encode("latin-1")
+        except UnicodeEncodeError:
+            raise FormError("multipart boundary is not latin-1") from None
+        return parse_multipart(body, encoded, limits)
     return MultiDict(), MultiDict()
 
 
@@ -145,7 +182,9 @@ def _part_headers(block: bytes) -> dict[str, str]:
     return headers
 
 
-def parse_multipart(body: bytes, boundary: bytes) -> tuple[MultiDict[str], MultiDict[UploadedFile]]:
+def parse_multipart(
+    body: bytes, boundary: bytes, limits: FormLimits = DEFAULT_FORM_LIMITS
+) -> tuple[MultiDict[str], MultiDict[UploadedFile]]:
     """Split a multipart/form-data body (RFC 7578, framing of RFC 2046 section 5.1.1)."""
     delimiter = b"--" + boundary
     fields: list[tuple[str, str]] = []
@@ -154,9 +193,11 @@ def parse_multipart(body: bytes, boundary: bytes) -> tuple[MultiDict[str], Multi
     if start < 0:
         raise FormError("multipart body without its boundary")
     position = start + len(delimiter)
+    parts = 0
     while not body.startswith(b"--", position):
-        if len(fields) + len(files) >= MAX_FIELDS:
-            raise FormError("too many multipart fields")
+        parts += 1  # every part counts, a nameless one too
+        if parts > limits.parts:
+            raise TooManyFields(f"more than {limits.parts} multipart parts")
         # The rest of the delimiter line may carry transport padding before its CRLF.
         line_end = body.find(b"\r\n", position)
         end = body.find(b"\r\n" + delimiter, line_end)
@@ -179,6 +220,8 @@ def parse_multipart(body: bytes, boundary: bytes) -> tuple[MultiDict[str], Multi
                 kind = headers.get("content-type", "application/octet-stream")
                 files.append((name, UploadedFile(base, kind, len(content))))
             else:
+                if len(fields) >= limits.fields:
+                    raise TooManyFields(f"more than {limits.fields} form fields")
                 fields.append((name, content.decode("utf-8", "replace")))
         position = end + 2 + len(delimiter)
     return MultiDict(fields), MultiDict(files)

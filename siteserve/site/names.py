@@ -93,8 +93,33 @@ def _windows_segment_is_safe(segment: str) -> bool:
     # Alternate data streams ("name::$DATA"), trailing dots and spaces, 8.3
     # short names ("SITESE~1.TOM") and device names are other spellings of a
     # file on Windows; none is a name a site needs.
-    if ":" in segment or segment[-1] in ". ":
-        return False
     if _WINDOWS_SHORT_NAME.search(segment):
         return False
+    return _windows_can_create(segment)
+
+
+#: Characters no Windows file name may hold (besides controls and separators).
+_WINDOWS_RESERVED = frozenset('<>:"|?*')
+
+
+def _windows_can_create(segment: str) -> bool:
+    if any(char in _WINDOWS_RESERVED for char in segment) or segment[-1] in ". ":
+        return False
     return segment.split(".", 1)[0].casefold() not in _WINDOWS_DEVICES
+
+
+def is_portable(segment: str) -> bool:
+    """Whether a name we serve can also be made as it is on every OS (a zip entry's segment).
+
+    On top of ``segment_is_safe`` (no separators, controls, drive letter, ``..``
+    or hidden name): valid text (a name on disk that is not UTF-8 has no URL
+    either), and nothing Windows refuses or reads otherwise (``:``, ``<>"|?*``,
+    a trailing dot or space, device names such as ``CON``).
+    """
+    if not segment_is_safe(segment) or not _windows_can_create(segment):
+        return False
+    try:
+        segment.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes of undecodable bytes (os.fsdecode)
+        return False
+    return True

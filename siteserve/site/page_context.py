@@ -20,8 +20,10 @@ from siteserve.config import Config
 from siteserve.http import Headers, Request
 from siteserve.site.data_files import DataView
 from siteserve.site.forms import (
-    FormError,
+    DEFAULT_FORM_LIMITS,
+    FormLimits,
     MultiDict,
+    TooManyFields,
     UploadedFile,
     media_type,
     parse_cookies,
@@ -121,9 +123,12 @@ class PageRequest:
     is found by, see ``reuse``) marks the render as one not to be reused.
     """
 
-    def __init__(self, request: Request, body: bytes) -> None:
+    def __init__(
+        self, request: Request, body: bytes, form_limits: FormLimits = DEFAULT_FORM_LIMITS
+    ) -> None:
         self._request = request
         self._body = body
+        self._limits = form_limits
         self.scheme = request.scheme
 
     @property
@@ -173,7 +178,9 @@ class PageRequest:
 
     @cached_property
     def _args(self) -> MultiDict[str]:
-        return _or_bad_request(lambda: parse_query(self._request.query))
+        # Too many fields in the target: longer than we will interpret (RFC 9110 15.5.15).
+        query = self._request.query
+        return _or_bad_request(lambda: parse_query(query, self._limits.fields), too_many=414)
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -188,7 +195,7 @@ class PageRequest:
     @cached_property
     def _form(self) -> tuple[MultiDict[str], MultiDict[UploadedFile]]:
         return _or_bad_request(
-            lambda: parse_form(self._body, self._request.headers.get("content-type"))
+            lambda: parse_form(self._body, self._request.headers.get("content-type"), self._limits)
         )
 
     @property
@@ -214,16 +221,19 @@ class PageRequest:
         kind = media_type(self._request.headers.get("content-type"))
         if kind != "application/json" and not kind.endswith("+json"):
             return None
-        try:
-            return json.loads(self._body)
-        except ValueError:
-            raise PageAbort(400) from None
+        # Not JSON, not UTF-8, a number of more digits than int() takes, or nested
+        # deeper than the parser's recursion limit (RecursionError): all the client's.
+        return _or_bad_request(lambda: json.loads(self._body))
 
 
-def _or_bad_request(parse: Callable[[], T]) -> T:
+def _or_bad_request(parse: Callable[[], T], *, too_many: int = 413) -> T:
+    """``parse()``, or the page aborts: 400 for a body or query it cannot take, and
+    ``too_many`` (413 for a body, RFC 9110 section 15.5.14) over the field limits."""
     try:
         return parse()
-    except FormError:
+    except TooManyFields:
+        raise PageAbort(too_many) from None
+    except (ValueError, RecursionError):  # FormError is a ValueError
         raise PageAbort(400) from None
 
 

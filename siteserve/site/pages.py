@@ -35,6 +35,7 @@ from siteserve.http.request import BodyIncomplete, BodyTooLarge
 from siteserve.site.cache_policy import apply_headers, extra_headers
 from siteserve.site.content import Content
 from siteserve.site.data_files import DataFiles, DataView
+from siteserve.site.forms import FormLimits
 from siteserve.site.jinja_env import build_environment, recording, undefined_class
 from siteserve.site.mime import content_type
 from siteserve.site.names import PAGE_SUFFIXES, strip_template_suffix
@@ -95,6 +96,7 @@ class Pages:
         self._config = config
         self._root = config.root
         self._max_body = config.limits.max_body
+        self._form_limits = FormLimits.of(config.limits)
         self.data = DataFiles(config.root, follow_symlinks=config.follow_symlinks)
         self.sessions = Sessions.from_config(config)
         data = DataView(self.data, undefined_class(config))
@@ -303,7 +305,7 @@ class Pages:
         generation = self.reuse.generation
         with recording() as record:
             loaded = record.files
-            page_request = PageRequest(request, body)
+            page_request = PageRequest(request, body, self._form_limits)
             session = self.sessions.open(page_request.session_cookies)
             page = PageResponse()
             context: dict[str, Any] = page_context(page_request, params, session, page)
@@ -337,9 +339,9 @@ class Pages:
                 if error.name == name and not os.path.isfile(path):
                     # The page went away between resolving and rendering.
                     return _Aborted(404, (), ())
-                return self._failed(error, path, loaded)
+                return self._failed(error, path, loaded, request)
             except Exception as error:
-                return self._failed(error, path, loaded)
+                return self._failed(error, path, loaded, request)
             cookies = self.sessions.commit(session, secure=secure)
         if error_status is not None:
             page.status = error_status
@@ -360,13 +362,13 @@ class Pages:
             self.reuse.keep(reuse_key, response, loaded, generation)
         return response
 
-    def _failed(self, error: Exception, page: Path, loaded: set[str]) -> Response:
+    def _failed(self, error: Exception, page: Path, loaded: set[str], request: Request) -> Response:
         problem = describe(error, self._root, page, loaded)
         log_problem(problem)
         if problem.path is not None:
             # The failing file itself, so that saving a fix reloads the error page.
             loaded.add(str(problem.path))
-        return problem_response(problem, self._sources_of(loaded))
+        return problem_response(problem, self._sources_of(loaded), client=request.client)
 
 
 def _remember(table: dict[K, V], key: K, value: V) -> None:

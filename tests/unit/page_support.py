@@ -22,12 +22,19 @@ def write_site(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+#: A visitor from another machine (the default), and one on this machine, who is
+#: shown the full template error page.
+LAN_CLIENT = ("192.0.2.7", 50123)
+LOCAL_CLIENT = ("127.0.0.1", 50123)
+
+
 def make_request(
     target: str = "/",
     method: str = "GET",
     headers: list[tuple[str, str]] | None = None,
     body: bytes = b"",
     scheme: str = "http",
+    client: tuple[str, int] = LAN_CLIENT,
 ) -> Request:
     path, _, query = target.partition("?")
     return Request(
@@ -36,7 +43,7 @@ def make_request(
         path,
         query,
         Headers([("host", "example.test"), *(headers or [])]),
-        client=("192.0.2.7", 50123),
+        client=client,
         scheme=scheme,
         body=BytesBody(body),
     )
@@ -45,7 +52,8 @@ def make_request(
 class PageSite:
     """A temporary site with its Pages and a Resolver, driven one request at a time."""
 
-    def __init__(self, root: Path, **options: Any) -> None:
+    def __init__(self, root: Path, client: tuple[str, int] = LAN_CLIENT, **options: Any) -> None:
+        self.client = client
         self.config = build_config(root, **options)
         self.pages = Pages(self.config)
         self.resolver = Resolver(
@@ -55,6 +63,7 @@ class PageSite:
         )
 
     def get(self, target: str, **request: Any) -> Response:
+        request.setdefault("client", self.client)
         req = make_request(target, **request)
         resolved = self.resolver.resolve(req.path)
         assert resolved.kind == "page", f"{target} resolved to {resolved}"
@@ -67,9 +76,11 @@ class PageSite:
 
 
 @contextmanager
-def page_site(root: Path, files: dict[str, str], **options: Any) -> Iterator[PageSite]:
+def page_site(
+    root: Path, files: dict[str, str], client: tuple[str, int] = LAN_CLIENT, **options: Any
+) -> Iterator[PageSite]:
     write_site(root, files)
-    site = PageSite(root, **options)
+    site = PageSite(root, client, **options)
     try:
         yield site
     finally:

@@ -14,7 +14,19 @@ import typer
 
 from siteserve import cli
 from siteserve.config import ConfigError
-from siteserve.options import OPTIONS, Credentials, File, Flag, Option, Size, Text, Texts, Whole
+from siteserve.options import (
+    OPTIONS,
+    Choice,
+    Credentials,
+    Duration,
+    File,
+    Flag,
+    Option,
+    Size,
+    Text,
+    Texts,
+    Whole,
+)
 
 
 @pytest.fixture
@@ -44,6 +56,10 @@ def _sample(option: Option) -> tuple[list[str], object]:
         return [flag, "2M"], "2M"  # parsed by build_config, with the siteserve.toml value
     if isinstance(kind, File):
         return [flag, "some/file.pem"], Path("some/file.pem")
+    if isinstance(kind, Choice):
+        return [flag, kind.choices[-1]], kind.choices[-1]
+    if isinstance(kind, Duration):
+        return [flag, "30m"], "30m"  # parsed by build_config, like a size
     assert isinstance(kind, Text), f"no sample for {option.name}: add one here"
     return [flag, "example.test"], "example.test"
 

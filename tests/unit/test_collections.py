@@ -10,6 +10,7 @@ import pytest
 
 from siteserve.site.collections import compile_glob, page_url
 from tests.unit.content_support import content_site
+from tests.unit.page_support import LOCAL_CLIENT
 
 LAYOUT = "{{ content }}"
 INDEX = (
@@ -155,14 +156,14 @@ def test_with_a_watcher_listings_and_renders_are_kept_until_a_change(tmp_path: P
 def test_a_broken_front_matter_in_a_listed_page_names_that_file(tmp_path: Path) -> None:
     files = {**BLOG, "blog/broken.md": "---\nlayout: post\ndate: [\n---\n"}
     with content_site(tmp_path, files) as site:
-        response = site.get("/")
+        response = site.get("/", client=LOCAL_CLIENT)
         assert response.status == 500
         assert "blog/broken.md:3" in response.body.decode()  # type: ignore[union-attr]
 
 
 def test_a_bad_glob_is_a_template_error(tmp_path: Path) -> None:
     with content_site(tmp_path, {"p.html.jinja": "{{ pages('../*') }}"}) as site:
-        response = site.get("/p")
+        response = site.get("/p", client=LOCAL_CLIENT)
         assert response.status == 500
         assert "inside the site folder" in response.body.decode()  # type: ignore[union-attr]
 

@@ -10,7 +10,7 @@ import jinja2
 import pytest
 
 from siteserve.site.front_matter import FrontMatterError, FrontMatterIndex, blanked, split
-from tests.unit.page_support import body_text, page_site
+from tests.unit.page_support import LOCAL_CLIENT, body_text, page_site
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,7 @@ def test_a_template_page_sees_its_front_matter_as_page(tmp_path: Path) -> None:
 def test_a_broken_front_matter_answers_the_template_error_page(tmp_path: Path) -> None:
     files = {"p.html.jinja": "---\ntitle: ok\nwhat: [oops\n---\n<p>hi</p>"}
     with page_site(tmp_path, files) as site:
-        response = site.get("/p")
+        response = site.get("/p", client=LOCAL_CLIENT)
         assert response.status == 500
         text = body_text(response)
         assert "p.html.jinja:3" in text and "FrontMatterError" in text

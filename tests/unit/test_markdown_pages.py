@@ -10,7 +10,7 @@ from siteserve.config import ConfigError, MarkdownOptions, build_config
 from siteserve.site.layouts import LayoutRules, layout_name
 from siteserve.site.markdown import excerpt_source, first_heading
 from tests.unit.content_support import LAYOUT, content_site
-from tests.unit.page_support import body_text
+from tests.unit.page_support import LOCAL_CLIENT, body_text
 
 POST = "---\nlayout: post\ntitle: Intro\ntags: [a, b]\n---\n# Hello\n\nFirst *para*.\n"
 
@@ -129,7 +129,7 @@ def test_a_default_layout_makes_every_markdown_file_a_page(tmp_path: Path) -> No
 def test_a_broken_front_matter_shows_the_error_page(tmp_path: Path) -> None:
     files = {"_layouts/post.html": LAYOUT, "bad.md": "---\nlayout: post\ntitle: [x\n---\nbody"}
     with content_site(tmp_path, files) as site:
-        response = site.get("/bad")
+        response = site.get("/bad", client=LOCAL_CLIENT)
         assert response.status == 500
         text = body_text(response)
         assert "bad.md:3" in text and "front matter is not valid YAML" in text
@@ -138,7 +138,7 @@ def test_a_broken_front_matter_shows_the_error_page(tmp_path: Path) -> None:
 
 def test_a_missing_layout_is_a_template_error(tmp_path: Path) -> None:
     with content_site(tmp_path, {"a.md": "---\nlayout: gone\n---\nx"}) as site:
-        response = site.get("/a")
+        response = site.get("/a", client=LOCAL_CLIENT)
         assert response.status == 500
         assert "_layouts/gone.html" in body_text(response)
 

@@ -12,7 +12,7 @@ import pytest
 
 from siteserve.http import Response
 from siteserve.site.resolver import Resolved
-from tests.unit.page_support import PageSite, body_text, make_request, page_site
+from tests.unit.page_support import LOCAL_CLIENT, PageSite, body_text, make_request, page_site
 
 BASE = (
     "<!doctype html><title>{% block title %}{% endblock %}</title>"
@@ -113,7 +113,7 @@ def test_undefined_renders_empty_by_default(tmp_path: Path) -> None:
 
 def test_strict_undefined_makes_them_errors(tmp_path: Path) -> None:
     files = {"u.html.jinja": "\n[{{ nothing }}]"}
-    with page_site(tmp_path, files, strict_undefined=True) as site:
+    with page_site(tmp_path, files, LOCAL_CLIENT, strict_undefined=True) as site:
         response = site.get("/u")
         assert response.status == 500
         assert "&#39;nothing&#39; is undefined" in body_text(response)
@@ -303,7 +303,8 @@ def test_an_error_template_keeps_its_status_and_failures_show_the_error_page(
         rendered = asyncio.run(site.pages.render_error_page(make_request("/x"), 500))
         assert rendered is not None
         assert (rendered.status, rendered.body) == (500, b"oops")
-        broken = asyncio.run(site.pages.render_error_page(make_request("/x"), 404))
+        on_this_machine = make_request("/x", client=LOCAL_CLIENT)
+        broken = asyncio.run(site.pages.render_error_page(on_this_machine, 404))
         assert broken is not None and broken.status == 500
         assert "404.jinja, line 1" in body_text(broken)
         assert asyncio.run(site.pages.render_error_page(make_request("/x"), 418)) is None
@@ -363,7 +364,7 @@ def test_a_template_cannot_read_outside_the_site_or_dotfiles(tmp_path: Path, inc
     (root / ".secret.html").write_text("SECRET")
     (root / "link").symlink_to(tmp_path)
     files = {"p.html.jinja": '{% include "' + include + '" %}'}
-    with page_site(root, files) as site:
+    with page_site(root, files, LOCAL_CLIENT) as site:
         response = site.get("/p")
         text = body_text(response)
         assert response.status == 500

@@ -10,7 +10,7 @@ import jinja2
 import pytest
 
 from siteserve.site.template_errors import describe, problem_response
-from tests.unit.page_support import body_text, page_site
+from tests.unit.page_support import LOCAL_CLIENT, body_text, page_site
 
 LAYOUT_WITH_SYNTAX_ERROR = "<html>\n<body>\n{% block body %}{% endblock %\n</body>\n"
 
@@ -32,7 +32,7 @@ def test_a_syntax_error_in_the_layout_names_the_layout(
     }
     with (
         caplog.at_level(logging.ERROR, logger="siteserve.pages"),
-        page_site(tmp_path, files) as site,
+        page_site(tmp_path, files, LOCAL_CLIENT) as site,
     ):
         response = site.get("/blog/post")
     html = body_text(response)
@@ -58,7 +58,7 @@ def test_a_runtime_error_in_an_include_names_the_include(tmp_path: Path) -> None
         "{% endfor %}</ul>",
         "p.html.jinja": "{% set items = [{'name': 1}] %}\n{% include '_partials/list.html' %}",
     }
-    with page_site(tmp_path, files) as site:
+    with page_site(tmp_path, files, LOCAL_CLIENT) as site:
         html = body_text(site.get("/p"))
     assert "_partials/list.html, line 3" in html
     assert "<h1>UndefinedError</h1>" in html
@@ -66,7 +66,7 @@ def test_a_runtime_error_in_an_include_names_the_include(tmp_path: Path) -> None
 
 def test_a_missing_include_names_the_page_and_line(tmp_path: Path) -> None:
     files = {"p.html.jinja": "one\ntwo\n{% include '_partials/nope.html' %}\n"}
-    with page_site(tmp_path, files) as site:
+    with page_site(tmp_path, files, LOCAL_CLIENT) as site:
         html = body_text(site.get("/p"))
     assert "<h1>TemplateNotFound</h1>" in html
     assert "p.html.jinja, line 3" in html
@@ -75,7 +75,7 @@ def test_a_missing_include_names_the_page_and_line(tmp_path: Path) -> None:
 
 def test_a_broken_data_file_shows_the_line_that_read_it(tmp_path: Path) -> None:
     files = {"_data/team.json": '{"a": }', "team.html.jinja": "x\n{{ data.team }}"}
-    with page_site(tmp_path, files) as site:
+    with page_site(tmp_path, files, LOCAL_CLIENT) as site:
         response = site.get("/team")
     html = body_text(response)
     assert "team.html.jinja, line 2" in html
@@ -88,7 +88,7 @@ def test_the_page_escapes_everything_and_runs_nothing(tmp_path: Path) -> None:
         "x.html.jinja": "<script>alert(1)</script> {{ 7 * 7 }}\n"
         "{{ raise_error('<img src=x onerror=alert(2)>') }}"
     }
-    with page_site(tmp_path, files) as site:
+    with page_site(tmp_path, files, LOCAL_CLIENT) as site:
         site.pages.environment.globals["raise_error"] = _raise
         html = body_text(site.get("/x"))
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -129,7 +129,7 @@ def test_only_templates_the_render_loaded_are_candidates(tmp_path: Path) -> None
 
 def test_source_lines_are_clipped_to_the_file(tmp_path: Path) -> None:
     files = {"short.html.jinja": "{{ 1 // 0 }}"}
-    with page_site(tmp_path, files) as site:
+    with page_site(tmp_path, files, LOCAL_CLIENT) as site:
         html = body_text(site.get("/short"))
     assert marked_line(html) == ("1", "{{ 1 // 0 }}")
     assert html.count('<td class="number">') == 1

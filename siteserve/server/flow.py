@@ -1,8 +1,11 @@
-"""Write-side back-pressure: wait while the transport's buffer is above its high mark."""
+"""Back-pressure both ways: a sender waits for room, the socket is read only while we keep up."""
 
 from __future__ import annotations
 
 import asyncio
+
+#: Pipelined requests parsed ahead of the one being answered before reading pauses.
+MAX_PIPELINE = 16
 
 
 class ConnectionClosed(Exception):
@@ -53,3 +56,55 @@ class WriteFlow:
                 self._waiter = None
             if self._closed:
                 raise ConnectionClosed
+
+
+class ReadFlow:
+    """Stops reading the socket while the server is behind, and resumes when it caught up.
+
+    Two things pause reading: more than ``MAX_PIPELINE`` requests waiting to be
+    answered, and a request body with more buffered than its reader took. Reading
+    resumes once the queue is down to half and no body is behind. A body's backlog
+    is cleared only by that body's reader (draining it) or by the end of that
+    body's response (after which nobody reads it), never by the queue alone.
+    """
+
+    __slots__ = ("_behind", "_transport", "paused")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        #: The request body whose reader fell behind (the connection's RequestBody).
+        self._behind: object | None = None
+        self.paused = False
+
+    def body_behind(self, body: object) -> None:
+        """The handler reads ``body`` slower than the client sends it."""
+        self._behind = body
+        self.pause()
+
+    def body_drained(self, body: object, waiting: int) -> None:
+        """The reader of ``body`` caught up; ``waiting`` requests wait to be answered."""
+        if body is self._behind:
+            self._behind = None
+            if waiting <= MAX_PIPELINE // 2:
+                self._resume()
+
+    def body_ended(self, body: object) -> None:
+        """The response to ``body``'s request is out: nobody will read the rest."""
+        if body is self._behind:
+            self._behind = None
+
+    def caught_up(self, waiting: int) -> None:
+        """Requests were answered; ``waiting`` are left."""
+        if self.paused and self._behind is None and waiting <= MAX_PIPELINE // 2:
+            self._resume()
+
+    def pause(self) -> None:
+        """More than ``MAX_PIPELINE`` requests wait to be answered."""
+        if not self.paused:
+            self.paused = True
+            self._transport.pause_reading()
+
+    def _resume(self) -> None:
+        if self.paused and not self._transport.is_closing():
+            self.paused = False
+            self._transport.resume_reading()

@@ -1,9 +1,11 @@
-"""One asyncio Protocol per connection: parse, dispatch in order, write, time out.
+"""One asyncio Protocol per connection: parse, dispatch in order, hand over, time out.
 
 Responses go out in request order (pipelining, RFC 9112 section 9.3.2); the
 handler's answer is written at once when it is ready at once (a static file
-costs no task), else from a task. Timeouts are deadlines checked by the
-server's sweeper, so the per-request path arms no timer.
+costs no task), else from a task. Where the connection is, and what may happen
+next, is the state machine of ``connection_state``; writing a response is
+``response_sender``'s. Timeouts are deadlines checked by the server's sweeper,
+so the per-request path arms no timer.
 """
 
 from __future__ import annotations
@@ -12,71 +14,73 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import Awaitable
 from typing import cast
 
 from siteserve.http.errors import ProtocolError
 from siteserve.http.parser import RequestHead, RequestParser
 from siteserve.http.request import BodyIncomplete, Request
-from siteserve.http.response import FileBody, Response, UpgradedConnection
-from siteserve.http.writer import (
-    CONTINUE,
-    LAST_CHUNK,
-    encode_chunk,
-    encode_response_head,
-    simple_response,
+from siteserve.http.response import Response, UpgradedConnection, UpgradeHandler
+from siteserve.http.writer import CONTINUE, simple_response
+from siteserve.server.connection_state import (
+    ACCEPT,
+    ANSWERED,
+    ANSWERED_MID_HEAD,
+    ANSWERING,
+    BYTES,
+    CLOSE,
+    CLOSED,
+    FAILING,
+    HEAD,
+    HEAD_DONE,
+    PARSING,
+    PROTOCOL_ERROR,
+    SWITCH,
+    SWITCHING,
+    UPGRADE,
+    CloseReason,
+    ConnectionState,
+    Exchange,
+    close_reason,
 )
-from siteserve.server.file_sender import send_file
-from siteserve.server.flow import ConnectionClosed, WriteFlow
+from siteserve.server.flow import MAX_PIPELINE, ReadFlow, WriteFlow
 from siteserve.server.request_body import RequestBody
+from siteserve.server.response_sender import ResponseSender, write_final
 from siteserve.server.state import AccessRecord, ServerState
 
 log = logging.getLogger("siteserve.server")
 
-#: Pipelined requests parsed ahead of the one being answered before reading pauses.
-MAX_PIPELINE = 16
 
+class HttpConnection(ConnectionState, asyncio.Protocol):
+    """One client's connection: its state (``self.state``, ``self.deadline``) is the machine
+    it inherits from ``ConnectionState``; every change of state is a ``self.fire(event)``."""
 
-class _Exchange:
-    """One request and what the connection knows about answering it."""
-
-    __slots__ = ("body", "expects_continue", "head", "refusal", "request", "started")
-
-    def __init__(self, request: Request, head: RequestHead, body: RequestBody) -> None:
-        self.request = request
-        self.head = head
-        #: The streamed body behind ``request.body``, as the connection feeds it.
-        self.body = body
-        self.started = 0.0
-        #: The protocol error its body ran into while its handler ran: that is its answer.
-        self.refusal: ProtocolError | None = None
-        self.expects_continue = (head.headers.get("expect") or "").lower() == "100-continue"
-
-
-class HttpConnection(asyncio.Protocol):
-    def __init__(self, state: ServerState) -> None:
-        self._state = state
-        self._loop = state.loop
-        self._transport: asyncio.Transport | None = None
-        self._parser = RequestParser(self, state.parser_limits)
+    def __init__(self, server: ServerState) -> None:
+        limits = server.limits
+        super().__init__(server.loop.time, limits.header_timeout, limits.keepalive_timeout)
+        self._server = server
+        self._loop = server.loop
+        self._parser = RequestParser(self, server.parser_limits)
         self._flow = WriteFlow()
-        self._queue: deque[_Exchange] = deque()
-        self._parsing: _Exchange | None = None
-        self._active: _Exchange | None = None
+        #: Parsed requests not yet dispatched, oldest first.
+        self._queue: deque[Exchange] = deque()
+        #: The request whose body the parser is reading.
+        self._parsing: Exchange | None = None
+        #: The request being answered; the next one waits for it.
+        self._active: Exchange | None = None
         self._pumping = False
-        self._closed = False
-        self._reading_paused = False
-        #: A request body has more buffered than its reader took: reading waits for it.
-        self._body_backlog = False
-        self._response_started = False
+        #: Bytes that followed an Upgrade request, for the protocol that takes over.
+        self._held: bytearray | None = None
         self._upgraded: UpgradedConnection | None = None
-        self._upgrade_pending: bytearray | None = None
         self._pending_error: ProtocolError | None = None
         self._client = ""
         self._client_addr: tuple[str, int] | None = None
-        #: (loop time, reason) after which the sweeper closes the connection.
-        self.deadline: float | None = None
-        self._deadline_is_head = False
+        #: Why the connection closed (the first reason), once it has.
+        self.close_reason: CloseReason | None = None
+        # Set by connection_made:
+        self._transport: asyncio.Transport | None = None
+        self._reads: ReadFlow
+        self._sender: ResponseSender
 
     # -- asyncio.Protocol ------------------------------------------------------
 
@@ -84,29 +88,36 @@ class HttpConnection(asyncio.Protocol):
         # uvloop's transports implement asyncio.Transport without subclassing it.
         transport = cast(asyncio.Transport, transport)
         self._transport = transport
-        state = self._state
-        if len(state.connections) >= state.limits.max_connections or state.shutting_down:
-            self._write_simple(
-                simple_response(503, "too many connections", extra=[("Retry-After", "1")])
+        self._reads = ReadFlow(transport)
+        self._sender = ResponseSender(self._loop, transport, self._flow, self)
+        server = self._server
+        if server.shutting_down or len(server.connections) >= server.limits.max_connections:
+            write_final(
+                transport,
+                simple_response(503, "too many connections", extra=[("Retry-After", "1")]),
             )
-            transport.close()
-            self._closed = True
+            self._close(
+                CloseReason.SHUTDOWN if server.shutting_down else CloseReason.TOO_MANY_CONNECTIONS
+            )
             return
-        state.connections.add(self)
+        server.connections.add(self)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._client_addr = (str(peer[0]), int(peer[1]))
             self._client = str(peer[0])
         # Resume writing only when the buffer is empty, so zero-copy sends can go on.
         transport.set_write_buffer_limits(high=64 * 1024, low=0)
-        self._arm(state.limits.header_timeout, head=True)
+        self.fire(ACCEPT)  # the header timeout runs from now
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
-        state = self._state
-        state.connections.discard(self)
-        if state.shutting_down and not state.connections and not state.drained.done():
-            state.drained.set_result(None)
+        if self.state is not CLOSED:  # the peer went first (else _close already did this)
+            if self.close_reason is None:
+                self.close_reason = CloseReason.PEER_CLOSED
+            self.fire(CLOSE)
+        server = self._server
+        server.connections.discard(self)
+        if server.shutting_down and not server.connections and not server.drained.done():
+            server.drained.set_result(None)
         self._flow.close()
         for exchange in (self._active, self._parsing, *self._queue):
             if exchange is not None:
@@ -126,14 +137,14 @@ class HttpConnection(asyncio.Protocol):
         if self._upgraded is not None:
             self._upgraded.data_received(data)
             return
-        if self._upgrade_pending is not None:
-            self._upgrade_pending += data
+        state = self.state
+        if state is SWITCHING:
+            assert self._held is not None
+            self._held += data
             return
-        if self._closed or self._pending_error is not None:
-            return
-        if self.deadline is not None and not self._deadline_is_head:
-            # First bytes of a new request: the idle deadline becomes the head deadline.
-            self._arm(self._state.limits.header_timeout, head=True)
+        if state not in PARSING:
+            return  # closing, or failing: nothing more is read as HTTP
+        self.fire(BYTES)  # after an idle wait, the header timeout runs from now
         try:
             self._parser.feed(data)
         except ProtocolError as error:
@@ -141,7 +152,7 @@ class HttpConnection(asyncio.Protocol):
             return
         offset = self._parser.upgrade_offset
         if offset is not None:
-            self._upgrade_pending = bytearray(data[offset:])
+            self._hold_after_upgrade(data[offset:])
         self._pump()
 
     def eof_received(self) -> bool | None:
@@ -158,11 +169,11 @@ class HttpConnection(asyncio.Protocol):
     def on_request_head(self, head: RequestHead) -> int | None:
         headers = head.headers
         has_body = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
-        exchange_box: list[_Exchange] = []
+        exchange: Exchange  # bound below, before the body's reader can call back
         body = (
             RequestBody(
-                on_read=lambda: self._invite_body(exchange_box[0]),
-                on_drain=self._body_drained,
+                on_read=lambda: self._invite_body(exchange),
+                on_drain=lambda: self._reads.body_drained(body, len(self._queue)),
             )
             if has_body
             else RequestBody(complete=True)
@@ -175,175 +186,112 @@ class HttpConnection(asyncio.Protocol):
             headers=headers,
             version=head.version,
             client=self._client_addr,
-            scheme=self._state.scheme,
+            scheme=self._server.scheme,
             body=body,
         )
+        exchange = Exchange(request, head.keep_alive, body)
         # Asked once, before any of the body is read (an upload may be larger than max_body).
-        body_limit = self._state.app.body_limit(request)
-        exchange = _Exchange(request, head, body)
-        exchange_box.append(exchange)
+        body_limit = self._server.app.body_limit(request)
         self._queue.append(exchange)
         self._parsing = exchange if has_body else None
-        self.deadline = None
+        self.fire(HEAD_DONE)
         if len(self._queue) > MAX_PIPELINE:
-            self._pause_reading()
+            self._reads.pause()  # too many parsed ahead of the one being answered
         return body_limit
 
     def on_request_body(self, data: bytes) -> None:
         if self._parsing is not None and self._parsing.body.feed(data):
             # The handler reads slower than the client sends: stop reading until it
-            # catches up (only the body's reader, or its end, may resume: see _pump).
-            self._body_backlog = True
-            self._pause_reading()
+            # catches up (only the body's reader, or its end, may resume: see ReadFlow).
+            self._reads.body_behind(self._parsing.body)
 
     def on_request_end(self) -> None:
         if self._parsing is not None:
             self._parsing.body.finish()
             self._parsing = None
 
+    def _hold_after_upgrade(self, rest: bytes) -> None:
+        # llhttp parses nothing after an Upgrade request: the bytes that followed it
+        # belong to the new protocol if the handler switches, and to nobody if not.
+        if self._queue:
+            self._queue[-1].stops_parsing = True
+        self._held = bytearray(rest)
+        self.fire(UPGRADE)
+
     # -- dispatch --------------------------------------------------------------
 
     def _pump(self) -> None:
-        """Answer queued requests one after another, in order."""
+        """Answer queued requests one after another, in request order."""
         if self._pumping:
             return
         self._pumping = True
         try:
-            while self._active is None and self._queue and not self._closed:
-                exchange = self._queue.popleft()
+            queue = self._queue
+            while self._active is None and queue and self.state in ANSWERING:
+                exchange = queue.popleft()
                 self._active = exchange
                 self._dispatch(exchange)
-            if self._active is None and not self._queue and not self._closed:
-                if self._pending_error is not None:
-                    error = self._pending_error
-                    self._write_simple(simple_response(error.status, error.detail))
-                    self._close()
-                elif self._state.shutting_down:
-                    self._close()
+            if self._active is None and not queue:
+                # Everything is answered: close, or wait for the next request.
+                state = self.state
+                if state is FAILING:
+                    # The requests before the bad one are answered: the error, then close.
+                    self._answer_protocol_error()
+                elif state not in PARSING:
+                    pass  # switching, switched or closed: no HTTP request to wait for
+                elif self._server.shutting_down:
+                    self._close(CloseReason.SHUTDOWN)
                 elif self._parser.in_head:
-                    if not self._deadline_is_head or self.deadline is None:
-                        self._arm(self._state.limits.header_timeout, head=True)
-                elif self._upgrade_pending is None:
-                    self._arm(self._state.limits.keepalive_timeout, head=False)
-            caught_up = not self._body_backlog and len(self._queue) <= MAX_PIPELINE // 2
-            if self._reading_paused and caught_up:
-                self._resume_reading()
+                    self.fire(ANSWERED_MID_HEAD)
+                else:
+                    self.fire(ANSWERED)
+            if self._reads.paused:
+                self._reads.caught_up(len(queue))
         finally:
             self._pumping = False
 
-    def _dispatch(self, exchange: _Exchange) -> None:
+    def _dispatch(self, exchange: Exchange) -> None:
         exchange.started = time.perf_counter()
-        self._response_started = False
+        request = exchange.request
         try:
-            result = self._state.app.handle(exchange.request)
+            result = self._server.app.handle(request)
         except Exception:
-            log.exception("error handling %s %s", exchange.head.method, exchange.head.target)
+            log.exception("error handling %s %s", request.method, request.target)
             result = simple_response(500, "internal server error")
         if isinstance(result, Response):
             self._respond(exchange, result)
         else:
             self._loop.create_task(self._await_response(exchange, result))
 
-    async def _await_response(self, exchange: _Exchange, pending: Awaitable[Response]) -> None:
+    async def _await_response(self, exchange: Exchange, pending: Awaitable[Response]) -> None:
         try:
             response = await pending
         except Exception:
-            log.exception("error handling %s %s", exchange.head.method, exchange.head.target)
+            request = exchange.request
+            log.exception("error handling %s %s", request.method, request.target)
             response = simple_response(500, "internal server error")
-        if self._closed:
-            return
-        self._respond(exchange, response)
-        self._pump()
+        if self.state is not CLOSED:
+            self._respond(exchange, response)
 
-    def _respond(self, exchange: _Exchange, response: Response) -> None:
-        transport = self._transport
-        assert transport is not None
-        request = exchange.request
-        if exchange.refusal is not None:
+    def _respond(self, exchange: Exchange, response: Response) -> None:
+        if exchange.refusal is not None:  # its body broke while the handler ran
             response = simple_response(exchange.refusal.status, exchange.refusal.detail)
-        keep_alive = exchange.head.keep_alive and not self._state.shutting_down
-        if exchange.expects_continue and not exchange.body.started:
-            keep_alive = False  # The body was never invited; it may or may not follow.
-        if self._upgrade_pending is not None and response.upgrade is None:
-            keep_alive = False  # llhttp stopped at the Upgrade; we cannot go on parsing.
-        framing = encode_response_head(
-            response, method=request.method, version=exchange.head.version, keep_alive=keep_alive
-        )
-        self._response_started = True
-        body = response.body
-        if response.upgrade is not None and response.status == 101:
-            transport.write(framing.head)
-            self._finish(exchange, response, 0, keep_alive=True)
-            self._upgraded = response.upgrade(transport)
-            # The upgraded protocol owns the connection now: no HTTP idle deadline.
-            self.deadline = None
-            pending, self._upgrade_pending = self._upgrade_pending, None
-            if pending:
-                self._upgraded.data_received(bytes(pending))
-            return
-        if not framing.send_body:
-            transport.write(framing.head)
-            if not isinstance(body, (bytes, FileBody)):
-                self._loop.create_task(_close_iterable(body))
-            self._finish(exchange, response, 0, keep_alive=framing.keep_alive)
-        elif isinstance(body, bytes):
-            if len(body) < 64 * 1024:
-                transport.write(framing.head + body)
-            else:
-                transport.writelines((framing.head, body))
-            self._finish(exchange, response, len(body), keep_alive=framing.keep_alive)
-        else:
-            transport.write(framing.head)
-            self._active = exchange  # stays active until the body is out
-            self._loop.create_task(
-                self._stream_body(exchange, response, framing.chunked, framing.keep_alive)
-            )
+        reason = close_reason(exchange, response, self._server.shutting_down)
+        self._sender.send(exchange, response, reason)
 
-    async def _stream_body(
-        self, exchange: _Exchange, response: Response, chunked: bool, keep_alive: bool
-    ) -> None:
-        transport = self._transport
-        assert transport is not None
-        body = response.body
-        sent = 0
-        try:
-            if isinstance(body, FileBody):
-                await send_file(self._loop, transport, self._flow, body)
-                sent = body.length
-            else:
-                assert not isinstance(body, bytes)
-                try:
-                    async for chunk in body:
-                        if not chunk:
-                            continue
-                        await self._flow.drain()
-                        _write_open(transport, encode_chunk(chunk) if chunked else chunk)
-                        sent += len(chunk)
-                finally:
-                    await _close_iterable(body)
-                if chunked:
-                    _write_open(transport, LAST_CHUNK)
-        except (ConnectionClosed, ConnectionError):
-            self._close()
-            return
-        except Exception:
-            log.exception("error sending %s", exchange.head.target)
-            self._close()
-            return
-        if response.length is not None and sent != response.length and not chunked:
-            keep_alive = False  # A short body would desynchronise the next response.
-        self._finish(exchange, response, sent, keep_alive=keep_alive)
-        self._pump()
+    # -- what the sender reports --------------------------------------------------
 
-    def _finish(
-        self, exchange: _Exchange, response: Response, size: int, *, keep_alive: bool
+    def response_sent(
+        self, exchange: Exchange, response: Response, size: int, reason: CloseReason | None
     ) -> None:
-        access_log = self._state.access_log
+        """A response is out: log it, then close, switch, or answer the next request."""
+        access_log = self._server.access_log
         if access_log is not None:
+            request = exchange.request
             access_log(
                 AccessRecord(
-                    method=exchange.head.method,
-                    path=exchange.head.target,
+                    method=request.method,
+                    path=request.target,
                     status=response.status,
                     size=size,
                     duration_ms=(time.perf_counter() - exchange.started) * 1000.0,
@@ -352,38 +300,40 @@ class HttpConnection(asyncio.Protocol):
             )
         body = exchange.body
         if not body.complete:
-            body.discard()
-            self._body_backlog = False  # nobody will read it: drop the rest as it comes
+            body.discard()  # nobody will read it: drop the rest as it comes
+        if self._reads.paused:  # (a body is behind only while reading is paused)
+            self._reads.body_ended(body)
         self._active = None
-        if not keep_alive or exchange.refusal is not None:
-            self._close()
+        if reason is not None:
+            self._close(reason)
+        elif response.upgrade is not None and response.status == 101:
+            self._switch(response.upgrade)
+        if not self._pumping:
+            self._pump()  # a response sent from a task: the next request's turn
+
+    def send_failed(self, reason: CloseReason) -> None:
+        self._close(reason)
+
+    def _switch(self, upgrade: UpgradeHandler) -> None:
+        transport = self._transport
+        assert transport is not None
+        self._upgraded = upgrade(transport)
+        self.fire(SWITCH)  # the upgraded protocol owns the connection now
+        held, self._held = self._held, None
+        if held:
+            self._upgraded.data_received(bytes(held))
 
     # -- body flow ---------------------------------------------------------------
 
-    def _invite_body(self, exchange: _Exchange) -> None:
+    def _invite_body(self, exchange: Exchange) -> None:
         # RFC 9110 section 10.1.1: send 100 only when the body is wanted and not yet sent.
         if (
             exchange.expects_continue
-            and not self._response_started
+            and not exchange.answered
             and exchange.body.received == 0
             and self._transport is not None
         ):
             self._transport.write(CONTINUE)
-
-    def _body_drained(self) -> None:
-        self._body_backlog = False
-        if len(self._queue) <= MAX_PIPELINE // 2:
-            self._resume_reading()
-
-    def _pause_reading(self) -> None:
-        if not self._reading_paused and self._transport is not None:
-            self._reading_paused = True
-            self._transport.pause_reading()
-
-    def _resume_reading(self) -> None:
-        if self._reading_paused and self._transport is not None and not self._closed:
-            self._reading_paused = False
-            self._transport.resume_reading()
 
     # -- errors, deadlines, closing --------------------------------------------
 
@@ -398,63 +348,51 @@ class HttpConnection(asyncio.Protocol):
                 # going out (the connection closes after it): one answer per request.
                 parsing.refusal = error
             else:
-                self._close()  # answered already, the rest of its body unread: no second answer
+                # Answered already, the rest of its body unread: no second answer.
+                self._close(CloseReason.PROTOCOL_ERROR)
                 return
         # Requests before the bad one are still answered, in order; then the error, then close.
         self._pending_error = error
+        self.fire(PROTOCOL_ERROR)
         self._pump()
 
-    def _write_simple(self, response: Response) -> None:
-        if self._transport is None or self._transport.is_closing():
-            return
-        framing = encode_response_head(response, method="GET", version="1.1", keep_alive=False)
-        body = response.body if isinstance(response.body, bytes) else b""
-        self._transport.write(framing.head + body)
-
-    def _arm(self, seconds: float, *, head: bool) -> None:
-        if self._upgraded is not None:
-            return  # HTTP timeouts end with the upgrade; the new protocol owns the connection.
-        self.deadline = self._loop.time() + seconds
-        self._deadline_is_head = head
+    def _answer_protocol_error(self) -> None:
+        error = self._pending_error
+        assert error is not None and self._transport is not None
+        write_final(self._transport, simple_response(error.status, error.detail))
+        self._close(CloseReason.PROTOCOL_ERROR)
 
     def check_deadline(self, now: float) -> None:
         """Called by the server's sweeper: enforce header and keep-alive timeouts."""
-        if self.deadline is None or now < self.deadline or self._closed:
+        deadline = self.deadline
+        if deadline is None or now < deadline:
             return
-        if self._deadline_is_head and self._parser.in_head:
-            self._write_simple(simple_response(408, "request header timeout"))
-        self._close()
+        if self.state is HEAD:
+            if self._parser.in_head and self._transport is not None:
+                write_final(self._transport, simple_response(408, "request header timeout"))
+            self._close(CloseReason.HEADER_TIMEOUT)
+        else:
+            self._close(CloseReason.IDLE_TIMEOUT)
 
     def shutdown(self) -> None:
         """Server is stopping: close when idle, else after the response in flight."""
         if self._upgraded is not None:
             # An upgraded protocol may say goodbye first (a WebSocket sends close 1001).
             self._upgraded.server_stopping()
-            self._close()
+            self._close(CloseReason.SHUTDOWN)
         elif self._active is None and not self._queue:
-            self._close()
+            self._close(CloseReason.SHUTDOWN)
 
     def abort(self) -> None:
+        if self.close_reason is None:
+            self.close_reason = CloseReason.SHUTDOWN
         if self._transport is not None:
             self._transport.abort()
 
-    def _close(self) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.close()
-        self._closed = True
-        self.deadline = None
-
-
-def _write_open(transport: asyncio.Transport, data: bytes) -> None:
-    """Write after an await: the peer may have gone meanwhile (uvloop raises RuntimeError
-    on a closed transport, before ``connection_lost`` has told the flow)."""
-    if transport.is_closing():
-        raise ConnectionClosed
-    transport.write(data)
-
-
-async def _close_iterable(body: AsyncIterable[bytes]) -> None:
-    # An async generator (or any body with ``aclose``) releases what it holds now.
-    close: Callable[[], Awaitable[object]] | None = getattr(body, "aclose", None)
-    if close is not None:
-        await close()
+    def _close(self, reason: CloseReason) -> None:
+        if self.close_reason is None:
+            self.close_reason = reason
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+        self.fire(CLOSE)

@@ -70,7 +70,9 @@ class Response:
     itself, or every template and data file a page used), so live reload can
     tell which open pages a change affects. ``warnings`` are notes for the
     site's author about how it was made (an undefined name in a template),
-    which live reload shows in the browser's console.
+    which live reload shows in the browser's console. ``inputs`` names what of
+    the request a rendered body also depends on besides its URL (``request.args``,
+    ``session``, ``now``), so ``siteserve build`` can say which pages differ per visitor.
     """
 
     status: int = 200
@@ -81,6 +83,7 @@ class Response:
     close: bool = False
     sources: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
+    inputs: frozenset[str] = frozenset()
 
     def header(self, name: str) -> str | None:
         """The first value of ``name`` (case-insensitive), for tests and middleware."""

@@ -56,6 +56,8 @@ class RenderRecord:
     memo: dict[str, Any] = field(default_factory=dict)
     #: Read something beyond the URL (query, headers, session, clock): not to be reused.
     volatile: bool = False
+    #: What that was, by name ("request.args", "now"): a static build lists such pages.
+    inputs: set[str] = field(default_factory=set)
     #: Undefined names rendered (as empty text), one line each.
     warnings: list[str] = field(default_factory=list)
 
@@ -81,11 +83,12 @@ def record(filename: str) -> None:
         current.files.add(filename)
 
 
-def mark_volatile() -> None:
-    """The render in progress used something a second request may see differently."""
+def mark_volatile(what: str) -> None:
+    """The render in progress used ``what``, which a second request may see differently."""
     current = _current.get()
     if current is not None:
         current.volatile = True
+        current.inputs.add(what)
 
 
 def render_memo() -> dict[str, Any] | None:
@@ -270,17 +273,17 @@ def build_environment(config: Config, globals: dict[str, Any]) -> SiteEnvironmen
     )
     environment.globals.update(globals)
     # Chance makes a render that a second request would not see again.
-    environment.filters["random"] = _volatile(environment.filters["random"])
+    environment.filters["random"] = _volatile(environment.filters["random"], "random")
     lipsum: Callable[..., Any] = environment.globals["lipsum"]  # type: ignore[assignment]
-    environment.globals["lipsum"] = _volatile(lipsum)
+    environment.globals["lipsum"] = _volatile(lipsum, "lipsum()")
     return environment
 
 
-def _volatile(function: Callable[..., Any]) -> Callable[..., Any]:
+def _volatile(function: Callable[..., Any], what: str) -> Callable[..., Any]:
     # wraps() keeps Jinja's marks (pass the context, the environment) on the wrapper.
     @wraps(function)
     def marked(*args: Any, **kwargs: Any) -> Any:
-        mark_volatile()
+        mark_volatile(what)
         return function(*args, **kwargs)
 
     return marked

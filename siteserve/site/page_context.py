@@ -78,7 +78,7 @@ def redirect(location: str, code: int = 302) -> NoReturn:
 
 def now(utc: bool = False) -> datetime:
     """The current time, timezone-aware: local by default, UTC with ``now(utc=True)``."""
-    mark_volatile()
+    mark_volatile("now")
     current = datetime.now(UTC)
     return current if utc else current.astimezone()
 
@@ -133,17 +133,17 @@ class PageRequest:
 
     @property
     def body(self) -> bytes:
-        mark_volatile()
+        mark_volatile("request.body")
         return self._body
 
     @property
     def method(self) -> str:
-        mark_volatile()
+        mark_volatile("request.method")
         return self._request.method
 
     @property
     def headers(self) -> Headers:
-        mark_volatile()
+        mark_volatile("request.headers")
         return self._request.headers
 
     @cached_property
@@ -153,7 +153,7 @@ class PageRequest:
 
     @property
     def url(self) -> str:
-        mark_volatile()  # it has the query
+        mark_volatile("request.url")  # it has the query
         return self._request.url
 
     @property
@@ -162,18 +162,18 @@ class PageRequest:
 
     @property
     def query_string(self) -> str:
-        mark_volatile()
+        mark_volatile("request.args")
         return self._request.query
 
     @property
     def client(self) -> str | None:
         """The client's address (no port), or None when unknown."""
-        mark_volatile()
+        mark_volatile("request.client")
         return self._request.client[0] if self._request.client else None
 
     @property
     def args(self) -> MultiDict[str]:
-        mark_volatile()
+        mark_volatile("request.args")
         return self._args
 
     @cached_property
@@ -184,7 +184,7 @@ class PageRequest:
 
     @property
     def cookies(self) -> dict[str, str]:
-        mark_volatile()
+        mark_volatile("request.cookies")
         return self.session_cookies
 
     @cached_property
@@ -201,19 +201,19 @@ class PageRequest:
     @property
     def form(self) -> MultiDict[str]:
         """Fields of a urlencoded or multipart body (empty for other bodies)."""
-        mark_volatile()
+        mark_volatile("request.form")
         return self._form[0]
 
     @property
     def files(self) -> MultiDict[UploadedFile]:
         """Files of a multipart body: ``filename``, ``content_type`` and ``size`` of each."""
-        mark_volatile()
+        mark_volatile("request.files")
         return self._form[1]
 
     @property
     def json(self) -> Any:
         """The body parsed as JSON when it says it is JSON; None otherwise."""
-        mark_volatile()
+        mark_volatile("request.json")
         return self._json
 
     @cached_property

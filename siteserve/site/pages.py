@@ -331,6 +331,7 @@ class Pages:
                     ]
                     + [("Set-Cookie", cookie) for cookie in jump_cookies],
                     sources=self._sources_of(loaded),
+                    inputs=_inputs(record.inputs, session.used),
                 )
             except PageAbort as stop:
                 stop_cookies = (*page.cookies, *self.sessions.commit(session, secure=secure))
@@ -355,6 +356,7 @@ class Pages:
             body=text.encode("utf-8"),
             sources=self._sources_of(loaded),
             warnings=tuple(record.warnings),
+            inputs=_inputs(record.inputs, session.used),
         )
         if reuse_key is not None and not (
             record.volatile or session.used or cookies or page.cookies
@@ -369,6 +371,11 @@ class Pages:
             # The failing file itself, so that saving a fix reloads the error page.
             loaded.add(str(problem.path))
         return problem_response(problem, self._sources_of(loaded), client=request.client)
+
+
+def _inputs(read: set[str], session_used: bool) -> frozenset[str]:
+    """What of the request a render read (``Response.inputs``), the session included."""
+    return frozenset(read | {"session"}) if session_used else frozenset(read)
 
 
 def _remember(table: dict[K, V], key: K, value: V) -> None:

@@ -4,6 +4,10 @@ Its parameters are made from the declarations in ``siteserve.options``: typer
 reads the function signature that :func:`signature` builds from them, and
 ``--help`` lists them under their declared headings.
 
+``siteserve DIR`` serves, and so does ``siteserve serve DIR``, its explicit
+spelling; ``siteserve build DIR`` writes the site as plain files
+(``siteserve.build.cli``, made from the same declarations).
+
 Start-up errors (a bad option, a missing folder, a taken port with
 --strict-port, a broken siteserve.toml) print one line and exit with status 2.
 Ctrl-C and SIGTERM stop the server gracefully and exit with status 0.
@@ -11,6 +15,7 @@ Ctrl-C and SIGTERM stop the server gracefully and exit with status 0.
 
 from __future__ import annotations
 
+import sys
 import threading
 import webbrowser
 from inspect import Parameter, Signature
@@ -67,6 +72,9 @@ Examples:
                                   let others upload too, over HTTPS
   siteserve photos --share --share-link ro --expire 2h --qr
                                   a read-only link for two hours, as a QR code
+  siteserve build site -o public  write the site as plain files for any host
+                                  (siteserve build -h); a folder named build:
+                                  siteserve serve build, or siteserve ./build
 
 Settings can also live in siteserve.toml in the site folder ({_tables()} tables);
 options given on the command line override it.
@@ -128,10 +136,10 @@ def _parameter(option: Option) -> Parameter:
     return Parameter(option.name, Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
 
-def signature(options: tuple[Option, ...]) -> Signature:
+def signature(options: tuple[Option, ...], folder_help: str = FOLDER_HELP) -> Signature:
     """What typer reads to make the command: ``DIR``, the options in order, ``--version``."""
     folder = Annotated[
-        Path, typer.Argument(metavar=FOLDER_METAVAR, help=FOLDER_HELP, show_default=True)
+        Path, typer.Argument(metavar=FOLDER_METAVAR, help=folder_help, show_default=True)
     ]
     version = Annotated[
         bool,
@@ -198,9 +206,17 @@ app.command(
 
 def main(argv: list[str] | None = None) -> int:
     """The ``siteserve`` entry point; returns the exit status."""
-    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else list(argv)
+    chosen, prog_name = app, "siteserve"
+    if args[:1] == ["build"]:
+        from siteserve.build.cli import build_app
+
+        chosen, prog_name, args = build_app, "siteserve build", args[1:]
+    elif args[:1] == ["serve"]:
+        prog_name, args = "siteserve serve", args[1:]
+    command = typer.main.get_command(chosen)
     try:
-        result = command.main(args=argv, prog_name="siteserve", standalone_mode=False)
+        result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
     except typer.TyperException as error:
         # Typer's own usage errors (unknown option, not a number): exit_code is 2.
         Console().error(error.format_message())

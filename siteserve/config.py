@@ -119,6 +119,18 @@ class Config:
     cert: Path | None = None
     key: Path | None = None
     cors: bool = False
+    # -- siteserve build (siteserve.build) --
+    #: ``-o``: where the build writes the site (relative to the current folder).
+    output: str = "dist"
+    #: ``html``: ``about.html.jinja`` -> ``about.html``; ``folder``: -> ``about/index.html``.
+    layout: str = "html"
+    precompress: bool = False
+    strict: bool = False
+    force: bool = False
+    #: Processes that render pages; 0 is one per CPU.
+    jobs: int = 0
+    #: ``[build] paths``: URLs rendered even when no page links to them.
+    paths: tuple[str, ...] = ()
     # -- content (siteserve.site.content) --
     markdown: MarkdownOptions = field(default_factory=MarkdownOptions)
     #: ``--drafts``: ``pages()`` lists pages whose front matter says ``draft: true``.

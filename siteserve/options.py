@@ -129,6 +129,22 @@ class Credentials(Texts):
     toml_types = (str, list)
 
 
+class Choice(Kind):
+    """One of a few words; ``error`` (with ``{value}``) says which are allowed."""
+
+    __slots__ = ("choices", "error")
+
+    def __init__(self, choices: tuple[str, ...], error: str) -> None:
+        self.choices: Final = choices
+        self.error: Final = error
+
+    def parse(self, value: object) -> str:
+        text = str(value)
+        if text not in self.choices:
+            raise ConfigError(self.error.replace("{value}", repr(value)))
+        return text
+
+
 class Size(Kind):
     """A byte count: ``1048576``, ``500M``, ``1.5G`` (see :func:`parse_size`)."""
 
@@ -441,6 +457,7 @@ OPTIONS: tuple[Option, ...] = (
         " sites](#markdown-and-content-sites))",
         flags=("--drafts",),
         group="Pages",
+        commands=("serve", "build"),
     ),
     Option(
         "reload",
@@ -602,6 +619,87 @@ OPTIONS: tuple[Option, ...] = (
         flags=("--cors",),
         group="Sharing",
     ),
+    # -- siteserve build ---------------------------------------------------------------
+    Option(
+        "output",
+        Text(empty="the output folder must not be empty"),
+        "dist",
+        "Where to write the site [default: {default}].",
+        "where to write the site; default `{default}` in the current folder",
+        flags=("--output", "-o"),
+        metavar="OUT",
+        table=None,
+        group="Build",
+        commands=("build",),
+    ),
+    Option(
+        "layout",
+        Choice(("html", "folder"), "layout must be html or folder, not {value}"),
+        "html",
+        "html: about.html.jinja -> about.html; folder: -> about/index.html [default: {default}].",
+        "how a page is named: `html` (the default) writes `about.html.jinja` as `about.html`,"
+        " `folder` as `about/index.html`; see [Deploy](#deploy) for which host wants which",
+        flags=("--layout",),
+        metavar="html|folder",
+        table="build",
+        group="Build",
+        commands=("build",),
+    ),
+    Option(
+        "precompress",
+        Flag(),
+        False,
+        "Also write .gz and .br next to each text file.",
+        "also write a `.gz` and a `.br` next to each text file (for nginx's `gzip_static`)",
+        flags=("--precompress",),
+        table="build",
+        group="Build",
+        commands=("build",),
+    ),
+    Option(
+        "strict",
+        Flag(),
+        False,
+        "Exit 1 on any warning or broken link.",
+        "exit with status 1 on any warning or broken link, not only on a template error",
+        flags=("--strict",),
+        table="build",
+        group="Build",
+        commands=("build",),
+    ),
+    Option(
+        "force",
+        Flag(),
+        False,
+        "Write into a non-empty OUT that no build made.",
+        "write into a non-empty OUT that no `siteserve build` made (its own files stay)",
+        flags=("--force",),
+        table=None,
+        group="Build",
+        commands=("build",),
+    ),
+    Option(
+        "jobs",
+        Whole("jobs must be zero or more, not {value}"),
+        0,
+        "Processes that render pages [default: {default}].",
+        "processes that render pages; default one per CPU, `1` renders in the build's own",
+        flags=("--jobs", "-j"),
+        metavar="N",
+        table=None,
+        group="Build",
+        commands=("build",),
+        shown_default="one per CPU",
+    ),
+    Option(
+        "paths",
+        Texts(),
+        (),
+        "URLs rendered even when no page links to them.",
+        table="build",
+        group="Build",
+        commands=("build",),
+    ),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -631,11 +729,16 @@ def toml_tables() -> tuple[str, ...]:
 
 FOLDER_METAVAR = "DIR"
 FOLDER_HELP = "The site folder to serve."
+BUILD_FOLDER_HELP = "The site folder to write as plain files."
 VERSION_FLAG = "--version"
 VERSION_HELP = "Show the version and exit."
 HELP_FLAGS = ("-h", "--help")
 
-_ROWS_BEFORE = ((f"`{FOLDER_METAVAR}`", "the folder to serve; default `.`"),)
+#: The README's first row, per command.
+_FOLDER_ROWS = {
+    "serve": (f"`{FOLDER_METAVAR}`", "the folder to serve; default `.`"),
+    "build": (f"`{FOLDER_METAVAR}`", "the site folder to write as plain files; default `.`"),
+}
 _ROWS_AFTER = (
     (f"`{VERSION_FLAG}`", "print the version"),
     (", ".join(f"`{flag}`" for flag in HELP_FLAGS), "the options, with examples"),
@@ -654,7 +757,7 @@ def flag_spelling(option: Option) -> str:
 def markdown_table(command: str = "serve") -> str:
     """The options table of the README's "Usage" section, as the declarations say it."""
     rows = [
-        *_ROWS_BEFORE,
+        _FOLDER_ROWS[command],
         *(
             (flag_spelling(option), option.doc_text())
             for option in on_command_line(for_command(command))

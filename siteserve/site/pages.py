@@ -92,8 +92,12 @@ class _Aborted:
 class Pages:
     """The Site's page handler (``site.app.PageHandler``): renders templates per request."""
 
-    def __init__(self, config: Config, *, workers: int = RENDER_WORKERS) -> None:
+    def __init__(
+        self, config: Config, *, workers: int = RENDER_WORKERS, inline_budget: float = INLINE_BUDGET
+    ) -> None:
         self._config = config
+        #: See INLINE_BUDGET; a build, which renders one page at a time, wants no thread hop.
+        self._inline_budget = inline_budget
         self._root = config.root
         self._max_body = config.limits.max_body
         self._form_limits = FormLimits.of(config.limits)
@@ -126,7 +130,7 @@ class Pages:
         if path is None or not body.complete or body.received:
             return None
         cost = self._render_cost.get(path)
-        if cost is None or cost >= INLINE_BUDGET:
+        if cost is None or cost >= self._inline_budget:
             return None
         started = time.perf_counter()
         outcome = self._render(request, path, resolved.served_as, dict(resolved.params), b"", None)
@@ -165,7 +169,7 @@ class Pages:
         is rendered inline only while its last render took under INLINE_BUDGET.
         """
         cost = self._render_cost.get(path)
-        if cost is not None and cost < INLINE_BUDGET:
+        if cost is not None and cost < self._inline_budget:
             started = time.perf_counter()
             outcome = self._render(request, path, served_as, params, body, None)
             self._note_cost(path, time.perf_counter() - started)

@@ -98,9 +98,18 @@ class Resolver:
         follow_symlinks: bool,
         render_globs: tuple[str, ...] = (),
         markdown: LayoutRules | None = None,
+        rescan_routes: bool = True,
+        stat: Callable[[str | Path], os.stat_result] = os.stat,
     ) -> None:
-        """``markdown``: which ``.md`` files are pages (None: every one is a plain file)."""
+        """``markdown``: which ``.md`` files are pages (None: every one is a plain file).
+
+        ``rescan_routes``: whether a route lookup first checks the folders for new route
+        files; a server must, a build reads a folder that holds still and looks once.
+        ``stat``: how a candidate is looked at (``os.stat``, or a build's snapshot).
+        """
         self.root = Path(os.path.realpath(root))
+        self.rescan_routes = rescan_routes
+        self._stat = stat
         self._root_text = str(self.root)
         self._root_prefix = self._root_text.rstrip(os.sep) + os.sep
         self.follow_symlinks = follow_symlinks
@@ -210,19 +219,20 @@ class Resolver:
         return Resolved(kind, path, served_as)
 
     def _existing(self, segments: list[str], test: Callable[[int], bool]) -> Path | None:
-        path = self.root.joinpath(*segments)
-        return path if self._is(path, test) else None
+        # A plain string for the look (most candidates are misses); a Path for a hit.
+        path = os.path.join(self._root_text, *segments)
+        return Path(path) if self._is(path, test) else None
 
-    def _is(self, path: Path, test: Callable[[int], bool]) -> bool:
+    def _is(self, path: str | Path, test: Callable[[int], bool]) -> bool:
         try:
-            mode = os.stat(path).st_mode
+            mode = self._stat(path).st_mode
         except (OSError, ValueError):
             return False
         if not test(mode):
             return False
         return self.follow_symlinks or self._inside(path)
 
-    def _inside(self, path: Path) -> bool:
+    def _inside(self, path: str | Path) -> bool:
         """Whether ``path``, with every symlink resolved, stays under the root."""
         real = os.path.realpath(path)
         return real == self._root_text or real.startswith(self._root_prefix)
@@ -232,7 +242,7 @@ class Resolver:
     def _route_table(self) -> route_table.RouteTable:
         # Checked again only here, on a static miss: route hits are cached above,
         # so the folder stats cost only requests that end in a 404 or a first hit.
-        if self._routes is None or not self._routes.is_current():
+        if self._routes is None or (self.rescan_routes and not self._routes.is_current()):
             self._routes = route_table.scan_routes(
                 self.root, follow_symlinks=self.follow_symlinks, is_page=self.is_page_file
             )

@@ -1,0 +1,88 @@
+"""Writing ``_headers`` and ``_redirects`` for what a finished crawl put in the output."""
+
+from __future__ import annotations
+
+from siteserve.build.crawl import NOT_FOUND_KEY, Crawl
+from siteserve.build.host_rules import (
+    CLOUDFLARE_HEADER_RULES,
+    CLOUDFLARE_REDIRECTS,
+    HEADERS_FILE,
+    NOSNIFF,
+    REDIRECTS_FILE,
+    Redirect,
+    Served,
+    file_urls,
+    header_rules,
+    headers_text,
+    page_headers,
+    redirects_text,
+    static_headers,
+)
+from siteserve.build.output import OutputFolder
+from siteserve.build.render import NOT_FOUND_PAGE
+from siteserve.build.report import BuildReport
+from siteserve.config import Config
+
+
+def served_files(config: Config, crawl: Crawl) -> list[Served]:
+    """Every file of the output with the URLs a host answers with it and its headers."""
+    pages: dict[str, Served] = {}
+    for url, record in crawl.visits.items():
+        if record.out is None or record.kind == "file":
+            continue
+        if url == NOT_FOUND_KEY:
+            pages[record.out] = Served(record.out, ("/" + NOT_FOUND_PAGE,), (NOSNIFF,))
+        elif record.location is not None:  # a redirect() page's little HTML file
+            urls = tuple(dict.fromkeys((url, *file_urls(record.out))))
+            pages[record.out] = Served(record.out, urls, (NOSNIFF,))
+        else:
+            urls = tuple(dict.fromkeys((url, *file_urls(record.out))))
+            pages[record.out] = Served(record.out, urls, page_headers(record.headers))
+    served = list(pages.values())
+    siblings = (".gz", ".br")
+    for rel in crawl.files:
+        if rel in pages or (rel.endswith(siblings) and rel[:-3] in crawl.files):
+            continue
+        served.append(Served(rel, file_urls(rel), static_headers(config, rel)))
+    return sorted(served, key=lambda entry: entry.out)
+
+
+def page_redirects(crawl: Crawl) -> list[Redirect]:
+    redirects = []
+    for url, record in crawl.visits.items():
+        if record.kind == "page" and record.location is not None and record.out is not None:
+            sources = tuple(dict.fromkeys((url, *file_urls(record.out))))
+            redirects.append(Redirect(sources, record.location, record.status))
+    return redirects
+
+
+def write_host_rules(
+    config: Config, crawl: Crawl, output: OutputFolder, report: BuildReport
+) -> None:
+    rules = header_rules(served_files(config, crawl))
+    if rules:
+        state, _ = output.write(HEADERS_FILE, headers_text(rules).encode())
+        crawl.files[HEADERS_FILE] = state
+        if len(rules) > CLOUDFLARE_HEADER_RULES:
+            report.notes.append(
+                f"{HEADERS_FILE} has {len(rules)} rules; Cloudflare Pages reads the first"
+                f" {CLOUDFLARE_HEADER_RULES}"
+            )
+    redirects = page_redirects(crawl)
+    if redirects:
+        text = redirects_text(redirects)
+        state, _ = output.write(REDIRECTS_FILE, text.encode())
+        crawl.files[REDIRECTS_FILE] = state
+        count = text.count("\n") - 2
+        if count > CLOUDFLARE_REDIRECTS:
+            report.notes.append(
+                f"{REDIRECTS_FILE} has {count} rules; Cloudflare Pages reads the first"
+                f" {CLOUDFLARE_REDIRECTS}"
+            )
+    not_found = crawl.visits.get(NOT_FOUND_KEY)
+    if not_found is not None and not_found.out and not_found.template != NOT_FOUND_PAGE:
+        report.differs.append("/" + NOT_FOUND_PAGE)
+        report.notes.append(
+            f"{not_found.template} is written as {NOT_FOUND_PAGE}, the page hosts show for a"
+            f" missing URL; live, /{NOT_FOUND_PAGE} answers something else"
+        )

@@ -1,0 +1,249 @@
+"""``build_site``: the site folder in, a folder of plain files out, and a report.
+
+In order: refuse what must be refused (before anything is written); walk the
+site; copy its static files (only those that changed) while worker processes
+render the pages the crawl finds; write the host rules; remove what an earlier
+build wrote that is no longer part of the site; write the marker file last.
+A template error does not stop the build: every other page is still written,
+and the report makes the exit status 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from siteserve import __version__
+from siteserve.build.crawl import NOT_FOUND_KEY, Crawl, static_address
+from siteserve.build.findings import report_findings
+from siteserve.build.links import CSS_TYPES, HTML_TYPES, extract_links
+from siteserve.build.manifest import MARKER, Manifest, write_manifest
+from siteserve.build.output import OutputFolder, check_folders, remove_stale
+from siteserve.build.progress import BuildProgress, Counts, NoProgress
+from siteserve.build.render import NOT_FOUND_PAGE, Compress, NotFoundPage, Outcome
+from siteserve.build.report import BuildReport
+from siteserve.build.rules import write_host_rules
+from siteserve.build.settings import BUILD_HOST, BuildSettings, available_cpus, site_config
+from siteserve.build.site_files import SiteTree, SourceFile, walk_site
+from siteserve.build.workers import PoolRunner, Runner, make_runner
+from siteserve.config import CONFIG_FILE, Config
+from siteserve.site.mime import content_type
+from siteserve.site.resolver import Resolver
+
+#: Static files copied between two looks at the workers' results.
+COPY_BATCH = 64
+#: Seconds between two progress counts.
+COUNT_INTERVAL = 0.1
+
+
+@dataclass(slots=True)
+class _Copy:
+    source: SourceFile
+    out: str
+
+
+@dataclass
+class _Build:
+    settings: BuildSettings
+    config: Config
+    tree: SiteTree
+    crawl: Crawl
+    output: OutputFolder
+    report: BuildReport
+    progress: BuildProgress
+    copies: deque[_Copy] = field(default_factory=deque)
+    counts: Counts = field(default_factory=Counts)
+    runner: Runner | None = None
+    scanned: dict[str, tuple[int, int, list[str]]] = field(default_factory=dict)
+    _counted: float = 0.0
+
+    def run(self) -> None:
+        crawl = self.crawl
+        if not crawl.keep_not_found_page():
+            crawl.jobs.append(NotFoundPage())
+        for url in ["/", *self.tree.page_urls]:
+            crawl.visit(url, None)
+        for path in self.config.build_paths:
+            crawl.visit(path if path.startswith("/") else "/" + path, None)
+        for source in self.tree.static:
+            if source.rel != NOT_FOUND_PAGE:  # the not-found page's job writes that one
+                self.copies.append(_Copy(source, source.rel))
+            self._scan(source)
+        self._pump()
+        # Found by the crawl: route files served as files (``/files/[name].txt``), and a
+        # 404.html too big to be the error page (the server serves it as a file then).
+        for out, source in sorted(crawl.route_copies.items()):
+            self.copies.append(_Copy(source, out))
+        not_found = crawl.visits.get(NOT_FOUND_KEY)
+        plain = self.tree.files.get(NOT_FOUND_PAGE)
+        if (
+            plain is not None
+            and plain in self.tree.static
+            and (not_found is None or not_found.out is None)
+        ):
+            self.copies.append(_Copy(plain, NOT_FOUND_PAGE))
+        self._pump()
+
+    def _runner(self) -> Runner:
+        if self.runner is None:
+            self.runner = make_runner(self.settings)()
+        return self.runner
+
+    def _pump(self) -> None:
+        """Copy files and keep the workers fed until both are done."""
+        while True:
+            jobs = self.crawl.take_jobs()
+            if jobs:
+                self._runner().submit(jobs)
+            runner = self.runner
+            if self.copies and (runner is None or not runner.hungry or not runner.busy):
+                self._copy_some()
+            if runner is not None:
+                for outcome in runner.collect(wait=not self.copies):
+                    self._done(outcome)
+            self._count()
+            if not self.copies and not self.crawl.jobs and (runner is None or not runner.busy):
+                return
+
+    def _copy_some(self) -> None:
+        for _ in range(min(COPY_BATCH, len(self.copies))):
+            copy = self.copies.popleft()
+            state, changed = self.output.copy(
+                copy.source.path, copy.out, copy.source.size, copy.source.mtime_ns
+            )
+            self.crawl.files[copy.out] = state
+            if changed:
+                self.report.files_copied += 1
+            else:
+                self.report.files_unchanged += 1
+            self.counts.files_done += 1
+            if self.settings.precompress:
+                self._siblings(copy.out, changed)
+
+    def _siblings(self, rel: str, changed: bool) -> None:
+        """Keep the siblings of an unchanged file, else have a worker make them."""
+        previous = self.crawl.previous
+        if not changed and previous is not None:
+            kept = {}
+            for suffix in (".gz", ".br"):
+                sibling = rel + suffix
+                state = self.output.state(sibling) if sibling in previous.files else None
+                if state is not None:
+                    kept[sibling] = state
+            if kept:
+                self.crawl.files.update(kept)
+                return
+        self.crawl.jobs.append(Compress(rel))
+
+    def _done(self, outcome: Outcome) -> None:
+        self.crawl.done(outcome)
+        record = outcome.record
+        if record is not None and record.out is not None and record.kind != "file":
+            self.report.pages_rendered += 1
+
+    def _scan(self, source: SourceFile) -> None:
+        """Follow the links of a static HTML or CSS file, or of the sitemap."""
+        name = source.rel.rpartition("/")[2]
+        media = content_type(name).partition(";")[0].strip()
+        if media not in HTML_TYPES and media not in CSS_TYPES and source.rel != "sitemap.xml":
+            return
+        previous = self.crawl.previous
+        cached = None if previous is None else previous.scanned.get(source.rel)
+        if cached is not None and cached[:2] == (source.size, source.mtime_ns):
+            links = cached[2]
+        else:
+            with open(source.path, "rb") as handle:
+                links = extract_links(handle.read(), media, "/" + source.rel, BUILD_HOST, name)
+        self.scanned[source.rel] = (source.size, source.mtime_ns, links)
+        address = static_address(source.rel, self.tree)
+        for link in links:
+            self.crawl.visit(link, address)
+
+    def _count(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._counted < COUNT_INTERVAL:
+            return
+        self._counted = now
+        crawl = self.crawl
+        self.counts.pages_known = len(crawl.visits) + len(crawl.pending)
+        self.counts.pages_done = len(crawl.visits)
+        self.counts.files_total = self.counts.files_done + len(self.copies)
+        self.counts.bytes_done = sum(state.size for state in crawl.files.values())
+        self.progress.update(self.counts)
+
+    def close(self, *, interrupted: bool) -> None:
+        runner, self.runner = self.runner, None
+        if runner is None:
+            return
+        if interrupted and isinstance(runner, PoolRunner):
+            runner.terminate()
+        else:
+            runner.close()
+
+
+def settings_digest(settings: BuildSettings, config: Config) -> str:
+    """What every page depends on: a change here renders every page again."""
+    digest = hashlib.sha256()
+    for part in (
+        __version__,
+        str(settings.root),
+        settings.layout,
+        str(settings.precompress),
+        str(config.follow_symlinks),
+        BUILD_HOST,
+    ):
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    toml = settings.root / CONFIG_FILE
+    if toml.is_file():
+        digest.update(toml.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -> BuildReport:
+    """Build the site; raises ``BuildRefused`` or ``ConfigError`` before writing anything."""
+    started = time.perf_counter()
+    report = BuildReport(root=str(settings.root), out=str(settings.out))
+    config = site_config(settings.root)
+    previous = check_folders(settings.root, settings.out, force=settings.force)
+    resolver = Resolver(
+        config.root, follow_symlinks=config.follow_symlinks, render_globs=config.render
+    )
+    tree = walk_site(resolver.root, resolver, skip=settings.out)
+    digest = settings_digest(settings, config)
+    reusable = previous if previous is not None and previous.settings == digest else None
+    output = OutputFolder(settings.out)
+    output.ensure_root()
+    crawl = Crawl(tree, output, reusable)
+    build = _Build(settings, config, tree, crawl, output, report, progress or NoProgress())
+    interrupted = True
+    try:
+        build.run()
+        interrupted = False
+    finally:
+        build.close(interrupted=interrupted)
+        (progress or NoProgress()).close()
+        manifest = Manifest(settings=digest, visits=dict(crawl.visits), scanned=build.scanned)
+        if interrupted:
+            # Keep every file either build wrote on record, so none is left unowned.
+            manifest.files = dict(previous.files) if previous is not None else {}
+        else:
+            write_host_rules(config, crawl, output, report)
+            stale = set(previous.files) - set(crawl.files) if previous is not None else set()
+            stale.discard(MARKER)
+            report.removed = len(remove_stale(output, sorted(stale)))
+        manifest.files.update(
+            (rel, (state.size, state.mtime_ns)) for rel, state in crawl.files.items()
+        )
+        write_manifest(settings.out, manifest)
+    for route_conflict in resolver.route_conflicts():
+        report.warn("routes", route_conflict)
+    report_findings(crawl, tree, config.build_paths, report)
+    report.pages_unchanged = sum(
+        1 for url in crawl.reused if crawl.visits[url].out and crawl.visits[url].kind != "file"
+    )
+    report.total_bytes = sum(state.size for state in crawl.files.values())
+    report.processes = 1 if settings.jobs == 1 else (settings.jobs or available_cpus())
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,191 @@
+"""The site folder, walked once: what is copied, which pages to start from, what pages read.
+
+The names that decide are the resolver's (``site/names.py``): a dotfile, an ``_``
+file or folder and ``siteserve.toml`` are never served; a template source is
+rendered, never copied; a name with ``[param]`` is a route, reached only through
+a URL that matches it. A plain file in a served folder is served under its own
+name, so it is copied there. A symlink is left to the resolver itself: it is
+copied only when the resolver answers its URL with it.
+
+The walk also notes every file a page may read (templates, layouts, ``_data``)
+with its size and mtime, and a digest of each folder's entries: the next build
+compares them to know which pages need rendering again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from siteserve.site.names import (
+    is_route_name,
+    is_template_source,
+    segment_is_safe,
+    strip_template_suffix,
+)
+from siteserve.site.resolver import Resolver, url_for
+
+#: Never walked: dot folders (never served, never read by a page).
+_SKIP_PREFIX = "."
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file of the site: its path relative to the site folder (``/`` separators)."""
+
+    rel: str
+    size: int
+    mtime_ns: int
+    #: Where to read it (a symlink's target when symlinks are followed out of the site).
+    path: str
+
+
+@dataclass(slots=True)
+class SiteTree:
+    #: Files served under their own name: copied to the same path in the output.
+    static: list[SourceFile] = field(default_factory=list)
+    #: URLs of the pages that are not routes (templates and ``render`` files).
+    page_urls: list[str] = field(default_factory=list)
+    #: Route files (``blog/[slug].html.jinja``), relative paths.
+    routes: list[str] = field(default_factory=list)
+    #: Every file seen, served or not: what a page may have read.
+    files: dict[str, SourceFile] = field(default_factory=dict)
+    #: Folder (relative, "" for the root) -> digest of its entries' names and types.
+    folders: dict[str, str] = field(default_factory=dict)
+
+    def folder_digest(self, rel: str) -> str:
+        return self.folders.get(rel, "-")
+
+    def routes_digest(self) -> str:
+        return _digest("\n".join(sorted(self.routes)))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+def path_digest(rel: str) -> str:
+    """How the marker file names a source: by digest, so it names no private file."""
+    return _digest(rel)
+
+
+def page_url(folders: tuple[str, ...], served: str) -> str:
+    """The clean URL of a page served as ``served`` in ``folders``: ``/blog/`` for an
+    index, ``/about`` for ``about.html``, ``/feed.xml`` for ``feed.xml``."""
+    if served == "index.html":
+        return url_for(list(folders), True) if folders else "/"
+    if served.endswith(".html") and len(served) > len(".html"):
+        served = served[: -len(".html")]
+    return url_for([*folders, served], False)
+
+
+class _Walk:
+    def __init__(self, root: Path, resolver: Resolver, skip: tuple[int, int] | None) -> None:
+        self.root = root
+        self.resolver = resolver
+        self.skip = skip
+        self.tree = SiteTree()
+        #: Folders walked, by (device, inode): a symlink loop is walked once.
+        self.seen: set[tuple[int, int]] = set()
+
+    def folder(
+        self, path: str, info: os.stat_result, parts: tuple[str, ...], served: bool, routed: bool
+    ) -> None:
+        identity = (info.st_dev, info.st_ino)
+        if identity in self.seen or identity == self.skip:
+            return  # a symlink loop, or the output folder inside the site
+        self.seen.add(identity)
+        try:
+            entries = sorted(os.scandir(path), key=lambda entry: entry.name)
+        except OSError:
+            return
+        kinds = []
+        for entry in entries:
+            try:
+                # One lstat per entry (d_type is not always there, and each call counts).
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            mode = info.st_mode
+            kind = "l" if stat.S_ISLNK(mode) else "d" if stat.S_ISDIR(mode) else "f"
+            kinds.append(f"{entry.name}\0{kind}")
+            if not entry.name.startswith(_SKIP_PREFIX):
+                self.entry(entry, info, parts, served, routed)
+        self.tree.folders["/".join(parts)] = _digest("\n".join(kinds))
+
+    def entry(
+        self,
+        entry: os.DirEntry[str],
+        info: os.stat_result,
+        parts: tuple[str, ...],
+        served: bool,
+        routed: bool,
+    ) -> None:
+        name = entry.name
+        here = (*parts, name)
+        rel = "/".join(here)
+        served = served and segment_is_safe(name)
+        routed = routed or is_route_name(name)
+        is_link = stat.S_ISLNK(info.st_mode)
+        if is_link:
+            try:
+                info = entry.stat()
+            except OSError:
+                return  # a dangling link
+        is_dir = stat.S_ISDIR(info.st_mode)
+        if is_link:
+            # A served symlink: the resolver decides. A private one (a layout, data)
+            # is followed only where a page could read it: inside the site, or anywhere
+            # with --follow-symlinks.
+            if served and not self._symlink_served(here, is_dir):
+                return
+            if not served and not self._private_link_allowed(entry.path):
+                return
+        if is_dir:
+            self.folder(entry.path, info, here, served, routed)
+            return
+        if not stat.S_ISREG(info.st_mode):
+            return
+        source = SourceFile(rel, info.st_size, info.st_mtime_ns, entry.path)
+        self.tree.files[rel] = source
+        if not served:
+            return
+        if routed:
+            self.tree.routes.append(rel)
+        elif is_template_source(name):
+            served_as = strip_template_suffix(name)
+            if served_as is not None:
+                self.tree.page_urls.append(page_url(parts, served_as))
+        elif self.resolver.is_page_file(rel):
+            self.tree.page_urls.append(page_url(parts, name))
+        else:
+            self.tree.static.append(source)
+
+    def _private_link_allowed(self, path: str) -> bool:
+        if self.resolver.follow_symlinks:
+            return True
+        real = os.path.realpath(path)
+        root = str(self.resolver.root)
+        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+    def _symlink_served(self, here: tuple[str, ...], is_dir: bool) -> bool:
+        """Whether the resolver serves what this symlink leads to (its own rule)."""
+        resolved = self.resolver.resolve(url_for(list(here), is_dir))
+        return resolved.kind != "not_found"
+
+
+def walk_site(root: Path, resolver: Resolver, *, skip: Path | None = None) -> SiteTree:
+    """Walk the site folder once; ``skip`` is a folder left out (the output, inside the site)."""
+    skipped = None
+    if skip is not None and skip.is_dir():
+        info = os.stat(skip)
+        skipped = (info.st_dev, info.st_ino)
+    walk = _Walk(root, resolver, skipped)
+    walk.folder(str(root), os.stat(root), (), True, False)
+    tree = walk.tree
+    tree.page_urls.sort()
+    tree.routes.sort()
+    return tree

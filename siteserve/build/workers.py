@@ -1,0 +1,178 @@
+"""Where jobs run: in this process, or in one worker process per CPU.
+
+Pages are Jinja rendered by Python, bound by the CPU and the GIL, so a build
+renders on processes, each with its own Site. The output does not depend on
+which process renders what: every page is rendered for its one canonical URL
+at the build's one instant, and the caller sorts whatever it reports.
+
+Worker processes are forked when this process runs no other thread (cheap, and
+the modules are already imported); otherwise they come from a fork server, so
+that no thread's lock is inherited half-held.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from multiprocessing.pool import Pool
+from typing import Protocol
+
+from siteserve.build.render import Job, Outcome, Renderer
+from siteserve.build.settings import BuildSettings, available_cpus
+
+#: Jobs sent to a worker at once: enough to pay for the round trip, few enough to
+#: keep every worker busy until the end.
+MAX_CHUNK = 32
+#: Chunks in flight per worker.
+DEPTH = 2
+
+
+class Runner(Protocol):
+    def submit(self, jobs: Sequence[Job]) -> None: ...
+
+    def collect(self, wait: bool) -> list[Outcome]:
+        """The outcomes that are ready; with ``wait``, at least one unless nothing is pending."""
+        ...
+
+    @property
+    def busy(self) -> bool:
+        """Whether submitted jobs are still pending."""
+        ...
+
+    @property
+    def hungry(self) -> bool:
+        """Whether more jobs could start now."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SerialRunner:
+    """Runs each job in this process, when it is collected."""
+
+    def __init__(self, settings: BuildSettings) -> None:
+        self._renderer: Renderer | None = None
+        self._settings = settings
+        self._jobs: deque[Job] = deque()
+
+    def submit(self, jobs: Sequence[Job]) -> None:
+        self._jobs.extend(jobs)
+
+    def collect(self, wait: bool) -> list[Outcome]:
+        if not self._jobs:
+            return []
+        if self._renderer is None:
+            self._renderer = Renderer(self._settings)
+        batch = [self._jobs.popleft() for _ in range(min(MAX_CHUNK, len(self._jobs)))]
+        return self._renderer.run(batch)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    @property
+    def hungry(self) -> bool:
+        return len(self._jobs) < MAX_CHUNK
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+
+
+# -- worker processes -----------------------------------------------------------------
+
+_renderer: Renderer | None = None
+
+
+def _start_worker(settings: BuildSettings) -> None:
+    global _renderer
+    _renderer = Renderer(settings)
+
+
+def _run_jobs(jobs: list[Job]) -> list[Outcome]:
+    assert _renderer is not None, "worker started without its renderer"
+    return _renderer.run(jobs)
+
+
+def start_method() -> str:
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform == "linux" and "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    if "forkserver" in methods:
+        return "forkserver"
+    return "spawn"
+
+
+class PoolRunner:
+    """Jobs in chunks on a pool of worker processes; outcomes come back through a queue."""
+
+    def __init__(self, settings: BuildSettings, processes: int) -> None:
+        context = multiprocessing.get_context(start_method())
+        self.processes = processes
+        self._pool: Pool = context.Pool(processes, _start_worker, (settings,))
+        self._done: queue.SimpleQueue[list[Outcome] | BaseException] = queue.SimpleQueue()
+        self._waiting: deque[Job] = deque()
+        self._in_flight = 0
+
+    def submit(self, jobs: Sequence[Job]) -> None:
+        self._waiting.extend(jobs)
+        self._send()
+
+    def _send(self) -> None:
+        while self._waiting and self._in_flight < self.processes * DEPTH:
+            # Small chunks while little is queued, so that every worker gets some.
+            share = -(-len(self._waiting) // (self.processes * DEPTH))
+            size = max(1, min(MAX_CHUNK, share))
+            chunk = [self._waiting.popleft() for _ in range(min(size, len(self._waiting)))]
+            self._in_flight += 1
+            self._pool.apply_async(
+                _run_jobs, (chunk,), callback=self._done.put, error_callback=self._done.put
+            )
+
+    def collect(self, wait: bool) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        block = wait and self._in_flight > 0
+        while self._in_flight:
+            try:
+                item = self._done.get(block=block)
+            except queue.Empty:
+                break
+            block = False
+            self._in_flight -= 1
+            if isinstance(item, BaseException):
+                raise item
+            outcomes.extend(item)
+        self._send()
+        return outcomes
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight > 0 or bool(self._waiting)
+
+    @property
+    def hungry(self) -> bool:
+        return not self._waiting and self._in_flight < self.processes * DEPTH
+
+    def close(self) -> None:
+        self._pool.close()
+        self._pool.join()
+
+    def terminate(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
+
+
+def make_runner(settings: BuildSettings) -> Callable[[], Runner]:
+    """A factory for the build's runner: started when the first job needs it."""
+    processes = settings.jobs or available_cpus()
+
+    def start() -> Runner:
+        if processes <= 1:
+            return SerialRunner(settings)
+        return PoolRunner(settings, processes)
+
+    return start

@@ -79,7 +79,9 @@ def check_folders(root: Path, out: Path, *, force: bool) -> Manifest | None:
             if not force:
                 raise BuildRefused(f"{marker}: {error}; use --force to build over it") from None
             return None
-    if not force and any(True for _ in os.scandir(out)):
+    with os.scandir(out) as entries:
+        empty = next(entries, None) is None
+    if not force and not empty:
         raise BuildRefused(
             f"the output folder {out} is not empty and was not made by siteserve build;"
             " choose another folder or use --force"

@@ -20,7 +20,7 @@ from siteserve.build.crawl import NOT_FOUND_KEY, Crawl, static_address
 from siteserve.build.findings import report_findings
 from siteserve.build.links import CSS_TYPES, HTML_TYPES, extract_links
 from siteserve.build.manifest import MARKER, Manifest, write_manifest
-from siteserve.build.output import OutputFolder, check_folders, remove_stale
+from siteserve.build.output import OutputError, OutputFolder, check_folders, remove_stale
 from siteserve.build.progress import BuildProgress, Counts, NoProgress
 from siteserve.build.render import NOT_FOUND_PAGE, Compress, NotFoundPage, Outcome
 from siteserve.build.report import BuildReport
@@ -110,9 +110,13 @@ class _Build:
     def _copy_some(self) -> None:
         for _ in range(min(COPY_BATCH, len(self.copies))):
             copy = self.copies.popleft()
-            state, changed = self.output.copy(
-                copy.source.path, copy.out, copy.source.size, copy.source.mtime_ns
-            )
+            try:
+                state, changed = self.output.copy(
+                    copy.source.path, copy.out, copy.source.size, copy.source.mtime_ns
+                )
+            except (OutputError, OSError) as error:
+                self.report.errors.append(f"{copy.out}: {error}")
+                continue
             self.crawl.files[copy.out] = state
             if changed:
                 self.report.files_copied += 1

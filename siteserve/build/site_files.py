@@ -72,14 +72,17 @@ def path_digest(rel: str) -> str:
     return _digest(rel)
 
 
-def page_url(folders: tuple[str, ...], served: str) -> str:
-    """The clean URL of a page served as ``served`` in ``folders``: ``/blog/`` for an
-    index, ``/about`` for ``about.html``, ``/feed.xml`` for ``feed.xml``."""
+def page_urls(folders: tuple[str, ...], served: str) -> list[str]:
+    """The URLs to ask for a page served as ``served`` in ``folders``: ``/blog/`` for an
+    index, ``/feed.xml`` for ``feed.xml``, and both ``/about`` and ``/about.html`` for
+    ``about.html`` (when a file ``about`` exists, only the second reaches the page; the
+    renderer keeps one spelling of each page)."""
     if served == "index.html":
-        return url_for(list(folders), True) if folders else "/"
+        return [url_for(list(folders), True) if folders else "/"]
+    urls = [url_for([*folders, served], False)]
     if served.endswith(".html") and len(served) > len(".html"):
-        served = served[: -len(".html")]
-    return url_for([*folders, served], False)
+        urls.insert(0, url_for([*folders, served[: -len(".html")]], False))
+    return urls
 
 
 class _Walk:
@@ -99,7 +102,8 @@ class _Walk:
             return  # a symlink loop, or the output folder inside the site
         self.seen.add(identity)
         try:
-            entries = sorted(os.scandir(path), key=lambda entry: entry.name)
+            with os.scandir(path) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
         except OSError:
             return
         kinds = []
@@ -158,9 +162,9 @@ class _Walk:
         elif is_template_source(name):
             served_as = strip_template_suffix(name)
             if served_as is not None:
-                self.tree.page_urls.append(page_url(parts, served_as))
+                self.tree.page_urls.extend(page_urls(parts, served_as))
         elif self.resolver.is_page_file(rel):
-            self.tree.page_urls.append(page_url(parts, name))
+            self.tree.page_urls.extend(page_urls(parts, name))
         else:
             self.tree.static.append(source)
 

@@ -81,7 +81,7 @@ def write_host_rules(
             )
     not_found = crawl.visits.get(NOT_FOUND_KEY)
     if not_found is not None and not_found.out and not_found.template != NOT_FOUND_PAGE:
-        report.differs.append("/" + NOT_FOUND_PAGE)
+        report.differs.extend(file_urls(NOT_FOUND_PAGE))
         report.notes.append(
             f"{not_found.template} is written as {NOT_FOUND_PAGE}, the page hosts show for a"
             f" missing URL; live, /{NOT_FOUND_PAGE} answers something else"

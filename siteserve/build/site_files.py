@@ -72,6 +72,13 @@ def path_digest(rel: str) -> str:
     return _digest(rel)
 
 
+def _is_error_page(served_as: str) -> bool:
+    """``404.html`` at the root: the page the server answers a status with, not a page
+    of its own (the build writes it as the not-found page)."""
+    stem = served_as.partition(".")[0]
+    return len(stem) == 3 and stem.isdigit() and 400 <= int(stem) <= 599
+
+
 def page_urls(folders: tuple[str, ...], served: str) -> list[str]:
     """The URLs to ask for a page served as ``served`` in ``folders``: ``/blog/`` for an
     index, ``/feed.xml`` for ``feed.xml``, and both ``/about`` and ``/about.html`` for
@@ -161,7 +168,7 @@ class _Walk:
             self.tree.routes.append(rel)
         elif is_template_source(name):
             served_as = strip_template_suffix(name)
-            if served_as is not None:
+            if served_as is not None and not (not parts and _is_error_page(served_as)):
                 self.tree.page_urls.extend(page_urls(parts, served_as))
         elif self.resolver.is_page_file(rel):
             self.tree.page_urls.extend(page_urls(parts, name))

@@ -1,0 +1,233 @@
+"""Whole builds: what they write and say, what a second build keeps, what they refuse.
+
+Builds run in-process (``build_site``) or as the command a user types
+(``python -m siteserve build``), into temporary folders.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from siteserve.build.manifest import MARKER
+from siteserve.build.report import BrokenLink
+from tests.integration.build_sites import (
+    SAMPLE_SITE,
+    build,
+    make_generated_site,
+    tree_bytes,
+    tree_state,
+)
+
+DEADLINE = 120
+
+
+def run_build(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+    env["SOURCE_DATE_EPOCH"] = "1700000000"
+    return subprocess.run(
+        [sys.executable, "-m", "siteserve", "build", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=DEADLINE,
+        check=False,
+    )
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    return make_generated_site(tmp_path / "site")
+
+
+def test_the_generated_site_says_what_cannot_be_static(site: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = build(site, out)
+    assert report.errors == []
+    assert sorted(report.warnings) == [
+        (
+            "lonely/[id].html.jinja",
+            "no URL found for this route: link to it from a page, or list its URLs"
+            " in [build] paths of siteserve.toml",
+        ),
+        (
+            "search.html.jinja",
+            "reads request.args: written as its GET render (no query, no cookies,"
+            " an empty session)",
+        ),
+    ]
+    assert sorted(set(report.broken)) == [
+        BrokenLink("/blog/caf%C3%A9", "/blog/no-such-post"),
+        BrokenLink("/blog/first", "/blog/no-such-post"),
+        BrokenLink("/blog/second", "/blog/no-such-post"),
+    ]
+    assert (report.pages_rendered, report.files_copied) == (12, 5)
+    assert (out / "docs" / "hidden" / "page.html").is_file()  # from [build] paths
+    assert not (out / "blog" / "no-such-post.html").exists()  # abort(404): nothing
+    assert (out / "404.html").read_text().count("Nothing here (404).") == 1
+
+
+def test_host_rules_repeat_the_live_headers_and_redirects(site: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(site, out)
+    headers = (out / "_headers").read_text()
+    rules = headers[headers.index("\n/") + 1 :]
+    assert rules == (
+        "/*\n  X-Content-Type-Options: nosniff\n\n"
+        "/assets/site.3f9a2c1b.css\n  Cache-Control: public, max-age=31536000, immutable\n\n"
+        "/files/*\n  X-Robots-Tag: noindex\n\n"
+        "/notes.txt\n  X-Robots-Tag: noindex\n"
+    )
+    redirects = (out / "_redirects").read_text().splitlines()
+    assert [line for line in redirects if not line.startswith("#")] == [
+        "/old /about 301",
+        "/old.html /about 301",
+    ]
+
+
+def test_a_second_build_copies_and_renders_nothing_unchanged(site: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = build(site, out)
+    before = tree_state(out)
+    second = build(site, out)
+    assert (second.files_copied, second.files_unchanged) == (0, first.files_copied)
+    assert (second.pages_rendered, second.pages_unchanged) == (0, first.pages_rendered)
+    assert second.broken == first.broken and second.warnings == first.warnings
+    after = tree_state(out)
+    marker = str(out / MARKER)
+    assert {k: v for k, v in after.items() if k != marker} == {
+        k: v for k, v in before.items() if k != marker
+    }
+    # A data file changes: the pages that read it are rendered again, no other.
+    posts = site / "_data" / "posts.json"
+    posts.write_text(posts.read_text().replace("More words.", "Other words."))
+    (site / "notes.txt").write_text("Edited notes.\n")
+    third = build(site, out)
+    assert third.files_copied == 1
+    assert third.pages_rendered == 5  # /, /blog/ and the three posts
+    assert "Other words." in (out / "blog" / "second.html").read_text()
+    assert (out / "notes.txt").read_text() == "Edited notes.\n"
+
+
+def test_stale_files_of_an_earlier_build_go_and_nothing_else(site: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(site, out)
+    (out / "mine.txt").write_text("put here by hand")
+    (site / "notes.txt").unlink()
+    (site / "about.html.jinja").unlink()
+    report = build(site, out)
+    assert not (out / "notes.txt").exists() and not (out / "about.html").exists()
+    # The route file was copied for the one page that linked to it, gone too.
+    assert not (out / "files" / "readme.txt").exists()
+    assert report.removed == 3
+    assert (out / "mine.txt").read_text() == "put here by hand"
+
+
+def test_parallel_and_serial_builds_are_byte_identical(site: Path, tmp_path: Path) -> None:
+    for root in (site, SAMPLE_SITE):
+        serial, parallel = tmp_path / f"{root.name}-1", tmp_path / f"{root.name}-3"
+        build(root, serial, jobs=1)
+        report = build(root, parallel, jobs=3)
+        assert report.processes == 3
+        assert tree_bytes(serial) == tree_bytes(parallel)
+        assert len(tree_bytes(serial)) > 10
+
+
+def test_nothing_outside_the_output_is_written(site: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(site, out)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.html").write_text("precious")
+    # Someone (or something) planted links in OUT that lead out of it.
+    for name in ("blog", "assets"):
+        target = out / name
+        for child in sorted(target.rglob("*"), reverse=True):
+            child.unlink() if child.is_file() else child.rmdir()
+        target.rmdir()
+        target.symlink_to(elsewhere, target_is_directory=True)
+    (out / "about.html").unlink()
+    (out / "about.html").symlink_to(elsewhere / "keep.html")
+    before = tree_state(elsewhere, site)
+    report = build(site, out)
+    assert tree_state(elsewhere, site) == before
+    assert report.errors  # the folders in the way are said, not written through
+    assert all("symlink where the build needs a folder" in error for error in report.errors)
+    assert not (out / "about.html").is_symlink() and "About us" in (out / "about.html").read_text()
+
+
+def test_refusals_exit_2_with_one_line_and_touch_nothing(tmp_path: Path) -> None:
+    site = make_generated_site(tmp_path / "site")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("years of work")
+    cases = [
+        ([str(site), "-o", str(site / "dist")], "inside the site folder, where it would be served"),
+        ([str(site / "blog"), "-o", str(site)], "is inside the output folder"),
+        ([str(site), "-o", str(foreign)], "not empty and was not made by siteserve build"),
+        ([str(site), "-o", str(site)], "the site folder"),
+        ([str(site), "-o", str(foreign), "--force", "--layout", "nope"], "nope"),
+    ]
+    for argv, message in cases:
+        before = tree_state(tmp_path)
+        done = run_build(*argv)
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == ""
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("siteserve: error: "), done.stderr
+        assert message in lines[0]
+        assert tree_state(tmp_path) == before
+    # --force builds into the foreign folder, and leaves its own file alone.
+    done = run_build(str(site), "-o", str(foreign), "--force", "-j", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (foreign / "thesis.tex").read_text() == "years of work"
+    assert (foreign / "index.html").is_file()
+
+
+def test_a_hidden_output_folder_inside_the_site_is_fine(site: Path) -> None:
+    done = run_build(str(site), "-o", str(site / "_site"), "-j", "1")
+    assert done.returncode == 0, done.stderr
+    assert (site / "_site" / "index.html").is_file()
+    again = run_build(str(site), "-o", str(site / "_site"), "-j", "1")
+    assert "0 copied" in again.stdout and "_site" not in again.stdout.split("\n", 1)[1]
+
+
+def test_a_template_error_exits_1_and_names_file_and_line(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html.jinja").write_text('<a href="/broken">broken</a>')
+    (site / "broken.html.jinja").write_text("fine\n{{ nothing.here.at_all }}\n")
+    out = tmp_path / "out"
+    done = run_build(str(site), "-o", str(out))
+    assert done.returncode == 1
+    assert "broken.html.jinja:2: UndefinedError: 'nothing' is undefined (rendering /broken)" in (
+        done.stdout
+    )
+    assert (out / "index.html").is_file() and not (out / "broken.html").exists()
+
+
+def test_strict_turns_warnings_and_broken_links_into_a_failure(site: Path, tmp_path: Path) -> None:
+    assert run_build(str(site), "-o", str(tmp_path / "a")).returncode == 0
+    strict = run_build(str(site), "-o", str(tmp_path / "b"), "--strict")
+    assert strict.returncode == 1
+    assert "Warnings (2):" in strict.stdout and "Broken links (3):" in strict.stdout
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "index.html").write_text("<a href='/about.html'>about</a>")
+    (clean / "about.html").write_text("<a href='/'>home</a>")
+    assert run_build(str(clean), "-o", str(tmp_path / "c"), "--strict").returncode == 0
+
+
+def test_the_summary_lines(site: Path, tmp_path: Path) -> None:
+    done = run_build(str(site), "-o", str(tmp_path / "out"))
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"Built {site} into {tmp_path / 'out'} in ")
+    assert lines[1] == "  pages   12 (12 rendered, 0 unchanged)"
+    assert lines[2] == "  files   5 (5 copied, 0 unchanged)"
+    assert lines[3].startswith("  size    ") and lines[3].endswith("kB")
+    assert "  /blog/no-such-post  on /blog/first" in lines

@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from siteserve.build.jobs import Job, Outcome, Visit
 from siteserve.build.links import normalized
 from siteserve.build.manifest import Manifest, VisitRecord
 from siteserve.build.output import FileState, OutputFolder
-from siteserve.build.render import Job, Outcome, Visit
 from siteserve.build.site_files import SiteTree, SourceFile, path_digest
 from siteserve.site.resolver import url_for
 

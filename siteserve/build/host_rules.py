@@ -17,6 +17,7 @@ short (Cloudflare Pages reads at most 100 rules).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
@@ -38,6 +39,8 @@ REDIRECTS_FILE: Final = "_redirects"
 CLOUDFLARE_HEADER_RULES: Final = 100
 CLOUDFLARE_REDIRECTS: Final = 2000
 NOSNIFF: Final = ("X-Content-Type-Options", "nosniff")
+#: Paths of letters, digits and -._~ are their own URL (RFC 3986 section 2.3).
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9._~/-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,7 @@ class Redirect:
 
 def file_urls(out: str) -> tuple[str, ...]:
     """The URL paths a static host answers with the output file ``out``."""
-    path = "/" + quote(out)
+    path = "/" + (out if _UNRESERVED.fullmatch(out) else quote(out))
     folder, _, name = out.rpartition("/")
     urls = [path]
     if name == "index.html":
@@ -78,7 +81,10 @@ def deployed_cache_control(config: Config, rel: str) -> str:
 
 def static_headers(config: Config, rel: str) -> tuple[tuple[str, str], ...]:
     """What the live server adds to a static file's 200 beyond what any host sends."""
-    headers = [("Cache-Control", deployed_cache_control(config, rel)), NOSNIFF]
+    cache = deployed_cache_control(config, rel)
+    if not config.headers:  # the common case, once per file: no [headers] rules to apply
+        return (NOSNIFF,) if cache == DEVELOPMENT else (("Cache-Control", cache), NOSNIFF)
+    headers = [("Cache-Control", cache), NOSNIFF]
     return _without_host_defaults(apply_headers(headers, extra_headers(config, rel)))
 
 

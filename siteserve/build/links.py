@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
-from siteserve.site.page_context import url as site_url
 from siteserve.site.resolver import split_path, url_for
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -82,6 +81,10 @@ def internal_path(ref: str, base: str, host: str) -> str | None:
     parts = urlsplit(urljoin(f"http://{host}{base}", ref))
     if parts.scheme not in ("http", "https") or (parts.hostname or "") != host.lower():
         return None
+    # The pages' own url() helper: the one rule for encoding a path of the site
+    # (imported here, so that planning a build does not load the pages module).
+    from siteserve.site.page_context import url as site_url
+
     return normalized(site_url(parts.path or "/"))
 
 

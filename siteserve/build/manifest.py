@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,13 +58,16 @@ class VisitRecord:
     #: Kept as written; a record with one is never reused.
     problem: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, source_index: Callable[[tuple[str, int, int]], int]) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind}
         for name in ("status", "out", "location", "template", "file", "problem", "routes"):
             value = getattr(self, name)
             if value:
                 data[name] = value
-        for name in ("sources", "inputs", "links", "headers"):
+        if self.sources:
+            # Most pages share their layouts: each source is written once, in a table.
+            data["sources"] = [source_index(source) for source in self.sources]
+        for name in ("inputs", "links", "headers"):
             value = getattr(self, name)
             if value:
                 data[name] = [list(item) if isinstance(item, tuple) else item for item in value]
@@ -73,14 +77,14 @@ class VisitRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VisitRecord:
+    def from_json(cls, data: dict[str, Any], sources: list[tuple[str, int, int]]) -> VisitRecord:
         return cls(
             kind=str(data["kind"]),
             status=int(data.get("status", 0)),
             out=data.get("out"),
             location=data.get("location"),
             template=data.get("template"),
-            sources=[(str(d), int(s), int(m)) for d, s, m in data.get("sources", [])],
+            sources=[sources[index] for index in data.get("sources", [])],
             inputs=[str(name) for name in data.get("inputs", [])],
             links=[str(link) for link in data.get("links", [])],
             headers=[(str(n), str(v)) for n, v in data.get("headers", [])],
@@ -104,13 +108,20 @@ class Manifest:
     scanned: dict[str, tuple[int, int, list[str]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        table: dict[tuple[str, int, int], int] = {}
+
+        def index(source: tuple[str, int, int]) -> int:
+            return table.setdefault(source, len(table))
+
+        visits = {url: record.to_json(index) for url, record in sorted(self.visits.items())}
         return {
             "format": FORMAT,
             "made_by": f"siteserve build {__version__}",
             "note": "siteserve build's record of this folder; the next build reads it.",
             "settings": self.settings,
             "files": {rel: list(state) for rel, state in sorted(self.files.items())},
-            "visits": {url: record.to_json() for url, record in sorted(self.visits.items())},
+            "sources": [list(source) for source in table],
+            "visits": visits,
             "scanned": {rel: list(entry) for rel, entry in sorted(self.scanned.items())},
         }
 
@@ -126,11 +137,12 @@ def read_manifest(path: Path) -> Manifest:
         # Another format: the folder is still ours, but nothing in it can be reused.
         return Manifest(files=_files(data))
     try:
+        sources = [(str(d), int(s), int(m)) for d, s, m in data.get("sources", [])]
         return Manifest(
             settings=str(data.get("settings", "")),
             files=_files(data),
             visits={
-                str(url): VisitRecord.from_json(record)
+                str(url): VisitRecord.from_json(record, sources)
                 for url, record in dict(data.get("visits", {})).items()
             },
             scanned={

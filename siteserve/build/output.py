@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass
@@ -89,9 +90,12 @@ def check_folders(root: Path, out: Path, *, force: bool) -> Manifest | None:
     return None
 
 
+#: What a relative path of plain names never holds: an empty, "." or ".." part, NUL.
+_NOT_PLAIN = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|\x00")
+
+
 def is_relative_file_path(rel: str) -> bool:
-    parts = rel.split("/")
-    return bool(rel) and all(part not in ("", ".", "..") and "\0" not in part for part in parts)
+    return bool(rel) and _NOT_PLAIN.search(rel) is None
 
 
 class OutputFolder:
@@ -105,6 +109,8 @@ class OutputFolder:
     def path_of(self, rel: str) -> str:
         if not is_relative_file_path(rel):
             raise OutputError(f"not a path inside the output folder: {rel!r}")
+        if os.sep == "/":
+            return f"{self._root_text}/{rel}"
         return os.path.join(self._root_text, *rel.split("/"))
 
     def ensure_root(self) -> None:

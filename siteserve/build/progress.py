@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import IO, Protocol
 
 from rich.console import Console as RichConsole
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from siteserve.sizes import human_size
 
@@ -74,6 +73,8 @@ class BarProgress:
     """Two bars (pages, files) and the bytes written, drawn by rich, gone when done."""
 
     def __init__(self, console: RichConsole) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
         self._progress = Progress(
             TextColumn("{task.description:<6}"),
             BarColumn(),
@@ -83,8 +84,8 @@ class BarProgress:
             auto_refresh=False,
             transient=True,
         )
-        self._pages: TaskID = self._progress.add_task("pages", total=None, size="")
-        self._files: TaskID = self._progress.add_task("files", total=None, size="")
+        self._pages = self._progress.add_task("pages", total=None, size="")
+        self._files = self._progress.add_task("files", total=None, size="")
         self._last = 0.0
         self._progress.start()
 

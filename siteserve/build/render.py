@@ -22,16 +22,15 @@ import logging
 import math
 import os
 from collections.abc import AsyncIterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
 
 from siteserve.build import precompress
+from siteserve.build.jobs import NOT_FOUND_PAGE, Compress, Job, Outcome, Visit
 from siteserve.build.layout import canonical_url, decoded_path, page_output
 from siteserve.build.links import LinkFinder, internal_path
 from siteserve.build.manifest import VisitRecord
-from siteserve.build.output import FileState, OutputFolder
+from siteserve.build.output import OutputFolder
 from siteserve.build.redirect_page import redirect_page
 from siteserve.build.settings import BUILD_HOST, BuildSettings, site_config
 from siteserve.http import Headers, Request, Response
@@ -45,10 +44,6 @@ from siteserve.site.page_context import REDIRECT_CODES
 from siteserve.site.pages import Pages
 from siteserve.site.resolver import Resolver, split_path
 
-#: Where the not-found page is written: what GitHub Pages, Netlify, Cloudflare
-#: Pages and an ``error_page 404 /404.html`` in nginx serve for a missing URL.
-NOT_FOUND_PAGE: Final = "404.html"
-
 #: Response fields a host sets by itself (or that only mean something live).
 _NOT_REPEATED = frozenset(
     {
@@ -61,36 +56,6 @@ _NOT_REPEATED = frozenset(
         "accept-ranges",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Visit:
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotFoundPage:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Compress:
-    rel: str
-
-
-Job = Visit | NotFoundPage | Compress
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What a job did: the record of the URL (None for a compress job) and the files written."""
-
-    url: str
-    record: VisitRecord | None
-    #: (output path, state, bytes changed) of each file written.
-    written: list[tuple[str, FileState, bool]] = field(default_factory=list)
-    #: Relative paths of the files the page was made from (the caller adds their stats).
-    source_paths: list[str] = field(default_factory=list)
 
 
 class PinnedClock:

@@ -18,8 +18,8 @@ from siteserve.build.host_rules import (
     redirects_text,
     static_headers,
 )
+from siteserve.build.jobs import NOT_FOUND_PAGE
 from siteserve.build.output import OutputFolder
-from siteserve.build.render import NOT_FOUND_PAGE
 from siteserve.build.report import BuildReport
 from siteserve.config import Config
 

@@ -18,17 +18,18 @@ from dataclasses import dataclass, field
 from siteserve import __version__
 from siteserve.build.crawl import NOT_FOUND_KEY, Crawl, static_address
 from siteserve.build.findings import report_findings
+from siteserve.build.jobs import NOT_FOUND_PAGE, Compress, NotFoundPage, Outcome
 from siteserve.build.links import CSS_TYPES, HTML_TYPES, extract_links
 from siteserve.build.manifest import MARKER, Manifest, write_manifest
 from siteserve.build.output import OutputError, OutputFolder, check_folders, remove_stale
 from siteserve.build.progress import BuildProgress, Counts, NoProgress
-from siteserve.build.render import NOT_FOUND_PAGE, Compress, NotFoundPage, Outcome
 from siteserve.build.report import BuildReport
 from siteserve.build.rules import write_host_rules
 from siteserve.build.settings import BUILD_HOST, BuildSettings, available_cpus, site_config
 from siteserve.build.site_files import SiteTree, SourceFile, walk_site
 from siteserve.build.workers import PoolRunner, Runner, make_runner
 from siteserve.config import CONFIG_FILE, Config
+from siteserve.site import routes as route_table
 from siteserve.site.mime import content_type
 from siteserve.site.resolver import Resolver
 
@@ -241,8 +242,12 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
             (rel, (state.size, state.mtime_ns)) for rel, state in crawl.files.items()
         )
         write_manifest(settings.out, manifest)
-    for route_conflict in resolver.route_conflicts():
-        report.warn("routes", route_conflict)
+    routes = [
+        route_table.make_route(resolver.root, tuple(rel.split("/")), resolver.is_page_file)
+        for rel in tree.routes
+    ]
+    for conflict in route_table.conflicts(sorted(routes, key=lambda route: route.rank)):
+        report.warn("routes", conflict)
     report_findings(crawl, tree, config.build_paths, report)
     report.pages_unchanged = sum(
         1 for url in crawl.reused if crawl.visits[url].out and crawl.visits[url].kind != "file"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Final, Literal
 
 from siteserve.config import Config, ConfigError, build_config
-from siteserve.site.sessions import sessions_path
 
 #: ``html``: ``about.html.jinja`` is written as ``about.html``; ``folder``: as
 #: ``about/index.html``. See the README's "Deploy" section for which host wants which.
@@ -68,6 +67,8 @@ def site_config(root: Path) -> Config:
     """
     config = build_config(root, reload=False)
     if config.sessions is not None:
+        from siteserve.site.sessions import sessions_path
+
         sessions_path(config)  # the server's start-up check: refuses a served sessions file
     return replace(config, sessions=None, upload=False)
 

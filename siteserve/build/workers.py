@@ -19,10 +19,13 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.pool import Pool
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from siteserve.build.render import Job, Outcome, Renderer
+from siteserve.build.jobs import Job, Outcome
 from siteserve.build.settings import BuildSettings, available_cpus
+
+if TYPE_CHECKING:
+    from siteserve.build.render import Renderer
 
 #: Jobs sent to a worker at once: enough to pay for the round trip, few enough to
 #: keep every worker busy until the end.
@@ -66,6 +69,8 @@ class SerialRunner:
         if not self._jobs:
             return []
         if self._renderer is None:
+            from siteserve.build.render import Renderer
+
             self._renderer = Renderer(self._settings)
         batch = [self._jobs.popleft() for _ in range(min(MAX_CHUNK, len(self._jobs)))]
         return self._renderer.run(batch)
@@ -89,6 +94,8 @@ _renderer: Renderer | None = None
 
 
 def _start_worker(settings: BuildSettings) -> None:
+    from siteserve.build.render import Renderer
+
     global _renderer
     _renderer = Renderer(settings)
 
@@ -111,6 +118,9 @@ class PoolRunner:
     """Jobs in chunks on a pool of worker processes; outcomes come back through a queue."""
 
     def __init__(self, settings: BuildSettings, processes: int) -> None:
+        # Imported before the workers fork, so they share it instead of each importing it.
+        import siteserve.build.render  # noqa: F401
+
         context = multiprocessing.get_context(start_method())
         self.processes = processes
         self._pool: Pool = context.Pool(processes, _start_worker, (settings,))

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from siteserve.build.render import NotFoundPage, Renderer, Visit
+from siteserve.build.jobs import NotFoundPage, Visit
+from siteserve.build.render import Renderer
 from siteserve.build.settings import BuildSettings
 from tests.unit.page_support import write_site
 

@@ -20,9 +20,12 @@ from urllib.parse import urljoin, urlsplit
 from siteserve.site.resolver import split_path, url_for
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_SCRIPT_OPEN = re.compile(r"<script", re.IGNORECASE)
 _SCRIPT_BODY = re.compile(r"(<script\b[^>]*>).*?(</script\s*>)", re.DOTALL | re.IGNORECASE)
 _ATTRIBUTE = re.compile(
-    r"""[\s"'](href|src|srcset|poster|content)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""",
+    # The lookahead drops most positions at once: the names start with h, s, p or c.
+    r"""[\s"'](?=[hspc])(href|src|srcset|poster|content)\s*=\s*"""
+    r"""(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""",
     re.IGNORECASE,
 )
 _REFRESH = re.compile(r"^\s*\d*\s*[;,]\s*url\s*=\s*['\"]?([^'\"]+)", re.IGNORECASE)
@@ -36,7 +39,10 @@ CSS_TYPES = frozenset({"text/css"})
 
 
 def _html_refs(text: str) -> Iterator[str]:
-    text = _SCRIPT_BODY.sub(r"\1\2", _COMMENT.sub("", text))
+    if "<!--" in text:
+        text = _COMMENT.sub("", text)
+    if _SCRIPT_OPEN.search(text):
+        text = _SCRIPT_BODY.sub(r"\1\2", text)
     for match in _ATTRIBUTE.finditer(text):
         name = match.group(1).lower()
         value = html.unescape(match.group(2) or match.group(3) or match.group(4) or "")
@@ -56,6 +62,10 @@ def _html_refs(text: str) -> Iterator[str]:
 
 
 def _css_refs(text: str) -> Iterator[str]:
+    if "url(" not in text and "@import" not in text:
+        lowered = text.lower()  # URL( and @IMPORT are the same to CSS
+        if "url(" not in lowered and "@import" not in lowered:
+            return
     for pattern in (_CSS_URL, _CSS_IMPORT):
         for match in pattern.finditer(text):
             yield html.unescape(next((group for group in match.groups() if group), ""))

@@ -30,6 +30,7 @@ from siteserve.build.manifest import MARKER, Manifest, ManifestError, read_manif
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
 #: mtimes closer than this are the same (file systems keep different precisions).
 _MTIME_SLACK_NS = 1_000_000
 
@@ -168,10 +169,15 @@ class OutputFolder:
         Answers the file's state and whether it was written (an unchanged file keeps
         its mtime, so a deploy tool that compares dates sends nothing for it).
         """
-        current = self.state(rel)
-        if current is not None and current.size == len(data) and self._holds(rel, data):
-            return current, False
-        fd = self._open_for_writing(rel)
+        self._ensure_parent(rel)
+        try:
+            # A new file in one call; an existing one (or a link) is looked at first.
+            fd = os.open(self.path_of(rel), _NEW_FILE, 0o644)
+        except FileExistsError:
+            current = self.state(rel)
+            if current is not None and current.size == len(data) and self._holds(rel, data):
+                return current, False
+            fd = self._open_for_writing(rel)
         try:
             view = memoryview(data)
             while view:

@@ -33,6 +33,7 @@ from siteserve.build.manifest import VisitRecord
 from siteserve.build.output import OutputFolder
 from siteserve.build.redirect_page import redirect_page
 from siteserve.build.settings import BUILD_HOST, BuildSettings, site_config
+from siteserve.build.site_files import TreeSnapshot
 from siteserve.http import Headers, Request, Response
 from siteserve.http.response import FileBody
 from siteserve.site.app import Site
@@ -92,12 +93,14 @@ def build_request(url: str) -> Request:
 class Renderer:
     """A Site in this process, answering build jobs one at a time."""
 
-    def __init__(self, settings: BuildSettings) -> None:
+    def __init__(self, settings: BuildSettings, snapshot: TreeSnapshot | None = None) -> None:
         self.settings = settings
         self.config = config = site_config(settings.root)
         # One page at a time: render inline, never through the pages' thread pool.
         self.pages = Pages(config, workers=1, inline_budget=math.inf)
         self.pages.environment.globals["now"] = PinnedClock(settings.clock)
+        # Templates do not change during a build: no up-to-date check at every render.
+        self.pages.environment.auto_reload = False
         self.site = Site(config, page_handler=self.pages)
         # The folder holds still during a build: look for route files once, not per URL.
         self.site.resolver = self.resolver = Resolver(
@@ -105,6 +108,7 @@ class Renderer:
             follow_symlinks=config.follow_symlinks,
             render_globs=config.render,
             rescan_routes=False,
+            stat=os.stat if snapshot is None else snapshot,
         )
         self.root = self.site.root
         self._root_prefix = str(self.root).rstrip(os.sep) + os.sep

@@ -36,7 +36,7 @@ from siteserve.site.resolver import Resolver
 #: Static files copied between two looks at the workers' results.
 COPY_BATCH = 64
 #: Seconds between two progress counts.
-COUNT_INTERVAL = 0.1
+COUNT_INTERVAL = 0.25
 
 
 @dataclass(slots=True)
@@ -89,21 +89,26 @@ class _Build:
 
     def _runner(self) -> Runner:
         if self.runner is None:
-            self.runner = make_runner(self.settings)()
+            self.runner = make_runner(self.settings, self.tree.snapshot)()
         return self.runner
 
     def _pump(self) -> None:
-        """Copy files and keep the workers fed until both are done."""
+        """Copy files between looks at the workers, until both are done.
+
+        The workers' answers are taken as they come (a page's links are the next
+        jobs), a batch of copies is made in between, and with no copy left this
+        process waits for the workers.
+        """
         while True:
             jobs = self.crawl.take_jobs()
             if jobs:
                 self._runner().submit(jobs)
             runner = self.runner
-            if self.copies and (runner is None or not runner.hungry or not runner.busy):
-                self._copy_some()
             if runner is not None:
                 for outcome in runner.collect(wait=not self.copies):
                     self._done(outcome)
+            if self.copies:
+                self._copy_some()
             self._count()
             if not self.copies and not self.crawl.jobs and (runner is None or not runner.busy):
                 return
@@ -166,9 +171,11 @@ class _Build:
         for link in links:
             self.crawl.visit(link, address)
 
-    def _count(self, force: bool = False) -> None:
+    def _count(self) -> None:
+        if isinstance(self.progress, NoProgress):
+            return
         now = time.monotonic()
-        if not force and now - self._counted < COUNT_INTERVAL:
+        if now - self._counted < COUNT_INTERVAL:
             return
         self._counted = now
         crawl = self.crawl

@@ -14,6 +14,7 @@ compares them to know which pages need rendering again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -55,12 +56,43 @@ class SiteTree:
     files: dict[str, SourceFile] = field(default_factory=dict)
     #: Folder (relative, "" for the root) -> digest of its entries' names and types.
     folders: dict[str, str] = field(default_factory=dict)
+    #: What the walk saw, for the renderers' resolvers (see ``TreeSnapshot``).
+    snapshot: TreeSnapshot = field(default_factory=lambda: TreeSnapshot({}, {}))
 
     def folder_digest(self, rel: str) -> str:
         return self.folders.get(rel, "-")
 
     def routes_digest(self) -> str:
         return _digest("\n".join(sorted(self.routes)))
+
+
+class TreeSnapshot:
+    """``os.stat`` answered from the walk, for a resolver that looks at a folder holding still.
+
+    A name in a folder the walk listed is answered from what the walk saw; a name
+    the folder does not have is not there (no system call); anything else (a folder
+    the walk did not list, a name that differs only in case, which a case-insensitive
+    disk would find) is asked of the disk.
+    """
+
+    __slots__ = ("listings", "stats")
+
+    def __init__(
+        self, stats: dict[str, os.stat_result], listings: dict[str, frozenset[str]]
+    ) -> None:
+        self.stats = stats
+        self.listings = listings
+
+    def __call__(self, path: str | Path) -> os.stat_result:
+        text = str(path)
+        found = self.stats.get(text)
+        if found is not None:
+            return found
+        folder, _, name = text.rpartition(os.sep)
+        names = self.listings.get(folder)
+        if names is not None and name.casefold() not in names:
+            raise FileNotFoundError(errno.ENOENT, "not in the site", text)
+        return os.stat(text)
 
 
 def _digest(text: str) -> str:
@@ -114,6 +146,8 @@ class _Walk:
         except OSError:
             return
         kinds = []
+        self.tree.snapshot.listings[path] = frozenset(entry.name.casefold() for entry in entries)
+        self.tree.snapshot.stats[path] = info
         for entry in entries:
             try:
                 # One lstat per entry (d_type is not always there, and each call counts).
@@ -147,6 +181,7 @@ class _Walk:
             except OSError:
                 return  # a dangling link
         is_dir = stat.S_ISDIR(info.st_mode)
+        self.tree.snapshot.stats[entry.path] = info
         if is_link:
             # A served symlink: the resolver decides. A private one (a layout, data)
             # is followed only where a page could read it: inside the site, or anywhere

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from siteserve.build.jobs import Job, Outcome
 from siteserve.build.settings import BuildSettings, available_cpus
+from siteserve.build.site_files import TreeSnapshot
 
 if TYPE_CHECKING:
     from siteserve.build.render import Renderer
@@ -57,9 +58,10 @@ class Runner(Protocol):
 class SerialRunner:
     """Runs each job in this process, when it is collected."""
 
-    def __init__(self, settings: BuildSettings) -> None:
+    def __init__(self, settings: BuildSettings, snapshot: TreeSnapshot | None = None) -> None:
         self._renderer: Renderer | None = None
         self._settings = settings
+        self._snapshot = snapshot
         self._jobs: deque[Job] = deque()
 
     def submit(self, jobs: Sequence[Job]) -> None:
@@ -71,7 +73,7 @@ class SerialRunner:
         if self._renderer is None:
             from siteserve.build.render import Renderer
 
-            self._renderer = Renderer(self._settings)
+            self._renderer = Renderer(self._settings, self._snapshot)
         batch = [self._jobs.popleft() for _ in range(min(MAX_CHUNK, len(self._jobs)))]
         return self._renderer.run(batch)
 
@@ -93,11 +95,11 @@ class SerialRunner:
 _renderer: Renderer | None = None
 
 
-def _start_worker(settings: BuildSettings) -> None:
+def _start_worker(settings: BuildSettings, snapshot: TreeSnapshot | None) -> None:
     from siteserve.build.render import Renderer
 
     global _renderer
-    _renderer = Renderer(settings)
+    _renderer = Renderer(settings, snapshot)
 
 
 def _run_jobs(jobs: list[Job]) -> list[Outcome]:
@@ -117,13 +119,15 @@ def start_method() -> str:
 class PoolRunner:
     """Jobs in chunks on a pool of worker processes; outcomes come back through a queue."""
 
-    def __init__(self, settings: BuildSettings, processes: int) -> None:
+    def __init__(
+        self, settings: BuildSettings, processes: int, snapshot: TreeSnapshot | None = None
+    ) -> None:
         # Imported before the workers fork, so they share it instead of each importing it.
         import siteserve.build.render  # noqa: F401
 
         context = multiprocessing.get_context(start_method())
         self.processes = processes
-        self._pool: Pool = context.Pool(processes, _start_worker, (settings,))
+        self._pool: Pool = context.Pool(processes, _start_worker, (settings, snapshot))
         self._done: queue.SimpleQueue[list[Outcome] | BaseException] = queue.SimpleQueue()
         self._waiting: deque[Job] = deque()
         self._in_flight = 0
@@ -176,13 +180,19 @@ class PoolRunner:
         self._pool.join()
 
 
-def make_runner(settings: BuildSettings) -> Callable[[], Runner]:
-    """A factory for the build's runner: started when the first job needs it."""
+def make_runner(
+    settings: BuildSettings, snapshot: TreeSnapshot | None = None
+) -> Callable[[], Runner]:
+    """A factory for the build's runner: started when the first job needs it.
+
+    ``snapshot`` (the walk's view of the site) spares each renderer's resolver a
+    system call for every file it looks for.
+    """
     processes = settings.jobs or available_cpus()
 
     def start() -> Runner:
         if processes <= 1:
-            return SerialRunner(settings)
-        return PoolRunner(settings, processes)
+            return SerialRunner(settings, snapshot)
+        return PoolRunner(settings, processes, snapshot)
 
     return start

@@ -86,6 +86,7 @@ class _Build:
         ):
             self.copies.append(_Copy(plain, NOT_FOUND_PAGE))
         self._pump()
+        self._count(final=True)
 
     def _runner(self) -> Runner:
         if self.runner is None:
@@ -171,11 +172,11 @@ class _Build:
         for link in links:
             self.crawl.visit(link, address)
 
-    def _count(self) -> None:
+    def _count(self, *, final: bool = False) -> None:
         if isinstance(self.progress, NoProgress):
             return
         now = time.monotonic()
-        if now - self._counted < COUNT_INTERVAL:
+        if now - self._counted < COUNT_INTERVAL and not final:
             return
         self._counted = now
         crawl = self.crawl

@@ -640,7 +640,7 @@ OPTIONS: tuple[Option, ...] = (
         "how a page is named: `html` (the default) writes `about.html.jinja` as `about.html`,"
         " `folder` as `about/index.html`; see [Deploy](#deploy) for which host wants which",
         flags=("--layout",),
-        metavar="html|folder",
+        metavar="LAYOUT",
         table="build",
         group="Build",
         commands=("build",),
@@ -683,7 +683,7 @@ OPTIONS: tuple[Option, ...] = (
         Whole("jobs must be zero or more, not {value}"),
         0,
         "Processes that render pages [default: {default}].",
-        "processes that render pages; default one per CPU, `1` renders in the build's own",
+        "processes that render pages; default one per CPU (`1`: in the build's own process)",
         flags=("--jobs", "-j"),
         metavar="N",
         table=None,

@@ -1,16 +1,17 @@
-"""``siteserve build [DIR] [-o OUT]``: the command, options -> BuildSettings -> build_site.
+"""``siteserve build [DIR] [-o OUT]``: the command, options -> Config -> build_site.
 
-A refusal (OUT inside DIR, DIR inside OUT, a non-empty OUT no build made) or a
-bad siteserve.toml prints one line and exits with status 2, having touched
-nothing. Otherwise the summary is printed and the status is 1 when a template
-failed (or, with ``--strict``, for any warning or broken link), else 0.
+Its options are declared with every other in ``siteserve.options`` (those whose
+``commands`` name "build"), and its parameters are made from them as those of
+``siteserve DIR`` are. A refusal (OUT inside DIR, DIR inside OUT, a non-empty OUT
+no build made) or a bad option prints one line and exits with status 2, having
+touched nothing. Otherwise the summary is printed, and the status is 1 when a
+template failed (or, with ``--strict``, for any warning or broken link), else 0.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
 import typer
 from rich.text import Text
@@ -19,15 +20,14 @@ from siteserve.build.output import BuildRefused
 from siteserve.build.progress import progress_for
 from siteserve.build.report import BuildReport
 from siteserve.build.run import build_site
-from siteserve.build.settings import BuildSettings, build_clock
-from siteserve.config import ConfigError
+from siteserve.build.settings import BuildSettings, Layout, build_clock
+from siteserve.cli import GroupedCommand, signature
+from siteserve.config import ConfigError, build_config
 from siteserve.console import Console
+from siteserve.options import BUILD_FOLDER_HELP, HELP_FLAGS, for_command, on_command_line
 
-
-class LayoutName(StrEnum):
-    html = "html"
-    folder = "folder"
-
+#: The options ``siteserve build`` takes on its command line.
+BUILD_OPTIONS = on_command_line(for_command("build"))
 
 EXAMPLES = """\
 Examples:
@@ -40,85 +40,49 @@ Examples:
   siteserve build site --strict   exit 1 on any warning or broken link (for CI)
 
 Upload OUT as it is: it holds _headers and _redirects for Netlify and Cloudflare
-Pages, and 404.html for every host. [build] paths = [...] in siteserve.toml lists
-pages no link leads to. To serve a folder named build: siteserve serve build.
+Pages, and 404.html for every host. [build] in siteserve.toml may hold layout,
+precompress, strict and paths = [...], the pages no link leads to. To serve a folder
+named build: siteserve serve build.
 """
 
 build_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": list(HELP_FLAGS)},
 )
 
 
-@build_app.command(
-    help="Write the site as plain files for any static host: pages rendered, files copied.",
-    epilog=EXAMPLES,
-)
-def build_command(
-    folder: Annotated[
-        Path, typer.Argument(metavar="DIR", help="The site folder.", show_default=True)
-    ] = Path("."),
-    output: Annotated[
-        Path,
-        typer.Option("--output", "-o", metavar="OUT", help="Where to write the site."),
-    ] = Path("dist"),
-    force: Annotated[
-        bool,
-        typer.Option("--force", help="Write into a non-empty OUT that no build made."),
-    ] = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Exit 1 on any warning or broken link.")
-    ] = False,
-    precompress: Annotated[
-        bool,
-        typer.Option("--precompress", help="Also write .gz and .br next to each text file."),
-    ] = False,
-    layout: Annotated[
-        LayoutName,
-        typer.Option(
-            "--layout",
-            help="html: about.html.jinja -> about.html (/about and /about.html on nginx"
-            " try_files, GitHub Pages, Netlify, Cloudflare Pages); folder: -> about/index.html"
-            " (/about/ on every host, python -m http.server too).",
-            case_sensitive=False,
-        ),
-    ] = LayoutName.html,
-    jobs: Annotated[
-        int,
-        typer.Option(
-            "--jobs",
-            "-j",
-            metavar="N",
-            help="Processes that render pages [default: one per CPU].",
-            show_default=False,
-            min=0,
-        ),
-    ] = 0,
-) -> int:
-    if not folder.is_dir():
-        what = "not a folder" if folder.exists() else "folder not found"
-        raise ConfigError(f"{what}: {folder}")
+def build_command(folder: Path, **given: Any) -> int:
+    """Write the site as plain files for any static host: pages rendered, files copied."""
+    # A flag that was not given is None, so a value in siteserve.toml stands.
+    options = {option.name: option.cli_value(given[option.name]) for option in BUILD_OPTIONS}
+    config = build_config(folder, **{**options, "reload": False})
+    layout: Layout = "folder" if config.layout == "folder" else "html"
     settings = BuildSettings(
-        root=folder.resolve(),
-        out=output.resolve(),
-        layout=layout.value,
-        force=force,
-        strict=strict,
-        precompress=precompress,
-        jobs=jobs,
+        root=config.root,
+        out=Path(config.output).expanduser().resolve(),
+        layout=layout,
+        force=config.force,
+        strict=config.strict,
+        precompress=config.precompress,
+        jobs=config.jobs,
         clock=build_clock(),
+        options=tuple((name, value) for name, value in options.items() if value is not None),
     )
     console = Console()
-    progress = progress_for(console.rich)
     try:
-        report = build_site(settings, progress)
+        report = build_site(settings, progress_for(console.rich))
     except BuildRefused as refusal:
         raise ConfigError(str(refusal)) from None
     print_summary(console, report)
-    return report.exit_status(strict=strict)
+    return report.exit_status(strict=settings.strict)
 
+
+build_command.__signature__ = signature(  # type: ignore[attr-defined]
+    BUILD_OPTIONS, folder_help=BUILD_FOLDER_HELP
+)
+build_app.command(cls=GroupedCommand, help=build_command.__doc__, epilog=EXAMPLES)(build_command)
 
 _HEADINGS = {"Warnings": "yellow", "Broken": "yellow", "Errors": "bold red"}
 

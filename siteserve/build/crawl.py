@@ -47,6 +47,9 @@ class Crawl:
     previous: Manifest | None
     #: URL -> the static file served there (its own name, a folder's index, a clean URL).
     static_urls: dict[str, SourceFile] = field(default_factory=dict)
+    #: URL -> a file of siteserve's own that the server answers where the site has none
+    #: (``/favicon.ico``, ``/__siteserve/highlight.css``): written as files too.
+    fallbacks: dict[str, SourceFile] = field(default_factory=dict)
     visits: dict[str, VisitRecord] = field(default_factory=dict)
     pending: set[str] = field(default_factory=set)
     jobs: list[Job] = field(default_factory=list)
@@ -68,6 +71,8 @@ class Crawl:
 
     def visit(self, link: str, page: str | None) -> None:
         """Make sure ``link`` (found on ``page``; None for a start URL) is answered."""
+        if link in self.fallbacks:
+            return
         url = normalized(link)
         if page is not None:
             self.edges.append(Edge(page, url or link, unservable=url is None))
@@ -177,7 +182,7 @@ class Crawl:
         for _ in range(MAX_HOPS):
             if url is None:
                 return False
-            if url in self.static_urls:
+            if url in self.static_urls or url in self.fallbacks:
                 return True
             record = self.visits.get(url)
             if record is None:

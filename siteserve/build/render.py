@@ -32,18 +32,18 @@ from siteserve.build.links import LinkFinder, internal_path
 from siteserve.build.manifest import VisitRecord
 from siteserve.build.output import OutputFolder
 from siteserve.build.redirect_page import redirect_page
-from siteserve.build.settings import BUILD_HOST, BuildSettings, site_config
+from siteserve.build.settings import BUILD_HOST, BuildSettings, site_resolver
 from siteserve.build.site_files import TreeSnapshot
 from siteserve.http import Headers, Request, Response
 from siteserve.http.response import FileBody
 from siteserve.site.app import Site
 from siteserve.site.errors import site_not_found_page
-from siteserve.site.jinja_env import note_input
+from siteserve.site.jinja_env import mark_volatile
 from siteserve.site.mime import content_type
 from siteserve.site.names import is_route_name
 from siteserve.site.page_context import REDIRECT_CODES
 from siteserve.site.pages import Pages
-from siteserve.site.resolver import Resolver, split_path
+from siteserve.site.resolver import split_path
 
 #: Response fields a host sets by itself (or that only mean something live).
 _NOT_REPEATED = frozenset(
@@ -66,7 +66,7 @@ class PinnedClock:
         self._utc = datetime.fromtimestamp(instant, UTC)
 
     def __call__(self, utc: bool = False) -> datetime:
-        note_input("now")
+        mark_volatile("now")
         return self._utc if utc else self._utc.astimezone()
 
 
@@ -95,20 +95,18 @@ class Renderer:
 
     def __init__(self, settings: BuildSettings, snapshot: TreeSnapshot | None = None) -> None:
         self.settings = settings
-        self.config = config = site_config(settings.root)
+        self.config = config = settings.site_config()
         # One page at a time: render inline, never through the pages' thread pool.
         self.pages = Pages(config, workers=1, inline_budget=math.inf)
         self.pages.environment.globals["now"] = PinnedClock(settings.clock)
         # Templates do not change during a build: no up-to-date check at every render.
         self.pages.environment.auto_reload = False
-        self.site = Site(config, page_handler=self.pages)
-        # The folder holds still during a build: look for route files once, not per URL.
-        self.site.resolver = self.resolver = Resolver(
-            config.root,
-            follow_symlinks=config.follow_symlinks,
-            render_globs=config.render,
-            rescan_routes=False,
-            stat=os.stat if snapshot is None else snapshot,
+        # watched: nothing changes under a build, so nothing is asked of the disk twice.
+        self.site = Site(config, pages=self.pages, watched=True)
+        # The folder holds still: route files looked for once, and (with the walk's
+        # snapshot) no system call for a file the resolver tries that is not there.
+        self.site.resolver = self.resolver = site_resolver(
+            config, stat=os.stat if snapshot is None else snapshot
         )
         self.root = self.site.root
         self._root_prefix = str(self.root).rstrip(os.sep) + os.sep

@@ -1,4 +1,10 @@
-"""Writing ``_headers`` and ``_redirects`` for what a finished crawl put in the output."""
+"""Writing the hosts' files for what a finished crawl put in the output.
+
+``_headers`` and ``_redirects`` (Netlify, Cloudflare Pages), and an empty
+``.nojekyll``: GitHub Pages, when it publishes a branch, runs Jekyll first, which
+drops every name starting with ``_`` (``__siteserve/highlight.css``) unless that
+file is there.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ from siteserve.build.output import OutputFolder
 from siteserve.build.report import BuildReport
 from siteserve.config import Config
 
+NO_JEKYLL = ".nojekyll"
+
 
 def served_files(config: Config, crawl: Crawl) -> list[Served]:
     """Every file of the output with the URLs a host answers with it and its headers."""
@@ -41,7 +49,7 @@ def served_files(config: Config, crawl: Crawl) -> list[Served]:
     served = list(pages.values())
     siblings = (".gz", ".br")
     for rel in crawl.files:
-        if rel in pages or (rel.endswith(siblings) and rel[:-3] in crawl.files):
+        if rel in pages or rel == NO_JEKYLL or (rel.endswith(siblings) and rel[:-3] in crawl.files):
             continue
         served.append(Served(rel, file_urls(rel), static_headers(config, rel)))
     return sorted(served, key=lambda entry: entry.out)
@@ -59,6 +67,7 @@ def page_redirects(crawl: Crawl) -> list[Redirect]:
 def write_host_rules(
     config: Config, crawl: Crawl, output: OutputFolder, report: BuildReport
 ) -> None:
+    crawl.files[NO_JEKYLL], _ = output.write(NO_JEKYLL, b"")
     rules = header_rules(served_files(config, crawl))
     if rules:
         state, _ = output.write(HEADERS_FILE, headers_text(rules).encode())

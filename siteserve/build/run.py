@@ -11,6 +11,7 @@ and the report makes the exit status 1.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,11 +26,17 @@ from siteserve.build.output import OutputError, OutputFolder, check_folders, rem
 from siteserve.build.progress import BuildProgress, Counts, NoProgress
 from siteserve.build.report import BuildReport
 from siteserve.build.rules import write_host_rules
-from siteserve.build.settings import BUILD_HOST, BuildSettings, available_cpus, site_config
+from siteserve.build.settings import (
+    BUILD_HOST,
+    BuildSettings,
+    available_cpus,
+    site_resolver,
+)
 from siteserve.build.site_files import SiteTree, SourceFile, walk_site
 from siteserve.build.workers import PoolRunner, Runner, make_runner
 from siteserve.config import CONFIG_FILE, Config
 from siteserve.site import routes as route_table
+from siteserve.site.fallback_files import FALLBACKS, fallback_file
 from siteserve.site.mime import content_type
 from siteserve.site.resolver import Resolver
 
@@ -66,12 +73,14 @@ class _Build:
             crawl.jobs.append(NotFoundPage())
         for url in ["/", *self.tree.page_urls]:
             crawl.visit(url, None)
-        for path in self.config.build_paths:
+        for path in self.config.paths:
             crawl.visit(path if path.startswith("/") else "/" + path, None)
         for source in self.tree.static:
             if source.rel != NOT_FOUND_PAGE:  # the not-found page's job writes that one
                 self.copies.append(_Copy(source, source.rel))
             self._scan(source)
+        for source in crawl.fallbacks.values():
+            self.copies.append(_Copy(source, source.rel))
         self._pump()
         # Found by the crawl: route files served as files (``/files/[name].txt``), and a
         # 404.html too big to be the error page (the server serves it as a file then).
@@ -196,6 +205,21 @@ class _Build:
             runner.close()
 
 
+def fallback_sources(
+    resolver: Resolver, static_urls: dict[str, SourceFile]
+) -> dict[str, SourceFile]:
+    """siteserve's own files the server answers where the site has none (its favicon, the
+    stylesheet of Markdown code blocks), as files to copy to the same URL."""
+    found: dict[str, SourceFile] = {}
+    for url in FALLBACKS:
+        ours = fallback_file(url)
+        if ours is None or url in static_urls or resolver.resolve(url).kind != "not_found":
+            continue
+        info = os.stat(ours[0])
+        found[url] = SourceFile(url.lstrip("/"), info.st_size, info.st_mtime_ns, str(ours[0]))
+    return found
+
+
 def settings_digest(settings: BuildSettings, config: Config) -> str:
     """What every page depends on: a change here renders every page again."""
     digest = hashlib.sha256()
@@ -218,17 +242,16 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
     """Build the site; raises ``BuildRefused`` or ``ConfigError`` before writing anything."""
     started = time.perf_counter()
     report = BuildReport(root=str(settings.root), out=str(settings.out))
-    config = site_config(settings.root)
+    config = settings.site_config()
     previous = check_folders(settings.root, settings.out, force=settings.force)
-    resolver = Resolver(
-        config.root, follow_symlinks=config.follow_symlinks, render_globs=config.render
-    )
+    resolver = site_resolver(config)
     tree = walk_site(resolver.root, resolver, skip=settings.out)
     digest = settings_digest(settings, config)
     reusable = previous if previous is not None and previous.settings == digest else None
     output = OutputFolder(settings.out)
     output.ensure_root()
     crawl = Crawl(tree, output, reusable)
+    crawl.fallbacks = fallback_sources(resolver, crawl.static_urls)
     build = _Build(settings, config, tree, crawl, output, report, progress or NoProgress())
     interrupted = True
     try:
@@ -256,7 +279,7 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
     ]
     for conflict in route_table.conflicts(sorted(routes, key=lambda route: route.rank)):
         report.warn("routes", conflict)
-    report_findings(crawl, tree, config.build_paths, report)
+    report_findings(crawl, tree, config.paths, report)
     report.pages_unchanged = sum(
         1 for url in crawl.reused if crawl.visits[url].out and crawl.visits[url].kind != "file"
     )

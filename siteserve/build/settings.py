@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Literal
 
 from siteserve.config import Config, ConfigError, build_config
+from siteserve.site.layouts import LayoutRules
+from siteserve.site.resolver import Resolver
 
 #: ``html``: ``about.html.jinja`` is written as ``about.html``; ``folder``: as
 #: ``about/index.html``. See the README's "Deploy" section for which host wants which.
@@ -43,6 +46,11 @@ class BuildSettings:
     jobs: int = 0
     #: The instant ``now()`` answers in every page (seconds since the epoch).
     clock: float = 0.0
+    #: The options given on the command line (name, value), for every worker's Config.
+    options: tuple[tuple[str, object], ...] = ()
+
+    def site_config(self) -> Config:
+        return site_config(self.root, dict(self.options))
 
 
 def build_clock(environ: dict[str, str] | None = None) -> float:
@@ -57,20 +65,33 @@ def build_clock(environ: dict[str, str] | None = None) -> float:
         raise ConfigError(message) from None
 
 
-def site_config(root: Path) -> Config:
+def site_config(root: Path, options: dict[str, object] | None = None) -> Config:
     """The site's Config as the live server reads it, with what a build cannot use off.
 
     Live reload is off (no script injected, no watcher), uploads are off (a static
     host takes none), and sessions live in memory: a build renders with an empty
     session and writes nothing outside its output folder, not even a sessions file.
-    A sessions file configured where it would be served is refused, as the server does.
+    (A sessions file configured where it would be served is refused by build_config,
+    as the server refuses it.)
     """
-    config = build_config(root, reload=False)
-    if config.sessions is not None:
-        from siteserve.site.sessions import sessions_path
-
-        sessions_path(config)  # the server's start-up check: refuses a served sessions file
+    config = build_config(root, **{**(options or {}), "reload": False})
     return replace(config, sessions=None, upload=False)
+
+
+def site_resolver(
+    config: Config, *, stat: Callable[[str | Path], os.stat_result] = os.stat
+) -> Resolver:
+    """A resolver with the Site's rules (``Site`` makes its own the same way), for a folder
+    that holds still during the build: route files are looked for once, and ``stat`` may
+    answer from the build's walk of the folder."""
+    return Resolver(
+        config.root,
+        follow_symlinks=config.follow_symlinks,
+        render_globs=config.render,
+        markdown=LayoutRules(config.markdown),
+        rescan_routes=False,
+        stat=stat,
+    )
 
 
 def available_cpus() -> int:

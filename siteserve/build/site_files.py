@@ -21,6 +21,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from siteserve.site.layouts import MARKDOWN_SUFFIX
 from siteserve.site.names import (
     is_route_name,
     is_template_source,
@@ -209,6 +210,13 @@ class _Walk:
             self.tree.page_urls.extend(page_urls(parts, name))
         else:
             self.tree.static.append(source)
+            if name.endswith(MARKDOWN_SUFFIX) and self._markdown_page(entry.path):
+                # A Markdown page is served both ways: as itself, and rendered at its stem.
+                stem = name[: -len(MARKDOWN_SUFFIX)]
+                self.tree.page_urls.extend(page_urls(parts, f"{stem}.html"))
+
+    def _markdown_page(self, path: str) -> bool:
+        return self.resolver.markdown is not None and self.resolver.is_markdown_page(Path(path))
 
     def _private_link_allowed(self, path: str) -> bool:
         if self.resolver.follow_symlinks:

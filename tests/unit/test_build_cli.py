@@ -12,7 +12,38 @@ import pytest
 
 from siteserve import cli
 from siteserve.config import ConfigError, build_config
+from siteserve.options import markdown_table
 from siteserve.server import runner
+
+
+@pytest.mark.parametrize(
+    ("words", "name", "expected"),
+    [
+        (["-o", "public"], "output", "public"),
+        (["--layout", "folder"], "layout", "folder"),
+        (["--precompress"], "precompress", True),
+        (["--strict"], "strict", True),
+        (["--force"], "force", True),
+        (["-j", "3"], "jobs", 3),
+        (["--drafts"], "drafts", True),
+    ],
+)
+def test_each_build_flag_reaches_build_config(
+    words: list[str], name: str, expected: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from siteserve.build import cli as build_cli
+
+    calls: list[dict[str, Any]] = []
+
+    def record(root: Path, **options: Any) -> None:
+        calls.append(options)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(build_cli, "build_config", record)
+    assert cli.main(["build", str(tmp_path), *words]) == 2
+    assert calls[0][name] == expected and calls[0]["reload"] is False
+    # Not given: None, so a value in siteserve.toml stands.
+    assert all(value is None for key, value in calls[0].items() if key not in (name, "reload"))
 
 
 @pytest.fixture
@@ -53,12 +84,30 @@ def test_build_help_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "siteserve build" in capsys.readouterr().out  # the serve help points to build
 
 
-def test_build_paths_in_siteserve_toml(tmp_path: Path) -> None:
-    (tmp_path / "siteserve.toml").write_text('[build]\npaths = ["/a", "b/c"]\n')
-    assert build_config(tmp_path).build_paths == ("/a", "b/c")
+def test_the_build_table_of_siteserve_toml(tmp_path: Path) -> None:
+    (tmp_path / "siteserve.toml").write_text(
+        '[build]\npaths = ["/a", "b/c"]\nlayout = "folder"\nprecompress = true\n'
+    )
+    config = build_config(tmp_path)
+    assert (config.paths, config.layout, config.precompress) == (("/a", "b/c"), "folder", True)
+    # The command line wins over the file, as for every option.
+    assert build_config(tmp_path, layout="html").layout == "html"
     (tmp_path / "siteserve.toml").write_text('[build]\npaths = "/a"\n')
-    with pytest.raises(ConfigError, match=r"build\.paths must be a list of strings"):
+    with pytest.raises(ConfigError, match=r"build\.paths must be a list"):
         build_config(tmp_path)
     (tmp_path / "siteserve.toml").write_text("[build]\nlayout = 'x'\n")
-    with pytest.raises(ConfigError, match=r"unknown key build\.layout"):
+    with pytest.raises(ConfigError, match="layout must be html or folder, not 'x'"):
         build_config(tmp_path)
+    (tmp_path / "siteserve.toml").write_text("[build]\nnope = 1\n")
+    with pytest.raises(ConfigError, match=r"unknown key build\.nope"):
+        build_config(tmp_path)
+
+
+def test_readme_build_options_table_is_the_declared_one() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    deploy = readme.index("## Deploy")
+    start = readme.index("| option |", deploy)
+    assert readme[start : readme.index("\n\n", start)] == markdown_table("build"), (
+        "README.md's build options table differs from siteserve/options.py: paste the output"
+        " of markdown_table('build') into its Deploy section"
+    )

@@ -109,9 +109,14 @@ def test_help_lists_the_options_under_their_headings(capsys: pytest.CaptureFixtu
         at = text.index(f"{option.flags[0]} ")
         before = text.rindex(f"\n{option.group}:\n", 0, at)
         assert all(f"\n{other}:\n" not in text[before + 1 : at] for other in groups)
-    assert "[server], [limits], [site], [headers] and [markdown] tables" in " ".join(text.split())
+    assert "[server], [build], [limits], [site], [headers] and [markdown] tables" in " ".join(
+        text.split()
+    )
 
 
 def test_every_declared_option_is_reachable() -> None:
     # The CLI takes what has flags; siteserve.toml what has a table (test_config checks those).
-    assert {o.name for o in cli.SERVE_OPTIONS} == {o.name for o in OPTIONS if o.flags}
+    from siteserve.build.cli import BUILD_OPTIONS
+
+    on_cli = {o.name for o in cli.SERVE_OPTIONS} | {o.name for o in BUILD_OPTIONS}
+    assert on_cli == {o.name for o in OPTIONS if o.flags}

@@ -150,17 +150,19 @@ def test_names_and_flags_are_unique_and_well_spelled() -> None:
 
 
 def test_toml_tables_lists_the_options_tables_then_the_others() -> None:
-    assert toml_tables() == ("server", *OTHER_TABLES)
+    assert toml_tables() == ("server", "build", *OTHER_TABLES)
 
 
-def test_every_option_is_on_the_serve_command_for_now() -> None:
-    assert for_command("serve") == OPTIONS
-    assert for_command("build") == ()
+def test_every_option_is_on_the_serve_or_the_build_command() -> None:
+    build_only = {"output", "layout", "precompress", "strict", "force", "jobs", "paths"}
+    assert {o.name for o in for_command("serve")} == {o.name for o in OPTIONS} - build_only
+    assert {o.name for o in for_command("build")} == build_only | {"drafts"}
     on_cli = on_command_line(OPTIONS)
     assert {o.name for o in OPTIONS} - {o.name for o in on_cli} == {
         "render",
         "strict_undefined",
         "sessions",
+        "paths",
     }
 
 

@@ -20,7 +20,6 @@ from typing import Literal
 from urllib.parse import quote, unquote_to_bytes
 
 from siteserve.site import routes as route_table
-from siteserve.site.front_matter import FrontMatterError, split
 from siteserve.site.layouts import MARKDOWN_SUFFIX, LayoutRules
 from siteserve.site.names import (
     INDEX_NAMES,
@@ -203,6 +202,10 @@ class Resolver:
         """
         if self.markdown is None:
             return False
+        # Imported here: front matter means YAML and Jinja, which a site without Markdown
+        # (and a build with nothing to render) need not load.
+        from siteserve.site.front_matter import FrontMatterError, split
+
         try:
             with open(path, encoding="utf-8", errors="replace", newline="") as handle:
                 meta = split(handle.read(), str(path)).meta

@@ -60,6 +60,8 @@ class Crawl:
     route_copies: dict[str, SourceFile] = field(default_factory=dict)
     reused: set[str] = field(default_factory=set)
     rendered: set[str] = field(default_factory=set)
+    #: Whether a worker wrote a file whose bytes changed (a page, a compressed sibling).
+    wrote: bool = False
     _sources: dict[str, SourceFile] | None = None
 
     def __post_init__(self) -> None:
@@ -91,8 +93,9 @@ class Crawl:
 
     def done(self, outcome: Outcome) -> None:
         """A worker's answer: note what it wrote, then follow what it links to."""
-        for rel, state, _ in outcome.written:
+        for rel, state, changed in outcome.written:
             self.files[rel] = state
+            self.wrote = self.wrote or changed
         record = outcome.record
         if record is None:
             return

@@ -25,6 +25,7 @@ from siteserve.build.host_rules import (
     static_headers,
 )
 from siteserve.build.jobs import NOT_FOUND_PAGE
+from siteserve.build.manifest import Manifest
 from siteserve.build.output import OutputFolder
 from siteserve.build.report import BuildReport
 from siteserve.config import Config
@@ -64,6 +65,9 @@ def page_redirects(crawl: Crawl) -> list[Redirect]:
     return redirects
 
 
+RULE_FILES = (NO_JEKYLL, HEADERS_FILE, REDIRECTS_FILE)
+
+
 def write_host_rules(
     config: Config, crawl: Crawl, output: OutputFolder, report: BuildReport
 ) -> None:
@@ -72,21 +76,47 @@ def write_host_rules(
     if rules:
         state, _ = output.write(HEADERS_FILE, headers_text(rules).encode())
         crawl.files[HEADERS_FILE] = state
-        if len(rules) > CLOUDFLARE_HEADER_RULES:
-            report.notes.append(
-                f"{HEADERS_FILE} has {len(rules)} rules; Cloudflare Pages reads the first"
-                f" {CLOUDFLARE_HEADER_RULES}"
-            )
     redirects = page_redirects(crawl)
     if redirects:
-        text = redirects_text(redirects)
-        state, _ = output.write(REDIRECTS_FILE, text.encode())
+        state, _ = output.write(REDIRECTS_FILE, redirects_text(redirects).encode())
         crawl.files[REDIRECTS_FILE] = state
-        count = text.count("\n") - 2
-        if count > CLOUDFLARE_REDIRECTS:
+    rule_notes(crawl, output, report)
+
+
+def keep_host_rules(
+    crawl: Crawl, output: OutputFolder, previous: Manifest, report: BuildReport
+) -> bool:
+    """A build that changed nothing keeps the rule files of the last one, as they are.
+
+    False (write them again) when one of them is not the file the last build wrote.
+    """
+    kept = {}
+    for name in RULE_FILES:
+        recorded = previous.files.get(name)
+        state = output.state(name)
+        if recorded is None and name != NO_JEKYLL:
+            continue
+        if state is None or (state.size, state.mtime_ns) != recorded:
+            return False
+        kept[name] = state
+    crawl.files.update(kept)
+    rule_notes(crawl, output, report)
+    return True
+
+
+def rule_notes(crawl: Crawl, output: OutputFolder, report: BuildReport) -> None:
+    """What the summary says about the rule files and the not-found page."""
+    for name, limit in (
+        (HEADERS_FILE, CLOUDFLARE_HEADER_RULES),
+        (REDIRECTS_FILE, CLOUDFLARE_REDIRECTS),
+    ):
+        if name not in crawl.files:
+            continue
+        with open(output.path_of(name), encoding="utf-8") as handle:
+            count = sum(1 for line in handle if line.startswith("/"))
+        if count > limit:
             report.notes.append(
-                f"{REDIRECTS_FILE} has {count} rules; Cloudflare Pages reads the first"
-                f" {CLOUDFLARE_REDIRECTS}"
+                f"{name} has {count} rules; Cloudflare Pages reads the first {limit}"
             )
     not_found = crawl.visits.get(NOT_FOUND_KEY)
     if not_found is not None and not_found.out and not_found.template != NOT_FOUND_PAGE:

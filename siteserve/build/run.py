@@ -25,7 +25,7 @@ from siteserve.build.manifest import MARKER, Manifest, write_manifest
 from siteserve.build.output import OutputError, OutputFolder, check_folders, remove_stale
 from siteserve.build.progress import BuildProgress, Counts, NoProgress
 from siteserve.build.report import BuildReport
-from siteserve.build.rules import write_host_rules
+from siteserve.build.rules import RULE_FILES, keep_host_rules, write_host_rules
 from siteserve.build.settings import (
     BUILD_HOST,
     BuildSettings,
@@ -253,7 +253,7 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
     crawl = Crawl(tree, output, reusable)
     crawl.fallbacks = fallback_sources(resolver, crawl.static_urls)
     build = _Build(settings, config, tree, crawl, output, report, progress or NoProgress())
-    interrupted = True
+    interrupted, unchanged = True, False
     try:
         build.run()
         interrupted = False
@@ -265,14 +265,27 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
             # Keep every file either build wrote on record, so none is left unowned.
             manifest.files = dict(previous.files) if previous is not None else {}
         else:
-            write_host_rules(config, crawl, output, report)
             stale = set(previous.files) - set(crawl.files) if previous is not None else set()
-            stale.discard(MARKER)
-            report.removed = len(remove_stale(output, sorted(stale)))
+            stale -= {MARKER, *RULE_FILES}
+            # Nothing rendered, copied or gone: the rule files and the marker stay as they are.
+            unchanged = (
+                reusable is not None
+                and not crawl.rendered
+                and not crawl.wrote
+                and report.files_copied == 0
+                and not stale
+                and keep_host_rules(crawl, output, reusable, report)
+            )
+            if not unchanged:
+                write_host_rules(config, crawl, output, report)
+                stale = set(previous.files) - set(crawl.files) if previous is not None else set()
+                stale.discard(MARKER)
+                report.removed = len(remove_stale(output, sorted(stale)))
         manifest.files.update(
             (rel, (state.size, state.mtime_ns)) for rel, state in crawl.files.items()
         )
-        write_manifest(settings.out, manifest)
+        if interrupted or not unchanged:
+            write_manifest(settings.out, manifest)
     routes = [
         route_table.make_route(resolver.root, tuple(rel.split("/")), resolver.is_page_file)
         for rel in tree.routes

@@ -1,0 +1,57 @@
+"""siteserve as an ASGI 3 application, for production servers (uvicorn, granian, gunicorn).
+
+    SITESERVE_ROOT=/srv/mysite uvicorn siteserve.asgi:app
+    application = siteserve.asgi.create_app("/srv/mysite", upload=True)
+
+``app`` reads the folder from ``SITESERVE_ROOT`` and its ``siteserve.toml``
+when the server starts it, and ``create_app`` takes the folder and options
+named like the ``Config`` fields (``siteserve.options``): both build their
+Config with ``config.build_config``, so validation and error messages are the
+CLI's. Live reload is not available here (a production server has no file
+watcher and no reload socket); everything else is the built-in server's own
+stack (``assemble.build_app``), reached through ``asgi.app.SiteserveAsgi``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from siteserve.asgi.app import SiteserveAsgi
+from siteserve.config import Config, ConfigError, build_config
+
+__all__ = ["ROOT_VARIABLE", "SiteserveAsgi", "app", "asgi_config", "create_app"]
+
+#: The environment variable ``app`` reads the site folder from.
+ROOT_VARIABLE = "SITESERVE_ROOT"
+
+
+def asgi_config(root: str | os.PathLike[str], **options: object) -> Config:
+    """The Config for ``root`` as the CLI builds it, with live reload off."""
+    if options.get("reload"):
+        raise ConfigError("live reload is not available under an ASGI server; leave reload out")
+    return build_config(Path(root), **{**options, "reload": False})
+
+
+def create_app(root: str | os.PathLike[str], **options: object) -> SiteserveAsgi:
+    """An ASGI app serving ``root``; ``options`` win over its siteserve.toml, as on the CLI.
+
+    The Config is built (and checked) now: a bad option raises ``ConfigError``
+    here, before any server starts.
+    """
+    config = asgi_config(root, **options)
+    return SiteserveAsgi(lambda: config)
+
+
+def config_from_environment() -> Config:
+    """The Config for the folder ``SITESERVE_ROOT`` names, and its siteserve.toml."""
+    root = os.environ.get(ROOT_VARIABLE, "")
+    if not root:
+        raise ConfigError(
+            f"{ROOT_VARIABLE} is not set: give the site folder, e.g. {ROOT_VARIABLE}=/srv/mysite"
+        )
+    return asgi_config(root)
+
+
+#: ``siteserve.asgi:app``: the site in ``SITESERVE_ROOT``, configured when the server starts it.
+app = SiteserveAsgi(config_from_environment)

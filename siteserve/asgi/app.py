@@ -32,15 +32,18 @@ log = logging.getLogger("siteserve.asgi")
 
 
 class SiteserveAsgi:
-    """An ASGI 3 app serving the stack ``build_app`` makes of the Config ``configure`` answers.
+    """An ASGI 3 app serving the stack ``build`` makes of the Config ``configure`` answers.
 
-    ``configure`` runs at lifespan startup (or at the first request without
+    ``build`` is ``assemble.build_app`` but in tests. ``configure`` runs at lifespan startup (or at the first request without
     lifespan): a ``ConfigError`` from it is the server's startup failure, said in
     one line, with the message the CLI would print.
     """
 
-    def __init__(self, configure: Callable[[], Config]) -> None:
+    def __init__(
+        self, configure: Callable[[], Config], *, build: Callable[[Config], App] = build_app
+    ) -> None:
         self._configure = configure
+        self._build = build
         self._app: App | None = None
         self._limit = 0
         self._started = False
@@ -81,7 +84,7 @@ class SiteserveAsgi:
                 if say_failure:
                     log.error("%s", self._failed)
                 return
-            app = build_app(config)
+            app = self._build(config)
             await app.startup()
             self._app = app
             self._limit = config.limits.max_body

@@ -34,9 +34,10 @@ log = logging.getLogger("siteserve.asgi")
 class SiteserveAsgi:
     """An ASGI 3 app serving the stack ``build`` makes of the Config ``configure`` answers.
 
-    ``build`` is ``assemble.build_app`` but in tests. ``configure`` runs at lifespan startup (or at the first request without
-    lifespan): a ``ConfigError`` from it is the server's startup failure, said in
-    one line, with the message the CLI would print.
+    ``build`` is ``assemble.build_app`` (a test may give its own). ``configure``
+    runs at lifespan startup (or at the first request without lifespan): a
+    ``ConfigError`` from it is the server's startup failure, said in one line,
+    with the message the CLI would print.
     """
 
     def __init__(

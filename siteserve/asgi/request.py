@@ -15,60 +15,47 @@ from urllib.parse import quote
 
 from siteserve.asgi.types import HttpScope, Receive
 from siteserve.http.headers import Headers
-from siteserve.http.request import BodyIncomplete, BodyTooLarge, Request, RequestBody
+from siteserve.http.request import BodyIncomplete, BodyTooLarge, Request
 
 #: What a path from ``scope["path"]`` keeps when it is percent-encoded again (the
 #: characters RFC 3986 section 3.3 allows in a path, besides unreserved ones).
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
-class ReceivedBody(RequestBody):
-    """A request body pulled from ASGI ``receive`` as its reader asks (``http.request`` messages).
+class ReceivedBody:
+    """A request body (``http.request.Body``) pulled from ASGI ``receive`` as its reader asks.
 
     ``stream`` and ``read`` behave as the built-in server's body does: a
     disconnect raises ``BodyIncomplete``, a body past ``limit`` raises
     ``BodyTooLarge`` (and ``too_large`` says so afterwards, so the adapter
-    answers 413 as the built-in server does). The built-in body's feeding
-    methods (``feed``, ``finish``) are not used: nothing pushes into this one.
+    answers 413 as the built-in server does).
     """
 
-    __slots__ = ("_limit", "_reading", "_receive", "too_large")
+    __slots__ = ("_limit", "_receive", "complete", "finished", "received", "too_large")
 
     def __init__(self, receive: Receive, limit: int) -> None:
-        super().__init__()
         self._receive = receive
         self._limit = limit
-        self._reading = False
+        self.received = 0
+        #: Whether no more ``http.request`` message will be read (the last came, or an error).
+        self.finished = False
+        #: Whether every byte arrived, within the bound.
+        self.complete = False
         self.too_large = False
 
-    @property
-    def started(self) -> bool:
-        return self._reading
-
-    @property
-    def complete(self) -> bool:
-        return self.finished and not self.too_large
-
-    @property
-    def finished(self) -> bool:
-        """Whether the last ``http.request`` message has come (or the client is gone)."""
-        return self._done
-
     async def stream(self) -> AsyncIterator[bytes]:
-        self._reading = True
-        while not self._done:
+        while not self.finished:
             message = await self._receive()
             if message.get("type") == "http.disconnect":
-                self._done = True
+                self.finished = True
                 raise BodyIncomplete("client disconnected")
             chunk = message.get("body", b"")
             self.received += len(chunk)
             if self.received > self._limit:
-                self._done = True
-                self.too_large = True
+                self.finished = self.too_large = True
                 raise BodyTooLarge("request body too large")
             if not message.get("more_body", False):
-                self._done = True
+                self.finished = self.complete = True
             if chunk:
                 yield chunk
 

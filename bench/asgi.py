@@ -34,6 +34,7 @@ from bench.wrk import WrkError, run_wrk_settled
 SITESERVE_UVICORN = "siteserve.asgi-uvicorn"
 SITESERVE_GRANIAN = "siteserve.asgi-granian"
 STARLETTE_UVICORN = "starlette-uvicorn"
+SERVERS = (SITESERVE_GRANIAN, SITESERVE_UVICORN, STARLETTE_UVICORN)
 SMALL_FILE = "/1k.txt"
 
 
@@ -143,8 +144,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--busy-threshold", type=float, default=0.10, help="share of a CPU taken by others [0.10]"
     )
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help=f"comma-separated, from {','.join(SERVERS)} [all]",
+    )
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
+    wanted = [name.strip() for name in args.servers.split(",") if name.strip()]
+    unknown = sorted(set(wanted) - set(SERVERS))
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(unknown)}")
 
     pin_self(CLIENT_CPU)
     env = environment()
@@ -185,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         with supervised_children() as children:
             for spec in specs(root):
+                if spec.name not in wanted:
+                    continue
                 reason = spec.available()
                 if reason is not None:
                     print(f"  {spec.name}: skipped: {reason}")

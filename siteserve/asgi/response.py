@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterable, Awaitable, Callable
+from pathlib import Path
 
 from siteserve.asgi.types import PATHSEND, Receive, Send
 from siteserve.http.response import FileBody, Response
@@ -23,9 +24,6 @@ from siteserve.http.writer import content_length, has_no_body
 
 #: The largest piece of a file read and sent at once.
 CHUNK = 64 * 1024
-#: Below this size a whole file goes out as one body message even where pathsend is
-#: offered: one read costs less than the server opening the file again.
-PATHSEND_FROM = 64 * 1024
 
 _START = "http.response.start"
 _BODY = "http.response.body"
@@ -106,24 +104,24 @@ async def send_response(
 async def _send_file(
     send: Send, start: dict[str, object], body: FileBody, *, pathsend: bool, receive: Receive | None
 ) -> None:
+    if pathsend and body.offset == 0 and _size(body.path) == body.length:
+        # The whole file: the server reads it itself (pathsend sends a file whole,
+        # so a range never goes this way).
+        await send(start)
+        await send({"type": PATHSEND, "path": os.fspath(body.path)})
+        return
     # Opening a local file takes microseconds; a thread hop per file would cost more
     # (the built-in server opens on the loop too).
     with open(body.path, "rb") as file:  # noqa: ASYNC230
         fd = file.fileno()
+        await send(start)
         if body.length <= CHUNK:
             data = os.pread(fd, body.length, body.offset)
-            await send(start)
             if len(data) == body.length:
                 await send({"type": _BODY, "body": data})
-            # else: the file shrank under us; returning without the end makes the
-            # server close the connection, as the built-in server does.
+            # else: the file shrank under us; ending without the last message makes
+            # the server close the connection, as the built-in server does.
             return
-        whole = body.offset == 0 and os.fstat(fd).st_size == body.length
-        if pathsend and whole and body.length >= PATHSEND_FROM:
-            await send(start)
-            await send({"type": PATHSEND, "path": os.fspath(body.path)})
-            return
-        await send(start)
         watch = _Disconnect(receive)
         try:
             offset, remaining = body.offset, body.length
@@ -136,6 +134,13 @@ async def _send_file(
                 await send({"type": _BODY, "body": data, "more_body": remaining > 0})
         finally:
             watch.stop()
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
 
 
 async def _send_stream(send: Send, body: AsyncIterable[bytes], receive: Receive | None) -> None:

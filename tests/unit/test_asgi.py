@@ -382,9 +382,16 @@ def big_file(tmp_path: Path, size: int = 3 * CHUNK + 100) -> tuple[Path, bytes]:
     return path, data
 
 
-def test_a_small_file_is_one_message_even_with_pathsend(tmp_path: Path) -> None:
+def test_a_small_file_is_one_message(tmp_path: Path) -> None:
     path = tmp_path / "small.txt"
     path.write_bytes(b"small file")
+    wire = sent(Response(200, [], FileBody(path, 0, 10)))
+    assert wire.sent[1] == {"type": "http.response.body", "body": b"small file"}
+
+
+def test_a_file_that_changed_size_is_not_sent_by_pathsend(tmp_path: Path) -> None:
+    path = tmp_path / "grown.txt"
+    path.write_bytes(b"small file, grown")
     wire = sent(Response(200, [], FileBody(path, 0, 10)), pathsend=True)
     assert wire.sent[1] == {"type": "http.response.body", "body": b"small file"}
 

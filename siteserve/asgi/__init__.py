@@ -26,11 +26,32 @@ __all__ = ["ROOT_VARIABLE", "SiteserveAsgi", "app", "asgi_config", "create_app"]
 ROOT_VARIABLE = "SITESERVE_ROOT"
 
 
+#: Why a share link cannot work here: its token is shown in siteserve's own banner,
+#: and every worker process would make a token of its own.
+NO_SHARE_LINK = (
+    "share links are not available under an ASGI server (no banner shows the link,"
+    " and each worker would make its own); use auth instead"
+)
+
+
 def asgi_config(root: str | os.PathLike[str], **options: object) -> Config:
-    """The Config for ``root`` as the CLI builds it, with live reload off."""
+    """The Config for ``root`` as the CLI builds it, with live reload and share links off.
+
+    ``share = true`` still means what it does for the CLI (the sharing cache
+    profile), without the share link it would otherwise imply; a share link
+    asked for by itself is a start-up error.
+    """
     if options.get("reload"):
         raise ConfigError("live reload is not available under an ASGI server; leave reload out")
-    return build_config(Path(root), **{**options, "reload": False})
+    if options.get("share_link") not in (None, "off"):
+        raise ConfigError(NO_SHARE_LINK)
+    options = {**options, "reload": False}
+    config = build_config(Path(root), **options)
+    if config.share_link != "off":
+        if not config.share:
+            raise ConfigError(NO_SHARE_LINK)  # asked for in siteserve.toml
+        config = build_config(Path(root), **options, share_link="off")
+    return config
 
 
 def create_app(root: str | os.PathLike[str], **options: object) -> SiteserveAsgi:

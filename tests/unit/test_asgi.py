@@ -578,6 +578,19 @@ def test_create_app_refuses_live_reload(tmp_path: Path) -> None:
         create_app(tmp_path, reload=True)
 
 
+def test_share_keeps_its_cache_profile_without_a_share_link(tmp_path: Path) -> None:
+    config = asgi_config(tmp_path, share=True)
+    assert (config.share_link, config.cache_seconds) == ("off", 3600)
+
+
+def test_a_share_link_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="share links are not available"):
+        asgi_config(tmp_path, share_link="ro")
+    (tmp_path / "siteserve.toml").write_text('[server]\nshare_link = "rw"\n')
+    with pytest.raises(ConfigError, match="share links are not available"):
+        asgi_config(tmp_path)
+
+
 def test_asgi_config_reads_siteserve_toml_with_reload_off(tmp_path: Path) -> None:
     (tmp_path / "siteserve.toml").write_text('[server]\nupload = true\n[site]\ntitle = "T"\n')
     config = asgi_config(tmp_path, cors=True)

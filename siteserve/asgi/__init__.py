@@ -7,9 +7,10 @@
 when the server starts it, and ``create_app`` takes the folder and options
 named like the ``Config`` fields (``siteserve.options``): both build their
 Config with ``config.build_config``, so validation and error messages are the
-CLI's. Live reload is not available here (a production server has no file
-watcher and no reload socket); everything else is the built-in server's own
-stack (``assemble.build_app``), reached through ``asgi.app.SiteserveAsgi``.
+CLI's. Live reload and share links are not available here (a production
+server has no file watcher, no reload socket and no banner); everything else is
+the built-in server's own stack (``assemble.build_app``), reached through
+``asgi.app.SiteserveAsgi``.
 """
 
 from __future__ import annotations

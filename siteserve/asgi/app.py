@@ -20,13 +20,14 @@ from siteserve.asgi.request import (
     expects_body,
     request_from_scope,
 )
-from siteserve.asgi.response import close_iterable, send_response
+from siteserve.asgi.response import send_response
 from siteserve.asgi.types import PATHSEND, HttpScope, Receive, Scope, Send
 from siteserve.assemble import build_app
 from siteserve.config import Config, ConfigError
 from siteserve.http.response import FileBody, Response
 from siteserve.http.writer import simple_response
 from siteserve.layers import App
+from siteserve.server.response_sender import close_iterable
 
 log = logging.getLogger("siteserve.asgi")
 

@@ -13,14 +13,14 @@ one piece of memory, never a file.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable
 from pathlib import Path
 
 from siteserve.asgi.types import PATHSEND, Receive, Send
 from siteserve.http.response import FileBody, Response
 from siteserve.http.writer import content_length, has_no_body
+from siteserve.server.response_sender import close_iterable
 
 #: The largest piece of a file read and sent at once.
 CHUNK = 64 * 1024
@@ -158,11 +158,3 @@ async def _send_stream(send: Send, body: AsyncIterable[bytes], receive: Receive 
     finally:
         watch.stop()
         await close_iterable(body)
-
-
-async def close_iterable(body: AsyncIterable[bytes]) -> None:
-    """An async generator (or any body with ``aclose``) releases what it holds now."""
-    close: Callable[[], Awaitable[object]] | None = getattr(body, "aclose", None)
-    if close is not None:
-        with contextlib.suppress(Exception):
-            await close()

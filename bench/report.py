@@ -69,6 +69,8 @@ class ScenarioReport:
     metric: str  # "rps" or "mbps": the figure ratios and targets compare
     targets: list[Target] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
+    #: The row every ratio is taken against, and whose targets are checked.
+    baseline: str = BASELINE
 
     def figure(self, row: Row) -> float | None:
         if self.metric == "mbps":
@@ -99,14 +101,14 @@ class ScenarioReport:
     def checks(self) -> list[dict[str, Any]]:
         out = []
         for target in self.targets:
-            ratio = self.ratio(BASELINE, target.against)
+            ratio = self.ratio(self.baseline, target.against)
             problems = [
                 f"{row.server} {row.problem}"
-                for row in (self.row(BASELINE), self.row(target.against))
+                for row in (self.row(self.baseline), self.row(target.against))
                 if row is not None and row.problem
             ]
             met = None if ratio is None or problems else ratio >= target.ratio
-            cpu_ratio = self.cpu_ratio(BASELINE, target.against)
+            cpu_ratio = self.cpu_ratio(self.baseline, target.against)
             out.append(
                 {
                     "against": target.against,
@@ -126,7 +128,7 @@ class ScenarioReport:
             f"### {self.title}",
             "",
             f"| server | req/s | MB/s | p50 ms | p99 ms | errors | server CPU us/req "
-            f"| others on CPU 0/1 | {metric} vs siteserve | note |",
+            f"| others on CPU 0/1 | {metric} vs {self.baseline} | note |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for row in self.rows:
@@ -134,7 +136,7 @@ class ScenarioReport:
                 lines.append(f"| {row.server} | - | - | - | - | - | - | - | - | {row.error} |")
                 continue
             r = row.result
-            ratio = self.ratio(row.server, BASELINE)
+            ratio = self.ratio(row.server, self.baseline)
             cpu = row.cpu_us
             others = "-"
             if r and r.others_on_server_cpu is not None and r.others_on_client_cpu is not None:
@@ -167,7 +169,8 @@ class ScenarioReport:
                 )
             lines.append("")
             lines.append(
-                f"siteserve / {check['against']}: {verdict} (target >= {check['target']}x {metric})"
+                f"{self.baseline} / {check['against']}: {verdict}"
+                f" (target >= {check['target']}x {metric})"
             )
         return "\n".join(lines)
 

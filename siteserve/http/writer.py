@@ -67,6 +67,21 @@ def body_length(response: Response) -> int | None:
     return response.length
 
 
+def content_length(response: Response) -> int | None:
+    """The Content-Length the head of ``response`` carries; None when it carries none.
+
+    1xx and 204 never carry one (RFC 9110 section 8.6), nor a 304, which has no
+    content (section 15.4.5); otherwise it is the body's length when known. HEAD
+    carries the length a GET would have (section 9.3.2). Our own writer and the
+    ASGI adapter both frame with this rule; what to do without a length
+    (chunked, or close) is each transport's own.
+    """
+    status = response.status
+    if status < 200 or status in (204, 304):
+        return None
+    return body_length(response)
+
+
 @dataclass(slots=True)
 class Framing:
     head: bytes
@@ -84,16 +99,14 @@ def encode_response_head(
     parts = [status_line(status), date_cache.line(), SERVER_HEADER]
     for name, value in response.headers:
         parts.append(f"{name}: {value}\r\n".encode("latin-1"))
-    length = body_length(response)
+    length = content_length(response)
     chunked = False
     if status == 101:
         keep_alive = True
-    elif status < 200 or status == 204:
-        pass  # RFC 9110 section 8.6: no Content-Length on 1xx and 204.
-    elif status == 304:
-        pass  # RFC 9110 section 15.4.5: a 304 has no content; no length needed.
     elif length is not None:
         parts.append(b"Content-Length: %d\r\n" % length)
+    elif status < 200 or status in (204, 304):
+        pass  # No content and no length (see content_length).
     elif method == "HEAD":
         pass  # The length is only known by generating the content: omitted (RFC 9110 9.3.2).
     elif version == "1.1":

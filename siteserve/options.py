@@ -157,21 +157,6 @@ class Size(Kind):
         return parse_size(value)
 
 
-class Choice(Kind):
-    """One of a few words; ``error`` (with ``{value}``) says which."""
-
-    __slots__ = ("choices", "error")
-
-    def __init__(self, choices: tuple[str, ...], error: str) -> None:
-        self.choices: Final = choices
-        self.error: Final = error
-
-    def parse(self, value: object) -> str:
-        if value not in self.choices:
-            raise ConfigError(self.error.replace("{value}", repr(value)))
-        return str(value)
-
-
 class Duration(Kind):
     """A length of time: ``90`` (seconds), ``90s``, ``30m``, ``2h``, ``1d`` (``parse_duration``)."""
 

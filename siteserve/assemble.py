@@ -16,9 +16,19 @@ out:
   reload WebSocket included) needs one, and a large body only with valid
   credentials; it marks read-only users and links' requests (``share.auth``,
   ``share.links``);
-- ``CorsApp`` outermost, because browsers send CORS preflights without
-  credentials, ever, and a preflight answered 401 would break every
-  cross-origin request (a preflight shows nothing but headers; ``share.cors``).
+- ``CorsApp`` outside the password check, because browsers send CORS
+  preflights without credentials, ever, and a preflight answered 401 would
+  break every cross-origin request (a preflight shows nothing but headers;
+  ``share.cors``);
+- ``WriteGuard``: a POST, PUT, PATCH or DELETE from a page of another origin
+  is refused, outside CORS, so ``--cors`` opens reading and not writing
+  (``share.write_guard``);
+- ``HostCheck`` outermost: nothing at all is served to a request sent to a
+  name that is not this server's (DNS rebinding; ``share.host_check``), unless
+  ``--allowed-host *`` turns the check off.
+
+The server's names (``hosts.AllowedHosts``) are found once, here, and handed
+to every layer that needs them.
 
 The CLI, the test fixtures and the benchmarks all build the app here, so what
 is tested is what runs. The modules are imported when the app is built, so
@@ -32,16 +42,19 @@ from siteserve.layers import App
 
 
 def build_app(config: Config) -> App:
+    from siteserve.hosts import AllowedHosts
     from siteserve.share.app import ShareApp
+    from siteserve.share.write_guard import WriteGuard
     from siteserve.site.app import Site
 
+    hosts = AllowedHosts.for_bind(config.host, config.allowed_hosts)
     # With live reload, the watcher tells the Site about every change (invalidate).
     site = Site(config, watched=config.reload)
     app: App = ShareApp(site, config)
     if config.reload:
         from siteserve.reload.app import ReloadApp
 
-        reload_app = ReloadApp(app, config)
+        reload_app = ReloadApp(app, config, hosts=hosts)
         # The script goes into HTML files inside the Site's pipeline, before validators.
         site.static.html_transform = reload_app.injector
         app = reload_app
@@ -59,4 +72,15 @@ def build_app(config: Config) -> App:
         from siteserve.share.cors import CorsApp
 
         app = CorsApp(app)
+
+    def is_upload_folder(path: str) -> bool:
+        return config.upload and site.resolver.resolve(path).kind == "directory"
+
+    app = WriteGuard(
+        app, hosts, open_paths=config.cross_origin_writes, is_upload_folder=is_upload_folder
+    )
+    if not hosts.any:
+        from siteserve.share.host_check import HostCheck
+
+        app = HostCheck(app, hosts)
     return app

@@ -135,6 +135,11 @@ class Config:
     markdown: MarkdownOptions = field(default_factory=MarkdownOptions)
     #: ``--drafts``: ``pages()`` lists pages whose front matter says ``draft: true``.
     drafts: bool = False
+    # -- host and origin (siteserve.hosts, siteserve.origins) --
+    #: ``--allowed-host``: more names the server answers to (``.example.com``: and subdomains).
+    allowed_hosts: tuple[str, ...] = ()
+    #: Path globs whose pages take writes (POST, PUT, ...) from pages of other origins.
+    cross_origin_writes: tuple[str, ...] = ()
 
 
 #: What a TOML type is called in an error message.

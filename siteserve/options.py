@@ -145,6 +145,37 @@ class Choice(Kind):
         return text
 
 
+class HostNames(Texts):
+    """Host names (``app.test``, ``.example.com`` with its subdomains, ``*``), normalised."""
+
+    __slots__ = ()
+
+    def parse(self, value: object) -> tuple[str, ...]:
+        from siteserve.hosts import allowed_host_pattern  # only when names are given
+
+        try:
+            names = tuple(allowed_host_pattern(name) for name in super().parse(value))
+        except ValueError as error:
+            raise ConfigError(f"--allowed-host {error}") from None
+        return tuple(dict.fromkeys(names))
+
+
+class PathGlobs(Texts):
+    """Globs of URL paths (``/api/*``): each starts with ``/``; ``key`` names it in errors."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, *, key: str) -> None:
+        self.key: Final = key
+
+    def parse(self, value: object) -> tuple[str, ...]:
+        globs = super().parse(value)
+        for glob in globs:
+            if not glob.startswith("/"):
+                raise ConfigError(f"{self.key} globs are URL paths, starting with /: {glob!r}")
+        return globs
+
+
 class Size(Kind):
     """A byte count: ``1048576``, ``500M``, ``1.5G`` (see :func:`parse_size`)."""
 
@@ -603,6 +634,27 @@ OPTIONS: tuple[Option, ...] = (
         "add CORS headers so pages on other sites can read these files, and answer preflights",
         flags=("--cors",),
         group="Sharing",
+    ),
+    Option(
+        "allowed_hosts",
+        HostNames(),
+        (),
+        "Also answer to this host name (a tunnel, a proxy, a container); .example.com: and"
+        " its subdomains (repeatable).",
+        "also answer to the host name `NAME` (a tunnel, a reverse proxy, a container's name);"
+        " `.example.com` is that name and all its subdomains, `*` any name; repeatable."
+        " See [Security](#security)",
+        flags=("--allowed-host",),
+        metavar="NAME",
+        adds=True,
+        group="Sharing",
+    ),
+    Option(
+        "cross_origin_writes",
+        PathGlobs(key="cross_origin_writes"),
+        (),
+        "Paths of pages that take POST, PUT, PATCH and DELETE from other sites, e.g. /api/*.",
+        group="Pages",
     ),
     # -- siteserve build ---------------------------------------------------------------
     Option(

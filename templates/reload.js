@@ -7,8 +7,13 @@
 //   {type: "update", css: [], images: []} swap those stylesheets and images in place
 //   {type: "warnings", messages: []}     the page's render warned (an undefined name): log them
 // When the server goes away the tab retries with backoff and reloads once it is back.
+//
+// The socket takes only pages of this server's own origin, with the server's token: the
+// tab asks for it (same-origin only) each time it connects, since a restarted server has
+// a new one.
 
 const SOCKET_PATH = "/__siteserve/ws";
+const TOKEN_PATH = "/__siteserve/ws-token";
 const BUST_PARAM = "__siteserve";
 const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 2000;
@@ -20,6 +25,7 @@ let retryMs = FIRST_RETRY_MS;
 let lost = false;
 let leaving = false;
 let socket = null;
+let connecting = false;
 
 // The new <link> waiting to load -> the older links it replaces once it has.
 const replacing = new WeakMap();
@@ -210,9 +216,35 @@ function reloadPage() {
   }
 }
 
-function connect() {
+function retryLater() {
+  if (leaving) return;
+  lost = true;
+  setTimeout(connect, retryMs);
+  retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+}
+
+async function socketToken() {
+  const answer = await fetch(TOKEN_PATH, { cache: "no-store", credentials: "same-origin" });
+  if (!answer.ok) throw new Error(`${TOKEN_PATH}: ${answer.status}`);
+  const { token } = await answer.json();
+  return token;
+}
+
+async function connect() {
+  let token;
+  connecting = true;
+  try {
+    token = await socketToken();
+  } catch {
+    retryLater(); // the server is away (or restarting): try again, as for a lost socket
+    return;
+  } finally {
+    connecting = false;
+  }
+  if (leaving) return;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new WebSocket(`${scheme}//${location.host}${SOCKET_PATH}`);
+  const query = `?token=${encodeURIComponent(token)}`;
+  socket = new WebSocket(`${scheme}//${location.host}${SOCKET_PATH}${query}`);
   socket.addEventListener("open", () => {
     if (lost) {
       // The server restarted: whatever changed meanwhile, show the page as it is now.
@@ -238,19 +270,15 @@ function connect() {
       for (const text of message.messages || []) console.warn(`siteserve: ${text}`);
     }
   });
-  socket.addEventListener("close", () => {
-    if (leaving) return;
-    lost = true;
-    setTimeout(connect, retryMs);
-    retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
-  });
+  socket.addEventListener("close", retryLater);
 }
 
 window.addEventListener("pagehide", () => {
   leaving = true;
 });
 window.addEventListener("pageshow", (event) => {
-  if (event.persisted && (socket === null || socket.readyState > WebSocket.OPEN)) {
+  const idle = !connecting && (socket === null || socket.readyState > WebSocket.OPEN);
+  if (event.persisted && idle) {
     leaving = false;
     lost = true;
     connect();

@@ -8,17 +8,29 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from siteserve.assemble import build_app
 from siteserve.config import Config, build_config
-from siteserve.layers import App
+from siteserve.layers import App, Layer
 from siteserve.server.runner import Server, bind_socket, new_event_loop
 from siteserve.server.state import AccessRecord
 
 START_DEADLINE = 10.0
+
+LayerT = TypeVar("LayerT", bound=App)
+
+
+def find_layer(app: App, kind: type[LayerT]) -> LayerT:
+    """The app of type ``kind`` in the stack ``app`` tops (outermost first); fails if none."""
+    current: App = app
+    while not isinstance(current, kind):
+        assert isinstance(current, Layer), f"no {kind.__name__} in the stack"
+        layer: Layer[App] = current
+        current = layer.inner
+    return current
 
 
 @dataclass

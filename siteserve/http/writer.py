@@ -8,6 +8,7 @@ responses carry no body at all (RFC 9110 sections 9.3.2, 15.3.5, 15.4.5).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -23,11 +24,7 @@ _STATUS_LINES: dict[int, bytes] = {}
 def status_line(status: int) -> bytes:
     line = _STATUS_LINES.get(status)
     if line is None:
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = "Unknown"
-        line = f"HTTP/1.1 {status} {reason}\r\n".encode()
+        line = f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode()
         _STATUS_LINES[status] = line
     return line
 
@@ -137,16 +134,41 @@ LAST_CHUNK = b"0\r\n\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
+#: What every answer the server writes itself carries: a charset (so a browser never
+#: guesses one), nosniff (so it never guesses a type) and no-store (it is about now).
+TEXT_HEADERS = (
+    ("Content-Type", "text/plain; charset=utf-8"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cache-Control", "no-store"),
+)
+
+
+def text_response(
+    status: int,
+    message: str,
+    *,
+    headers: Iterable[tuple[str, str]] = (),
+    close: bool = False,
+) -> Response:
+    """A short plain-text answer the server writes itself: ``426 Upgrade Required: ...``.
+
+    Every refusal made outside the Site (protocol errors, the host and origin
+    checks, the WebSocket handshake, reserved paths) is made here, so each
+    carries the same headers.
+    """
+    body = f"{status} {reason_phrase(status)}: {message}\n".encode()
+    return Response(status=status, headers=[*TEXT_HEADERS, *headers], body=body, close=close)
+
+
 def simple_response(
     status: int, message: str, *, extra: list[tuple[str, str]] | None = None
 ) -> Response:
     """A short plain-text answer for protocol-level errors; the connection closes after it."""
-    body = f"{status} {HTTPStatus(status).phrase}: {message}\n".encode()
-    headers = [
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Cache-Control", "no-store"),
-    ]
-    if extra:
-        headers.extend(extra)
-    return Response(status=status, headers=headers, body=body, close=True)
+    return text_response(status, message, headers=extra or (), close=True)
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

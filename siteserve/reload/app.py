@@ -18,20 +18,24 @@ import hashlib
 import inspect
 import json
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from siteserve.config import Config
+from siteserve.hosts import AllowedHosts
 from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
+from siteserve.http.writer import text_response
 from siteserve.layers import App, Layer
 from siteserve.reload import inject
 from siteserve.reload.changes import MAX_WAIT_SECONDS, ChangeSet, Debouncer, IgnoreRules
 from siteserve.reload.graph import PageGraph, kind_of
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
+from siteserve.reload.ws_token import socket_token_response
 from siteserve.site import assets, conditional
 from siteserve.site.errors import builtin_error
 
@@ -40,6 +44,8 @@ log = logging.getLogger("siteserve.reload")
 PREFIX = "/__siteserve/"
 SCRIPT_PATH = inject.RELOAD_SCRIPT_PATH
 SOCKET_PATH = "/__siteserve/ws"
+#: Where a page of ours asks for the socket's token (see ``reload.ws_token``).
+TOKEN_PATH = "/__siteserve/ws-token"
 #: A request that arrives mid-burst waits this long at most for the burst to settle.
 SETTLE_TIMEOUT = MAX_WAIT_SECONDS + 0.5
 
@@ -71,9 +77,22 @@ class Client:
 class ReloadApp(Layer[App]):
     """Live reload around ``inner`` (the sharing layer, around the Site)."""
 
-    def __init__(self, inner: App, config: Config, *, poll: bool | None = None) -> None:
+    def __init__(
+        self,
+        inner: App,
+        config: Config,
+        *,
+        poll: bool | None = None,
+        hosts: AllowedHosts | None = None,
+    ) -> None:
         super().__init__(inner)
         self.config = config
+        #: The server's names (the socket's Origin must be one); None: from the config.
+        self.hosts = (
+            hosts if hosts is not None else AllowedHosts.for_bind(config.host, config.allowed_hosts)
+        )
+        #: Every socket must carry this; a restarted server has a new one.
+        self.token = secrets.token_urlsafe(32)
         self.graph = PageGraph(config.root)
         self.injector = inject.Injector()
         self.clients: set[Client] = set()
@@ -122,7 +141,9 @@ class ReloadApp(Layer[App]):
             if request.path == SCRIPT_PATH:
                 return self._script_response(request)
             if request.path == SOCKET_PATH:
-                return accept(request, self._connected)
+                return accept(request, self._connected, token=self.token, hosts=self.hosts)
+            if request.path == TOKEN_PATH:
+                return socket_token_response(request, self.token, self.hosts)
         if self.debouncer is not None and self.debouncer.settling:
             return self._after_settling(request)
         return self._handle(request)
@@ -281,7 +302,7 @@ class ReloadApp(Layer[App]):
             ("X-Content-Type-Options", "nosniff"),
         ]
         if request.method not in ("GET", "HEAD"):
-            return Response(405, [("Allow", "GET, HEAD")], b"")
+            return text_response(405, "GET only", headers=[("Allow", "GET, HEAD")])
         decision = conditional.evaluate(request.method, request.headers, self._script_etag, None)
         if decision.status == 304:
             return Response(304, conditional.not_modified_headers(headers))

@@ -5,22 +5,33 @@ The opening handshake is an ordinary request answered with
 ``WebSocket``; from then on the server feeds it raw bytes and wsproto does the
 framing. The reload channel needs text messages only: no extensions, no
 subprotocols.
+
+A WebSocket is not held to the same-origin policy: any page may open one to
+any address, 127.0.0.1 included. So a handshake is refused (403) unless its
+``Origin`` is the origin it was sent to (``siteserve.origins``; a browser
+always sends one, RFC 6455 section 4.1), and, when the app asks for one, it
+carries the app's secret ``token`` in its query: a page of another origin
+can neither read nor guess it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError, generate_accept_token
 
+from siteserve.hosts import AllowedHosts
 from siteserve.http.request import Request
 from siteserve.http.response import Channel, Response
+from siteserve.http.writer import text_response
+from siteserve.origins import is_own_origin
 
 #: A reload client says hello and little else; anything larger is a mistake or abuse.
 MAX_MESSAGE = 64 * 1024
@@ -31,15 +42,14 @@ def _tokens(value: str | None) -> set[str]:
 
 
 def _plain(status: int, text: str, headers: list[tuple[str, str]] | None = None) -> Response:
-    return Response(
-        status=status,
-        headers=[("Content-Type", "text/plain; charset=utf-8"), *(headers or [])],
-        body=text.encode() + b"\n",
-    )
+    return text_response(status, text, headers=headers or ())
 
 
-def handshake_problem(request: Request) -> Response | None:
-    """The error response for a request that is not a valid opening handshake, else None."""
+def handshake_problem(request: Request, hosts: AllowedHosts | None = None) -> Response | None:
+    """The error response for a request that is not a valid opening handshake, else None.
+
+    ``hosts`` (the server's names) also holds the ``Origin`` to one of them.
+    """
     headers = request.headers
     if request.method != "GET" or "websocket" not in _tokens(headers.get("upgrade")):
         # RFC 9110 section 15.5.22: a 426 names the protocol to switch to.
@@ -56,21 +66,31 @@ def handshake_problem(request: Request) -> Response | None:
     except (binascii.Error, ValueError):
         return _plain(400, "bad Sec-WebSocket-Key")
     origin = headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
-        # Only pages from this server may listen (RFC 6455 section 10.2).
+    if origin is not None and not is_own_origin(origin, request, hosts):
+        # Only pages from this server may listen (RFC 6455 section 10.2); no Origin
+        # at all is a client that is not a browser, which no web page can drive.
         return _plain(403, "cross-origin WebSocket refused")
     return None
 
 
-def accept(request: Request, on_open: Callable[[WebSocket], None]) -> Response:
+def accept(
+    request: Request,
+    on_open: Callable[[WebSocket], None],
+    *,
+    token: str | None = None,
+    hosts: AllowedHosts | None = None,
+) -> Response:
     """Answer an opening handshake: 101 with a WebSocket taking over, or an error.
 
     ``on_open`` runs with the new WebSocket once the server has switched the
     connection over, so it can attach its callbacks before any frame arrives.
+    With ``token``, the handshake's query must carry ``token=`` that value.
     """
-    problem = handshake_problem(request)
+    problem = handshake_problem(request, hosts)
     if problem is not None:
         return problem
+    if token is not None and not _carries(request, token):
+        return _plain(403, "this WebSocket needs the token its page was given")
     key = (request.headers.get("sec-websocket-key") or "").encode("ascii")
 
     def upgrade(channel: Channel) -> WebSocket:
@@ -87,6 +107,15 @@ def accept(request: Request, on_open: Callable[[WebSocket], None]) -> Response:
         ],
         upgrade=upgrade,
     )
+
+
+def _carries(request: Request, token: str) -> bool:
+    try:
+        given = parse_qs(request.query, max_num_fields=8).get("token", [""])[0]
+    except ValueError:
+        return False
+    # In constant time: how long a comparison takes says nothing of the token.
+    return hmac.compare_digest(given.encode(), token.encode())
 
 
 class WebSocket:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from siteserve.http.request import Request
 from siteserve.http.response import Response
+from siteserve.http.writer import text_response
 
 HEALTH_PATH = "/__siteserve/health"
 _BODY = b'{"status":"ok"}\n'
@@ -19,7 +20,7 @@ _BODY = b'{"status":"ok"}\n'
 def health_response(request: Request) -> Response:
     if request.method not in ("GET", "HEAD"):
         # RFC 9110 section 15.5.6: a 405 lists what is allowed.
-        return Response(405, [("Allow", "GET, HEAD"), ("Cache-Control", "no-store")])
+        return text_response(405, "GET only", headers=[("Allow", "GET, HEAD")])
     headers = [
         ("Content-Type", "application/json"),
         ("Cache-Control", "no-store"),

@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from siteserve import sizes
 from siteserve.config import Config
+from siteserve.http.location import safe_location
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Response
 from siteserve.share.leftovers import LeftoverSweep
@@ -109,7 +110,9 @@ class Uploads:
                 log.error("upload to %s failed: %s", request.path, error.message)
             return _error(error.status, error.message, json_answer)
         if not json_answer:
-            return Response(303, [("Location", request.path), ("Cache-Control", "no-store")])
+            return Response(
+                303, [("Location", safe_location(request.path)), ("Cache-Control", "no-store")]
+            )
         body = json.dumps({"created": created}, ensure_ascii=False).encode("utf-8")
         headers = [
             ("Content-Type", "application/json"),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from siteserve.config import Config
+from siteserve.http.location import safe_location
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.layers import App
@@ -249,7 +250,7 @@ class Site(App):
         if request.query:
             location += "?" + request.query
         headers = [
-            ("Location", location),
+            ("Location", safe_location(location)),
             ("Cache-Control", cache_policy.profile(self.config)),
             ("X-Content-Type-Options", "nosniff"),
         ]

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote, urlencode
 
 from siteserve.config import Config
 from siteserve.http import Headers, Request
+from siteserve.http.location import safe_location
 from siteserve.site.data_files import DataView
 from siteserve.site.forms import (
     DEFAULT_FORM_LIMITS,
@@ -73,7 +74,7 @@ def abort(code: int) -> NoReturn:
 def redirect(location: str, code: int = 302) -> NoReturn:
     if code not in REDIRECT_CODES:
         raise ValueError(f"redirect() needs one of {sorted(REDIRECT_CODES)}, not {code!r}")
-    raise PageRedirect(_header_value(str(location)), code)
+    raise PageRedirect(safe_location(_header_value(str(location))), code)
 
 
 def now(utc: bool = False) -> datetime:

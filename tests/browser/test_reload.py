@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from siteserve.assemble import build_app
 from siteserve.reload.app import ReloadApp
 from siteserve.reload.changes import ChangeSet
-from tests.conftest import RunningServer, running_server
+from tests.conftest import RunningServer, find_layer, running_server
 
 DEADLINE = 10.0
 DEADLINE_MS = int(DEADLINE * 1000)
@@ -48,8 +48,7 @@ class Live:
 
     def __init__(self, server: RunningServer) -> None:
         self.server = server
-        assert isinstance(server.app, ReloadApp)
-        self.app: ReloadApp = server.app
+        self.app: ReloadApp = find_layer(server.app, ReloadApp)
         self.handled: list[ChangeSet] = []
         self._lock = threading.Lock()
         self.app.listeners.append(self._record)

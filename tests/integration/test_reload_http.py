@@ -18,7 +18,7 @@ from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessa
 from siteserve.reload.app import ReloadApp
 from siteserve.reload.changes import ChangeSet
 from siteserve.reload.inject import SCRIPT_TAG
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, find_layer
 from tests.integration.wire import Wire
 
 DEADLINE = 10.0
@@ -49,7 +49,7 @@ def live(root: Path, serve_site: Callable[..., RunningServer]) -> RunningServer:
 
 
 def handled(server: RunningServer) -> list[ChangeSet]:
-    assert isinstance(server.app, ReloadApp)
+    app = find_layer(server.app, ReloadApp)
     changes: list[ChangeSet] = []
     lock = threading.Lock()
 
@@ -57,7 +57,7 @@ def handled(server: RunningServer) -> list[ChangeSet]:
         with lock:
             changes.append(change)
 
-    server.app.listeners.append(record)
+    app.listeners.append(record)
     return changes
 
 
@@ -140,8 +140,8 @@ def test_without_reload_there_is_no_script(
 def test_a_request_during_a_burst_waits_and_gets_the_new_content(
     live: RunningServer, root: Path
 ) -> None:
-    app = live.app
-    assert isinstance(app, ReloadApp) and app.debouncer is not None
+    app = find_layer(live.app, ReloadApp)
+    assert app.debouncer is not None
     httpx.get(live.url("/"))  # cached by now, in the site and the injector
     with (root / "index.html").open("w") as handle:
         handle.write("<html><head></head><body>")
@@ -163,10 +163,13 @@ class Socket:
         self.wire = Wire(server.port)
         self.ws = WSConnection(ConnectionType.CLIENT)
         extra = [("Origin", origin)] if origin else []
+        token = find_layer(server.app, ReloadApp).token
         self.wire.send(
             self.ws.send(
                 Request(
-                    host=f"127.0.0.1:{server.port}", target="/__siteserve/ws", extra_headers=extra
+                    host=f"127.0.0.1:{server.port}",
+                    target=f"/__siteserve/ws?token={token}",
+                    extra_headers=extra,
                 )
             )
         )
@@ -195,8 +198,7 @@ def test_websocket_hello_then_reload_on_change(live: RunningServer, root: Path) 
     tab = Socket(live, origin=live.base_url)
     assert any(isinstance(e, AcceptConnection) for e in tab.events(AcceptConnection))
     tab.say({"type": "hello", "page": "/", "scripts": []})
-    app = live.app
-    assert isinstance(app, ReloadApp)
+    app = find_layer(live.app, ReloadApp)
     until(lambda: any(c.page == "/" for c in list(app.clients)), "the hello")
     (root / "app.css").write_text("p { color: blue }")
     update = tab.events(TextMessage)[-1]

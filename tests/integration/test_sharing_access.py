@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunningServer
+from siteserve.reload.app import ReloadApp
+from tests.conftest import RunningServer, find_layer
 from tests.integration.wire import Wire
 
 Serve = Callable[..., RunningServer]
@@ -33,11 +34,12 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def _upgrade(port: int, authorization: str | None) -> int:
-    wire = Wire(port)
+def _upgrade(server: RunningServer, authorization: str | None) -> int:
+    wire = Wire(server.port)
+    token = find_layer(server.app, ReloadApp).token
     lines = [
-        "GET /__siteserve/ws HTTP/1.1",
-        "Host: x",
+        f"GET /__siteserve/ws?token={token} HTTP/1.1",
+        "Host: localhost",
         "Upgrade: websocket",
         "Connection: Upgrade",
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
@@ -69,9 +71,9 @@ def test_every_path_needs_the_password(serve_site: Serve, root: Path) -> None:
         "page for POST"
     )
     # The live-reload WebSocket too: no socket, no news about the site, without the password.
-    assert _upgrade(server.port, None) == 401
-    assert _upgrade(server.port, basic("mallory", PASSWORD)) == 401
-    assert _upgrade(server.port, basic(*GOOD)) == 101
+    assert _upgrade(server, None) == 401
+    assert _upgrade(server, basic("mallory", PASSWORD)) == 401
+    assert _upgrade(server, basic(*GOOD)) == 101
 
 
 def test_every_wrong_answer_is_the_same_answer(serve_site: Serve, root: Path) -> None:

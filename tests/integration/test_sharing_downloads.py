@@ -194,7 +194,7 @@ def _stalled_client(port: int, target: str) -> socket.socket:
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     client.settimeout(DEADLINE)
     client.connect(("127.0.0.1", port))
-    client.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    client.sendall(f"GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
     return client
 
 

@@ -226,7 +226,7 @@ def test_a_broken_upload_leaves_nothing(serve_site: Serve, root: Path) -> None:
     server = serve_site(root, upload=True)
     inbox = root / "inbox"
     head = (
-        "POST /inbox/ HTTP/1.1\r\nHost: x\r\n"
+        "POST /inbox/ HTTP/1.1\r\nHost: localhost\r\n"
         "Content-Type: multipart/form-data; boundary=XyZ\r\n"
         f"Content-Length: {10 * 1024 * 1024}\r\n\r\n"
     ).encode()

@@ -178,12 +178,12 @@ def test_hostile_paths_on_the_wire(server: RunningServer) -> None:
     """Sent as raw bytes (a client library would normalise them), on one connection."""
     wire = Wire(server.port)
     for target in HOSTILE:
-        wire.send(f"GET {target} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+        wire.send(f"GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         status, _, body = wire.read_response()
         assert status in (400, 404), target
         assert SECRET not in body, target
     # The connection survived every one of them.
-    wire.send(b"GET /about HTTP/1.1\r\nHost: test\r\n\r\n")
+    wire.send(b"GET /about HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert wire.read_response()[0] == 200
 
 

@@ -17,7 +17,9 @@ from siteserve.reload.app import ReloadApp
 from siteserve.share.app import ShareApp
 from siteserve.share.auth import AuthApp
 from siteserve.share.cors import CorsApp
+from siteserve.share.host_check import HostCheck
 from siteserve.share.uploads import UPLOAD_SLACK
+from siteserve.share.write_guard import WriteGuard
 from siteserve.site.app import Site
 
 
@@ -97,11 +99,20 @@ def test_the_whole_stack_bounds_an_upload_once_from_the_route(tmp_path: Path) ->
         tmp_path, upload=True, max_upload=5000, auth=("ann:s3cret",), cors=True, reload=True
     )
     app = build_app(config)
-    # Outermost first: CORS, the password check, live reload, sharing, then the Site.
+    # Outermost first: the host check, the origin of writes, CORS, the password check,
+    # live reload, sharing, then the Site.
     chain: list[App] = [app]
     while isinstance(chain[-1], Layer):
         chain.append(chain[-1].inner)
-    assert [type(layer) for layer in chain] == [CorsApp, AuthApp, ReloadApp, ShareApp, Site]
+    assert [type(layer) for layer in chain] == [
+        HostCheck,
+        WriteGuard,
+        CorsApp,
+        AuthApp,
+        ReloadApp,
+        ShareApp,
+        Site,
+    ]
     assert innermost(app) is chain[-1]
 
     login = _basic("ann", "s3cret")

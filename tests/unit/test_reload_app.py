@@ -79,7 +79,7 @@ class Tab:
     """A browser tab's WebSocket, as the app sees it after the 101."""
 
     def __init__(self, app: ReloadApp, page: str | None, scripts: list[str] | None = None) -> None:
-        response = app.handle(request("/__siteserve/ws", **WS_HEADERS))
+        response = app.handle(request(f"/__siteserve/ws?token={app.token}", **WS_HEADERS))
         assert isinstance(response, Response) and response.status == 101
         assert response.upgrade is not None
         self.channel = Channel()
@@ -200,7 +200,7 @@ def test_other_reserved_paths_go_to_the_site(app: ReloadApp, site: FakeSite) -> 
 
 
 def test_websocket_handshake_and_refusal(app: ReloadApp) -> None:
-    assert answer(app, request("/__siteserve/ws", **WS_HEADERS)).status == 101
+    assert answer(app, request(f"/__siteserve/ws?token={app.token}", **WS_HEADERS)).status == 101
     assert answer(app, request("/__siteserve/ws")).status == 426
 
 

@@ -10,6 +10,7 @@ import pytest
 from siteserve import cli
 from siteserve.reload.app import ReloadApp
 from siteserve.server import runner
+from tests.conftest import find_layer
 
 
 @pytest.fixture
@@ -23,14 +24,15 @@ def test_reload_is_on_by_default(tmp_path: Path, started: list[tuple[Any, Any]])
     assert cli.main([str(tmp_path), "-q"]) == 0
     config, app = started[0]
     assert config.reload and not config.poll and config.ignore == ()
-    assert isinstance(app, ReloadApp)
+    assert isinstance(find_layer(app, ReloadApp), ReloadApp)
 
 
 def test_no_reload_serves_the_bare_site(tmp_path: Path, started: list[tuple[Any, Any]]) -> None:
     assert cli.main([str(tmp_path), "-q", "--no-reload"]) == 0
     config, app = started[0]
     assert not config.reload
-    assert not isinstance(app, ReloadApp)
+    with pytest.raises(AssertionError):
+        find_layer(app, ReloadApp)
 
 
 def test_poll_and_repeated_ignore(tmp_path: Path, started: list[tuple[Any, Any]]) -> None:
@@ -41,8 +43,8 @@ def test_poll_and_repeated_ignore(tmp_path: Path, started: list[tuple[Any, Any]]
     assert config.poll
     # Globs from the command line are added to those of siteserve.toml.
     assert config.ignore == ("drafts/*", "*.log", "build")
-    assert isinstance(app, ReloadApp)
-    assert app.ignore(tmp_path / "debug.log")
-    assert app.ignore(tmp_path / "build" / "app.js")
-    assert app.ignore(tmp_path / "drafts" / "post.html")
-    assert not app.ignore(tmp_path / "index.html")
+    reload = find_layer(app, ReloadApp)
+    assert reload.ignore(tmp_path / "debug.log")
+    assert reload.ignore(tmp_path / "build" / "app.js")
+    assert reload.ignore(tmp_path / "drafts" / "post.html")
+    assert not reload.ignore(tmp_path / "index.html")

@@ -38,9 +38,9 @@ ANY_NAME = "*"
 #: Binds that mean every interface.
 ANY_INTERFACE = frozenset({"0.0.0.0", "::", ""})
 
-# RFC 3986 section 3.2.2: an IP literal in brackets, or a reg-name (no "@", "/", "?",
-# "#", brackets, colon or whitespace); then an optional ":" port (which may be empty).
-_AUTHORITY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s@/?#\[\]:]*)(?::([0-9]*))?")
+# RFC 3986 section 3.2.2: an IP literal in brackets, or a reg-name (unreserved characters,
+# sub-delims and percent-encodings); then an optional ":" port, which may be empty.
+_AUTHORITY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::([0-9]*))?")
 #: One DNS label (RFC 1123 section 2.1), and "_", which container and Windows names use.
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 

@@ -184,3 +184,27 @@ def test_a_sessions_file_given_as_an_option_is_in_the_site_folder(tmp_path: Path
 def test_an_unknown_option_is_a_programming_error(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="unknown option 'colour'"):
         build_config(tmp_path, colour="red")
+
+
+def test_allowed_hosts_from_the_file_and_the_command_line(tmp_path: Path) -> None:
+    write_toml(tmp_path, '[server]\nallowed_hosts = ["App.Test", ".example.com"]\n')
+    config = build_config(tmp_path, allowed_hosts=("tunnel.example", "app.test"))
+    # Normalised, and names from the command line added to those of the file.
+    assert config.allowed_hosts == ("app.test", ".example.com", "tunnel.example")
+
+
+@pytest.mark.parametrize("name", ["http://app.test", "app.test:8080", "a b", ""])
+def test_a_bad_allowed_host_is_a_start_up_error(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError, match="--allowed-host"):
+        build_config(tmp_path, allowed_hosts=(name,))
+
+
+def test_cross_origin_writes_are_path_globs(tmp_path: Path) -> None:
+    write_toml(tmp_path, '[server]\ncross_origin_writes = ["/api/*"]\n')
+    assert build_config(tmp_path).cross_origin_writes == ("/api/*",)
+    write_toml(tmp_path, '[server]\ncross_origin_writes = ["api/*"]\n')
+    with pytest.raises(ConfigError, match="cross_origin_writes"):
+        build_config(tmp_path)
+    write_toml(tmp_path, '[server]\ncross_origin_writes = "/api/*"\n')
+    with pytest.raises(ConfigError, match="cross_origin_writes must be a list"):
+        build_config(tmp_path)

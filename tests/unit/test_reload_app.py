@@ -461,3 +461,38 @@ def test_a_partial_download_of_a_page_stays_partial(app: ReloadApp, site: FakeSi
     response = answer(app, request("/page.html?download", range="bytes=0-1"))
     assert response.status == 206 and response.body == b"<h"
     assert len(site.requests) == 1
+
+
+# -- the socket's token -----------------------------------------------------------------
+
+
+def test_the_socket_needs_the_token(app: ReloadApp) -> None:
+    assert answer(app, request("/__siteserve/ws", **WS_HEADERS)).status == 403
+    wrong = answer(app, request("/__siteserve/ws?token=guess", **WS_HEADERS))
+    assert wrong.status == 403 and wrong.header("x-content-type-options") == "nosniff"
+    assert answer(app, request(f"/__siteserve/ws?token={app.token}", **WS_HEADERS)).status == 101
+
+
+def test_pages_of_ours_get_the_token_and_no_one_else(app: ReloadApp) -> None:
+    given = answer(app, request("/__siteserve/ws-token", sec_fetch_site="same-origin"))
+    assert given.status == 200
+    assert isinstance(given.body, bytes) and json.loads(given.body) == {"token": app.token}
+    assert given.header("cache-control") == "no-store"
+    assert given.header("x-content-type-options") == "nosniff"
+    for fields in (
+        {"sec_fetch_site": "cross-site"},
+        {"sec_fetch_site": "same-site"},
+        {"origin": "http://evil.example"},
+        {"origin": "http://127.0.0.1:9999"},
+    ):
+        refused = answer(app, request("/__siteserve/ws-token", **fields))
+        assert refused.status == 403, fields
+        assert isinstance(refused.body, bytes) and app.token.encode() not in refused.body
+    assert answer(app, request("/__siteserve/ws-token", "POST")).status == 405
+
+
+def test_each_server_has_its_own_token(site: FakeSite, root: Path) -> None:
+    config = build_config(root, reload=True)
+    first = ReloadApp(site, config)  # type: ignore[arg-type]
+    second = ReloadApp(site, config)  # type: ignore[arg-type]
+    assert first.token != second.token and len(first.token) >= 32

@@ -10,6 +10,7 @@ import pytest
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
+from siteserve.hosts import AllowedHosts
 from siteserve.http.headers import Headers
 from siteserve.http.request import Request
 from siteserve.reload.websocket import WebSocket, accept, handshake_problem
@@ -227,3 +228,63 @@ def test_server_stopping_says_going_away() -> None:
     pair.server.server_stopping()
     assert pair.received() == [CloseConnection(1001, "server stopping")]
     assert pair.channel.closed and pair.closes == 1
+
+
+# -- origin and token (siteserve.origins, siteserve.hosts) ------------------------------
+
+
+def test_refusals_carry_a_charset_and_nosniff() -> None:
+    for overrides in ({"origin": "http://evil.example"}, {"upgrade": None}, {"connection": "x"}):
+        refused = accept(handshake(**overrides), lambda socket: None)
+        assert refused.header("content-type") == "text/plain; charset=utf-8"
+        assert refused.header("x-content-type-options") == "nosniff"
+        assert refused.header("cache-control") == "no-store"
+
+
+def tokened(query: str, **overrides: str | None) -> Request:
+    request = handshake(**overrides)
+    request.query = query
+    request.target = f"{request.path}?{query}"
+    return request
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("token=s3cret", 101),
+        ("x=1&token=s3cret", 101),
+        ("token=s3cre", 403),
+        ("token=s3cretX", 403),
+        ("token=", 403),
+        ("", 403),
+        ("token=S3CRET", 403),
+        ("&".join(["a=1"] * 20) + "&token=s3cret", 403),  # not a query of ours
+    ],
+)
+def test_the_token_is_required(query: str, status: int) -> None:
+    response = accept(tokened(query), lambda socket: None, token="s3cret")
+    assert response.status == status
+    if status == 403:
+        assert response.upgrade is None
+        assert response.header("x-content-type-options") == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("host", "origin", "status"),
+    [
+        ("127.0.0.1:8000", "http://127.0.0.1:8000", 101),
+        ("localhost:8000", "http://localhost:8000", 101),
+        ("[::1]:8000", "http://[::1]:8000", 101),
+        ("127.0.0.1:8000", None, 101),  # not a browser
+        ("127.0.0.1:8000", "http://127.0.0.1:9999", 403),  # another origin on this machine
+        ("127.0.0.1:8000", "https://127.0.0.1:8000", 403),
+        ("127.0.0.1:8000", "null", 403),
+        # A rebinding page is same-origin with its request: its name is what gives it away.
+        ("evil.example:8000", "http://evil.example:8000", 403),
+        ("tunnel.example", "https://tunnel.example", 101),  # --allowed-host, behind TLS
+    ],
+)
+def test_the_origin_is_one_of_the_servers_names(host: str, origin: str | None, status: int) -> None:
+    names = AllowedHosts.for_bind("127.0.0.1", ["tunnel.example"])
+    request = tokened("token=t", host=host, origin=origin)
+    assert accept(request, lambda socket: None, token="t", hosts=names).status == status

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
+from siteserve import cli
 from siteserve.hosts import AllowedHosts
 from siteserve.http.headers import Headers
 from siteserve.http.request import Request, RequestBody
 from siteserve.http.response import Response
 from siteserve.layers import App
+from siteserve.server import runner
 from siteserve.share import host_check
 from siteserve.share.host_check import HostCheck, RefusalLog
+from tests.conftest import find_layer
 
 
 class Inner(App):
@@ -160,3 +164,16 @@ def test_a_hostile_name_is_not_repeated_as_it_came(layer: HostCheck) -> None:
     assert refused.status == 400  # not a reg-name (RFC 3986 section 3.2.2)
     assert isinstance(refused.body, bytes) and b"\x1b" not in refused.body
     assert b"\\x1b" in refused.body
+
+
+def test_allowed_host_on_the_command_line_reaches_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[App] = []
+    monkeypatch.setattr(runner, "run", lambda config, app, **kw: started.append(app))
+    argv = [str(tmp_path), "-q", "--allowed-host", "tunnel.test", "--allowed-host", ".corp.test"]
+    assert cli.main(argv) == 0
+    check = find_layer(started[0], HostCheck)
+    assert check.hosts.allows("tunnel.test") and check.hosts.allows("a.corp.test")
+    assert not check.hosts.allows("evil.example")
+    assert cli.main([str(tmp_path), "-q", "--allowed-host", "http://x:80"]) == 2

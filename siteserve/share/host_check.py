@@ -66,11 +66,14 @@ class HostCheck(Layer[App]):
     ) -> None:
         super().__init__(inner)
         self.hosts = hosts
-        self._verdicts: dict[str, int] = {}
+        self._verdicts: dict[str | None, int] = {}
         self._said = RefusalLog(clock)
 
     def handle(self, request: Request) -> Response | Awaitable[Response]:
         host = request.headers.get("host")
+        # The usual case in one look-up: a Host seen before and found ours, origin-form.
+        if self._verdicts.get(host) == _FINE and request.target.startswith("/"):
+            return self.inner.handle(request)
         status = _FINE
         if host is not None:
             status = self._verdicts.get(host, -1)

@@ -86,7 +86,13 @@ ATTACK = """async (victim) => {
     // The classic CSRF: a form posted into a hidden frame, a file picked by script.
     const sink = document.createElement("iframe");
     sink.name = "sink";
-    sink.onload = () => resolve("posted");
+    sink.onload = () => {
+      // The frame's first load is its own about:blank; the second is the answer.
+      try {
+        if (sink.contentWindow.location.href === "about:blank") return;
+      } catch {}  // another origin's answer: not readable, and not about:blank
+      resolve("posted");
+    };
     document.body.append(sink);
     const form = document.createElement("form");
     Object.assign(form, {method: "post", enctype: "multipart/form-data", target: "sink"});
@@ -174,11 +180,13 @@ def test_the_sites_own_pages_upload_and_reload(
         "#upload input[type=file]",
         files=[{"name": "mine.txt", "mimeType": "text/plain", "buffer": b"my own"}],
     )
-    with page.expect_navigation(timeout=TIMEOUT_MS):
-        page.click("#upload button[type=submit]")
+    # Back to the listing by the form's redirect, or by live reload if the new file is seen
+    # first (that reload may cut the redirect short): either way the listing shows it.
+    page.click("#upload button[type=submit]")
     page.locator("li[data-name='mine.txt']").wait_for(timeout=TIMEOUT_MS)
     assert (victim_root / "inbox" / "mine.txt").read_text() == "my own"
-    page.close()  # (the listing may be reloading itself: the upload changed its folder)
+    assert not (victim_root / "inbox" / "mine (1).txt").exists()  # sent once
+    page.close()
     page = rebinding_browser.new_page()
     page.goto(victim.url("/"))
     reload = find_layer(victim.app, ReloadApp)

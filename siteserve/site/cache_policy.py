@@ -34,6 +34,15 @@ _BASE64_HASH = re.compile(
     r"(?=(?:[^A-Z]*[A-Z]){2})(?=(?:[^a-z]*[a-z]){2})(?=[^0-9]*[0-9])[A-Za-z0-9_]{6,12}"
 )
 _SEPARATORS = re.compile(r"[.-]")
+# Vite and Rollup end a name with ``-`` and 8 characters of base64url (``index-BeJZfuej.js``,
+# ``hero-CLDdwZDr.png``), which may themselves hold ``-`` or ``_``; esbuild with ``-`` and 8
+# of upper-case base32 (``chunk-5ZQKC6GB.js``). Such a tail is a hash unless it reads as
+# words someone wrote: ``MyButton``, ``Roboto40``, ``notes_v2``, ``IMPORTANT``.
+_HASH_TAIL = re.compile(r"(?<=[.-])[A-Za-z0-9_-]{8}\Z")
+_WORDS = re.compile(
+    r"(?:[A-Z]?[a-z]+|[A-Z]+|[0-9]+)(?:[A-Z][a-z]+|[0-9]+)*(?:[_-](?:[A-Za-z][a-z]*[0-9]*|[0-9]+)?)*"
+    r"|[0-9]+[A-Za-z]+|[A-Z]+[a-z]*[0-9]+[A-Za-z]*"
+)
 
 # Headers a site rule may not set: the writer owns framing and connection management
 # (RFC 9112 sections 6 and 9), and the file handler owns the representation's metadata.
@@ -70,9 +79,22 @@ def has_content_hash(name: str) -> bool:
     parts = _SEPARATORS.split(stem)
     if len(parts) == 1:
         return _HEX_HASH.fullmatch(stem) is not None
-    return any(
+    if any(
         _HEX_HASH.fullmatch(part) is not None or _BASE64_HASH.fullmatch(part) is not None
         for part in parts[1:]
+    ):
+        return True
+    tail = _HASH_TAIL.search(stem)
+    return tail is not None and _is_bundler_tail(tail.group())
+
+
+def _is_bundler_tail(tail: str) -> bool:
+    """Whether the 8 characters that end a name (after ``-`` or ``.``) are a bundler's hash."""
+    if tail[0] in "-_" or _WORDS.fullmatch(tail) is not None:
+        return False
+    # Random base64url almost always mixes cases; base32 is upper-case with digits 2-7.
+    return any(c.islower() for c in tail) and any(c.isupper() for c in tail) or (
+        any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail)
     )
 
 

@@ -131,6 +131,8 @@ class Config:
     jobs: int = 0
     #: ``[build] paths``: URLs rendered even when no page links to them.
     paths: tuple[str, ...] = ()
+    #: The history fallback: (URL prefix, entry file) pairs; empty: off (``site.spa``).
+    spa: tuple[tuple[str, str], ...] = ()
     # -- content (siteserve.site.content) --
     markdown: MarkdownOptions = field(default_factory=MarkdownOptions)
     #: ``--drafts``: ``pages()`` lists pages whose front matter says ``draft: true``.
@@ -143,6 +145,7 @@ _TYPE_NAMES: dict[type, str] = {
     int: "a whole number",
     bool: "true or false",
     list: "a list",
+    dict: "a table",
 }
 
 

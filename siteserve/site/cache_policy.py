@@ -93,7 +93,7 @@ def _is_bundler_tail(tail: str) -> bool:
     if tail[0] in "-_" or _WORDS.fullmatch(tail) is not None:
         return False
     # Random base64url almost always mixes cases; base32 is upper-case with digits 2-7.
-    return any(c.islower() for c in tail) and any(c.isupper() for c in tail) or (
+    return (any(c.islower() for c in tail) and any(c.isupper() for c in tail)) or (
         any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail)
     )
 

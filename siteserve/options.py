@@ -742,6 +742,8 @@ BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 #: ``[site]`` (free values pages read as ``site``), ``[headers]`` (rules by glob) and
 #: ``[markdown]`` (layouts by glob and raw HTML: config.MarkdownOptions).
 OTHER_TABLES = ("limits", "site", "headers", "markdown")
+#: Arrays of tables: ``[[redirects]]`` (redirect and rewrite rules: siteserve.rules.native).
+TABLE_ARRAYS = ("redirects",)
 
 
 def for_command(command: str, options: Sequence[Option] = OPTIONS) -> tuple[Option, ...]:

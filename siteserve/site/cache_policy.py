@@ -46,7 +46,7 @@ _WORDS = re.compile(
 
 # Headers a site rule may not set: the writer owns framing and connection management
 # (RFC 9112 sections 6 and 9), and the file handler owns the representation's metadata.
-_NOT_CONFIGURABLE: Final = frozenset(
+NOT_CONFIGURABLE: Final = frozenset(
     {
         "connection",
         "content-length",
@@ -133,10 +133,19 @@ def extra_headers(config: Config, rel_path: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for pattern, values in config.headers:
         if _matches(pattern, rel_path):
-            found.extend(
-                (name, value) for name, value in values if name.lower() not in _NOT_CONFIGURABLE
-            )
+            found.extend((name, value) for name, value in values if configurable(name))
     return found
+
+
+#: Headers no site rule may remove or change: ``nosniff`` keeps a browser from running an
+#: uploaded or mislabelled file as script (every answer carries it; see site.mime).
+PROTECTED: Final = frozenset({"x-content-type-options"})
+
+
+def configurable(name: str) -> bool:
+    """Whether a site's rule (``[headers]``, ``_headers``, ``serve.json``) may set ``name``."""
+    lowered = name.lower()
+    return lowered not in NOT_CONFIGURABLE and lowered not in PROTECTED
 
 
 def apply_headers(

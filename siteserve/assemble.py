@@ -8,8 +8,9 @@ out:
 - ``Site``: files, listings, pages and error pages (``site.app``);
 - ``ShareApp``: health, downloads, folder zips, uploads (and their larger
   body bound, ``share.app``);
-- ``RulesApp`` when the site has rules at start: its redirect, rewrite and header rules (``_redirects``,
-  ``_headers``, ``serve.json``, ``[[redirects]]``; ``rules.layer``);
+- ``RulesApp`` when the site has rules at start: its redirect, rewrite and
+  header rules (``_redirects``, ``_headers``, ``serve.json``,
+  ``[[redirects]]``; ``rules.layer``);
 - ``ReloadApp`` when live reload is on: the script in each page (its
   injector is the Site's HTML transform, so an HTML file gets the script
   before its validators), the WebSocket, cache invalidation on change

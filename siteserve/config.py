@@ -76,8 +76,9 @@ class MarkdownOptions:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """Every setting of one run. Each field but ``root``, ``limits``, ``site``, ``headers``
-    and ``markdown`` is an option declared in ``siteserve.options``, with the same default."""
+    """Every setting of one run. Each field but ``root``, ``limits``, ``site``, ``headers``,
+    ``markdown`` and ``redirects`` is an option declared in ``siteserve.options``, with the same
+    default."""
 
     root: Path
     host: str = "127.0.0.1"

@@ -40,8 +40,9 @@ def parse_headers(text: str, file: str = "_headers") -> RuleSet:
                 rules.problems.append(Problem(file, number, f"{line!r} is not a path"))
             continue
         if source is None:
-            rules.problems.append(Problem(file, number, "a header before any path"))
-            continue
+            if start == 0:
+                rules.problems.append(Problem(file, number, "a header before any path"))
+            continue  # under a path that was refused: reported once, there
         if line.startswith("!"):
             name = line[1:].strip()
             if not name or not configurable(name):

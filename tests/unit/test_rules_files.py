@@ -169,7 +169,7 @@ def test_serve_json() -> None:
     ]
     assert rules.redirects[2].match("/app/users/1", "") is not None
     assert rules.redirects[3].match("/projects/9/edit", "") == {"id": "9"}
-    assert [str(p) for p in rules.problems] == ["serve.json:17: public is not supported"]
+    assert [str(p) for p in rules.problems] == ["serve.json:18: public is not supported"]
     assert rules.hidden == {"serve.json"}
     assert parse_serve_json("{ not json").problems[0].reason == "not valid JSON"
 

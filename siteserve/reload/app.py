@@ -28,7 +28,12 @@ from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
 from siteserve.layers import App, Layer
 from siteserve.reload import inject
-from siteserve.reload.changes import MAX_WAIT_SECONDS, ChangeSet, Debouncer, IgnoreRules
+from siteserve.reload.changes import (
+    REBUILD_MAX_WAIT_SECONDS,
+    ChangeSet,
+    Debouncer,
+    IgnoreRules,
+)
 from siteserve.reload.graph import PageGraph, kind_of
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
@@ -41,7 +46,7 @@ PREFIX = "/__siteserve/"
 SCRIPT_PATH = inject.RELOAD_SCRIPT_PATH
 SOCKET_PATH = "/__siteserve/ws"
 #: A request that arrives mid-burst waits this long at most for the burst to settle.
-SETTLE_TIMEOUT = MAX_WAIT_SECONDS + 0.5
+SETTLE_TIMEOUT = REBUILD_MAX_WAIT_SECONDS + 0.5
 
 
 class _Burst:

@@ -8,6 +8,9 @@ out:
 - ``Site``: files, listings, pages and error pages (``site.app``);
 - ``ShareApp``: health, downloads, folder zips, uploads (and their larger
   body bound, ``share.app``);
+- ``RulesApp`` when the site has rules at start: its redirect, rewrite and
+  header rules (``_redirects``, ``_headers``, ``serve.json``,
+  ``[[redirects]]``; ``rules.layer``);
 - ``ReloadApp`` when live reload is on: the script in each page (its
   injector is the Site's HTML transform, so an HTML file gets the script
   before its validators), the WebSocket, cache invalidation on change
@@ -43,6 +46,8 @@ from siteserve.layers import App
 
 def build_app(config: Config) -> App:
     from siteserve.hosts import AllowedHosts
+    from siteserve.rules.layer import RulesApp
+    from siteserve.rules.load import has_rules
     from siteserve.share.app import ShareApp
     from siteserve.share.write_guard import WriteGuard
     from siteserve.site.app import Site
@@ -51,6 +56,9 @@ def build_app(config: Config) -> App:
     # With live reload, the watcher tells the Site about every change (invalidate).
     site = Site(config, watched=config.reload)
     app: App = ShareApp(site, config)
+    if has_rules(config):
+        # _redirects, _headers, serve.json and [[redirects]]: in front of sharing and the Site.
+        app = RulesApp(app, site, config)
     if config.reload:
         from siteserve.reload.app import ReloadApp
 

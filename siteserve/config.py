@@ -19,10 +19,12 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from siteserve.http.limits import ParserLimits
-from siteserve.options import BY_NAME, OPTIONS, FileKind, Option, toml_tables
+from siteserve.options import BY_NAME, OPTIONS, TABLE_ARRAYS, FileKind, Option, toml_tables
 from siteserve.options import ConfigError as ConfigError
 from siteserve.options import parse_duration as parse_duration
 from siteserve.options import parse_size as parse_size
+from siteserve.rules.model import RedirectRule
+from siteserve.rules.native import redirects_from
 
 CONFIG_FILE = "siteserve.toml"
 
@@ -74,8 +76,9 @@ class MarkdownOptions:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """Every setting of one run. Each field but ``root``, ``limits``, ``site``, ``headers``
-    and ``markdown`` is an option declared in ``siteserve.options``, with the same default."""
+    """Every setting of one run. Each field but ``root``, ``limits``, ``site``, ``headers``,
+    ``markdown`` and ``redirects`` is an option declared in ``siteserve.options``, with the same
+    default."""
 
     root: Path
     host: str = "127.0.0.1"
@@ -131,6 +134,10 @@ class Config:
     jobs: int = 0
     #: ``[build] paths``: URLs rendered even when no page links to them.
     paths: tuple[str, ...] = ()
+    #: ``[[redirects]]`` of siteserve.toml, first of the site's rules (``siteserve.rules``).
+    redirects: tuple[RedirectRule, ...] = ()
+    #: The history fallback: (URL prefix, entry file) pairs; empty: off (``site.spa``).
+    spa: tuple[tuple[str, str], ...] = ()
     # -- content (siteserve.site.content) --
     markdown: MarkdownOptions = field(default_factory=MarkdownOptions)
     #: ``--drafts``: ``pages()`` lists pages whose front matter says ``draft: true``.
@@ -148,6 +155,7 @@ _TYPE_NAMES: dict[type, str] = {
     int: "a whole number",
     bool: "true or false",
     list: "a list",
+    dict: "a table",
 }
 
 
@@ -192,7 +200,7 @@ def _file_values(data: dict[str, Any], root: Path) -> dict[str, Any]:
         shortcut = shortcuts.get(key)
         if shortcut is not None and shortcut.table is not None:
             by_table.setdefault(shortcut.table, {})[key] = value
-        elif key not in tables:
+        elif key not in tables and key not in TABLE_ARRAYS:
             raise ConfigError(f"{CONFIG_FILE}: unknown key or table {raw_key}")
     values: dict[str, Any] = {}
     for table, entries in by_table.items():
@@ -307,6 +315,7 @@ def build_config(root: Path, **options: Any) -> Config:
         site=MappingProxyType(_table(data, "site")),
         headers=_headers_from(_table(data, "headers")),
         markdown=_markdown_from(_table(data, "markdown")),
+        redirects=redirects_from(data.get("redirects", [])),
         **values,
     )
 

@@ -62,7 +62,7 @@ class Flag(Kind):
 
     __slots__ = ("sets",)
     cli_type = bool
-    toml_types = (bool,)
+    toml_types: ClassVar[tuple[type, ...]] = (bool,)
 
     def __init__(self, *, sets: bool = True) -> None:
         self.sets: Final = sets
@@ -117,6 +117,43 @@ class Texts(Kind):
         items = (value,) if isinstance(value, str) else value
         assert isinstance(items, Iterable)
         return tuple(str(item) for item in items)
+
+
+class SpaEntries(Flag):
+    """The history fallback's entry pages by URL prefix: ``--spa`` (``index.html`` for every
+    path), ``spa = "app.html"``, or a ``[spa]`` table of ``"/admin/" = "admin/index.html"``."""
+
+    __slots__ = ()
+    toml_types: ClassVar[tuple[type, ...]] = (bool, str, dict)
+
+    def parse(self, value: object) -> tuple[tuple[str, str], ...]:
+        if value is True:
+            return (("/", "index.html"),)
+        if value is False or value is None or value == ():
+            return ()
+        if isinstance(value, str):
+            return (("/", _spa_entry("spa", value)),)
+        if isinstance(value, dict):
+            entries = []
+            for prefix, entry in value.items():
+                if not isinstance(entry, str) or not prefix.startswith("/"):
+                    raise ConfigError(
+                        f'spa.{prefix}: give a URL prefix and an entry file, e.g. "/admin/" ='
+                        ' "admin/index.html"'
+                    )
+                entries.append((prefix if prefix.endswith("/") else prefix + "/", entry))
+            return tuple((prefix, _spa_entry(f"spa.{prefix}", e)) for prefix, e in entries)
+        assert isinstance(value, tuple)
+        return value
+
+
+def _spa_entry(name: str, entry: str) -> str:
+    parts = entry.strip("/").split("/")
+    if not entry.strip("/") or any(
+        part in ("", ".", "..") or part.startswith((".", "_")) for part in parts
+    ):
+        raise ConfigError(f"{name}: {entry!r} is not a file the site serves")
+    return "/".join(parts)
 
 
 class Credentials(Texts):
@@ -476,6 +513,18 @@ OPTIONS: tuple[Option, ...] = (
         commands=("serve", "build"),
     ),
     Option(
+        "spa",
+        SpaEntries(),
+        (),
+        "Single-page app: paths no file matches get index.html (history fallback).",
+        "single-page app: a page URL that matches no file, page or route is answered with"
+        ' `index.html` (the URL stays); `spa = "app.html"` or a `[spa]` table of prefixes in'
+        " siteserve.toml (see [Single-page apps](#single-page-apps))",
+        flags=("--spa",),
+        top_level=True,
+        shown_default="off",
+    ),
+    Option(
         "reload",
         Flag(sets=False),
         True,
@@ -745,6 +794,8 @@ BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 #: ``[site]`` (free values pages read as ``site``), ``[headers]`` (rules by glob) and
 #: ``[markdown]`` (layouts by glob and raw HTML: config.MarkdownOptions).
 OTHER_TABLES = ("limits", "site", "headers", "markdown")
+#: Arrays of tables: ``[[redirects]]`` (redirect and rewrite rules: siteserve.rules.native).
+TABLE_ARRAYS = ("redirects",)
 
 
 def for_command(command: str, options: Sequence[Option] = OPTIONS) -> tuple[Option, ...]:

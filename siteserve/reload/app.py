@@ -31,7 +31,12 @@ from siteserve.http.response import FileBody, Response
 from siteserve.http.writer import text_response
 from siteserve.layers import App, Layer
 from siteserve.reload import inject
-from siteserve.reload.changes import MAX_WAIT_SECONDS, ChangeSet, Debouncer, IgnoreRules
+from siteserve.reload.changes import (
+    REBUILD_MAX_WAIT_SECONDS,
+    ChangeSet,
+    Debouncer,
+    IgnoreRules,
+)
 from siteserve.reload.graph import PageGraph, kind_of
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
@@ -47,7 +52,7 @@ SOCKET_PATH = "/__siteserve/ws"
 #: Where a page of ours asks for the socket's token (see ``reload.ws_token``).
 TOKEN_PATH = "/__siteserve/ws-token"
 #: A request that arrives mid-burst waits this long at most for the burst to settle.
-SETTLE_TIMEOUT = MAX_WAIT_SECONDS + 0.5
+SETTLE_TIMEOUT = REBUILD_MAX_WAIT_SECONDS + 0.5
 
 
 class _Burst:

@@ -71,6 +71,13 @@ MISSING_GRACE_SECONDS = 0.05
 WRITE_GRACE_SECONDS = 0.25
 #: A never-ending stream of events (a log file) still yields a change set this often.
 MAX_WAIT_SECONDS = 1.0
+#: Deletions after which a burst is a rebuild: a build tool (Vite, mkdocs, Sphinx) empties
+#: its output folder, pauses (300-600 ms) and writes the new files in batches.
+REBUILD_DELETES = 3
+#: A rebuild ends only when the writer has paused this long (past the tools' pauses)...
+REBUILD_QUIET_SECONDS = 0.8
+#: ...and at the latest this long after it began: the most a request waits for a rebuild.
+REBUILD_MAX_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +246,7 @@ class Debouncer:
         self._pending: set[Path] = set()
         self._open_for_write: set[Path] = set()
         self._writes = 0
+        self._deletes = 0
         self._first = 0.0
         self._last = 0.0
         #: The next look at the burst, and when it is due (loop time). The due time is
@@ -310,6 +318,8 @@ class Debouncer:
             return False
         if not self._take(event.path):
             return False
+        if event.kind == "deleted":
+            self._deletes += 1
         if event.kind != "modified" or not self.track_close:
             self._writes += 1
         if self.track_close and not event.is_directory:
@@ -329,8 +339,13 @@ class Debouncer:
         self._timer = None
         loop = asyncio.get_running_loop()
         now = loop.time()
-        if now - self._first < self.max_wait:
+        # A folder emptied and being refilled is one change: wait for the whole output.
+        rebuilding = self._deletes >= REBUILD_DELETES
+        max_wait = max(self.max_wait, REBUILD_MAX_WAIT_SECONDS) if rebuilding else self.max_wait
+        if now - self._first < max_wait:
             quiet = self.burst_quiet if self._writes >= BURST_WRITES else self.quiet
+            if rebuilding:
+                quiet = max(quiet, REBUILD_QUIET_SECONDS)
             due = self._last + (self.write_grace if self._open_for_write else quiet)
             if due <= now:
                 # Events can lag behind writes when the machine is busy: a file
@@ -361,6 +376,7 @@ class Debouncer:
         self._pending.clear()
         self._open_for_write.clear()
         self._writes = 0
+        self._deletes = 0
         try:
             if changes:
                 self._on_change(changes)
@@ -374,4 +390,5 @@ class Debouncer:
         self._pending.clear()
         self._open_for_write.clear()
         self._writes = 0
+        self._deletes = 0
         self._settled.set()

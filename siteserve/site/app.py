@@ -29,6 +29,7 @@ from siteserve.site.layouts import LayoutRules
 from siteserve.site.listing import render_listing
 from siteserve.site.pages import ErrorResponder, Pages
 from siteserve.site.resolver import Resolved, Resolver
+from siteserve.site.spa import SpaFallback
 from siteserve.site.static import StaticFiles
 
 log = logging.getLogger("siteserve.site")
@@ -103,6 +104,8 @@ class Site(App):
         #: Renders kind "page" (a test may give its own).
         self.pages: PageHandler = pages if pages is not None else Pages(config)
         self.pages.error_responder = self.error_awaitable
+        #: The history fallback of single-page apps (``--spa``): off when empty.
+        self.spa = SpaFallback(config.spa)
         if watched:
             self.pages.watch()
 
@@ -207,10 +210,16 @@ class Site(App):
             return _allow(204, PAGE_METHODS)
         if kind == "not_found":
             ours = fallback_file(request.path)
-            if ours is None:
+            entry = self.spa.entry_for(request) if ours is None else None
+            if entry is not None:
+                # A route of the app: its entry page, looked up like any URL (a rewrite).
+                resolved = self.resolver.resolve(entry)
+                kind = resolved.kind
+            elif ours is not None:
+                # Our favicon or stylesheet, answered as the site's own file would be.
+                resolved, kind = Resolved("file", *ours), "file"
+            if kind not in ("file", "page"):
                 return self.error(request, 404)
-            # Our favicon or stylesheet, answered as the site's own file would be.
-            resolved, kind = Resolved("file", *ours), "file"
         allowed = _methods_for(kind)
         if method == "OPTIONS":
             return _allow(204, allowed)

@@ -34,10 +34,19 @@ _BASE64_HASH = re.compile(
     r"(?=(?:[^A-Z]*[A-Z]){2})(?=(?:[^a-z]*[a-z]){2})(?=[^0-9]*[0-9])[A-Za-z0-9_]{6,12}"
 )
 _SEPARATORS = re.compile(r"[.-]")
+# Vite and Rollup end a name with ``-`` and 8 characters of base64url (``index-BeJZfuej.js``,
+# ``hero-CLDdwZDr.png``), which may themselves hold ``-`` or ``_``; esbuild with ``-`` and 8
+# of upper-case base32 (``chunk-5ZQKC6GB.js``). Such a tail is a hash unless it reads as
+# words someone wrote: ``MyButton``, ``Roboto40``, ``notes_v2``, ``IMPORTANT``.
+_HASH_TAIL = re.compile(r"(?<=[.-])[A-Za-z0-9_-]{8}\Z")
+_WORDS = re.compile(
+    r"(?:[A-Z]?[a-z]+|[A-Z]+|[0-9]+)(?:[A-Z][a-z]+|[0-9]+)*(?:[_-](?:[A-Za-z][a-z]*[0-9]*|[0-9]+)?)*"
+    r"|[0-9]+[A-Za-z]+|[A-Z]+[a-z]*[0-9]+[A-Za-z]*"
+)
 
 # Headers a site rule may not set: the writer owns framing and connection management
 # (RFC 9112 sections 6 and 9), and the file handler owns the representation's metadata.
-_NOT_CONFIGURABLE: Final = frozenset(
+NOT_CONFIGURABLE: Final = frozenset(
     {
         "connection",
         "content-length",
@@ -70,9 +79,22 @@ def has_content_hash(name: str) -> bool:
     parts = _SEPARATORS.split(stem)
     if len(parts) == 1:
         return _HEX_HASH.fullmatch(stem) is not None
-    return any(
+    if any(
         _HEX_HASH.fullmatch(part) is not None or _BASE64_HASH.fullmatch(part) is not None
         for part in parts[1:]
+    ):
+        return True
+    tail = _HASH_TAIL.search(stem)
+    return tail is not None and _is_bundler_tail(tail.group())
+
+
+def _is_bundler_tail(tail: str) -> bool:
+    """Whether the 8 characters that end a name (after ``-`` or ``.``) are a bundler's hash."""
+    if tail[0] in "-_" or _WORDS.fullmatch(tail) is not None:
+        return False
+    # Random base64url almost always mixes cases; base32 is upper-case with digits 2-7.
+    return (any(c.islower() for c in tail) and any(c.isupper() for c in tail)) or (
+        any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail)
     )
 
 
@@ -111,10 +133,19 @@ def extra_headers(config: Config, rel_path: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for pattern, values in config.headers:
         if _matches(pattern, rel_path):
-            found.extend(
-                (name, value) for name, value in values if name.lower() not in _NOT_CONFIGURABLE
-            )
+            found.extend((name, value) for name, value in values if configurable(name))
     return found
+
+
+#: Headers no site rule may remove or change: ``nosniff`` keeps a browser from running an
+#: uploaded or mislabelled file as script (every answer carries it; see site.mime).
+PROTECTED: Final = frozenset({"x-content-type-options"})
+
+
+def configurable(name: str) -> bool:
+    """Whether a site's rule (``[headers]``, ``_headers``, ``serve.json``) may set ``name``."""
+    lowered = name.lower()
+    return lowered not in NOT_CONFIGURABLE and lowered not in PROTECTED
 
 
 def apply_headers(

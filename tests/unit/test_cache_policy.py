@@ -68,11 +68,73 @@ def test_rfc8246_names_without_a_content_hash(name: str) -> None:
     assert not has_content_hash(name)
 
 
-def test_rfc8246_a_hash_without_two_letters_of_each_case_is_missed_on_purpose() -> None:
-    # One lower-case letter makes "C8yYPB2W" look too much like "Bold700". A missed
-    # hash only costs a revalidation after max-age; a misread name would be stale for
-    # a year, so the rule leans towards missing.
-    assert not has_content_hash("index-C8yYPB2W.css")
+# Names as the build tools write them (from their documented and real outputs).
+BUILD_TOOL_NAMES = [
+    # Vite / Rollup: "-" and 8 characters of base64url, which may hold "-" and "_"
+    ("vite", "assets/index-BeJZfuej.js"),
+    ("vite", "assets/index-D64VDMd1.css"),
+    ("vite", "assets/hero-CLDdwZDr.png"),
+    ("vite", "assets/react-CHdo91hT.svg"),
+    ("vite", "assets/index-C8yYPB2W.css"),
+    ("vite", "assets/index-legacy-BeJZfuej.js"),
+    ("rollup", "assets/vendor-B-x_3kLm.js"),
+    ("rollup", "assets/index-Dh_9aQ-w.js"),
+    # webpack: "." and hex, [contenthash] (default 20) or [contenthash:8]
+    ("webpack", "static/js/main.3f2a1b4c.js"),
+    ("webpack", "static/css/main.073c9b0a.css"),
+    ("webpack", "main.3f2a1b4c5d6e7f809a1b.js"),
+    ("webpack", "static/js/787.d9a5e6c1.chunk.js"),
+    # esbuild: "-" and 8 of upper-case base32
+    ("esbuild", "chunk-5ZQKC6GB.js"),
+    ("esbuild", "chunk-ABCD1234.js"),
+    ("esbuild", "index-QHJ5Z4OR.js"),
+    # Parcel: "." and 8 hex
+    ("parcel", "index.8c2a5e1f.js"),
+    ("parcel", "index.975ef6c8.css"),
+    # mkdocs (Material): "." and 8 hex before ".min"
+    ("mkdocs", "assets/javascripts/bundle.a1b2c3d4.min.js"),
+    ("mkdocs", "assets/stylesheets/main.6f8fc17f.min.css"),
+    ("mkdocs", "assets/stylesheets/palette.06af60db.min.css"),
+]
+
+ORDINARY_NAMES = [
+    "my-notes.txt",
+    "jquery-3.7.1.min.js",
+    "bootstrap.bundle.min.js",
+    "font-awesome-4.7.0/css/font-awesome.min.css",
+    "report-2024-final.pdf",
+    "IMG_20240101.jpg",
+    "photo-20240101.jpg",
+    "my-long-filename.txt",  # 8 lower-case letters after "-"
+    "notes-version2.md",
+    "chapter-Chapter1.md",
+    "file-12345678.txt",
+    "data-notes_v2.csv",
+    "theme-darkMode.css",
+    "slide-SlideTwo.html",
+    "app-iPhone15.png",
+    "ACME-CONTRACT.pdf",
+    "notes-README12.md",
+    # Sphinx names its files plainly and puts the hash in the query (pygments.css?v=...)
+    "_static/pygments.css",
+    "_static/documentation_options.js",
+]
+
+
+@pytest.mark.parametrize(("tool", "name"), BUILD_TOOL_NAMES)
+def test_rfc8246_build_tool_names_carry_a_content_hash(tool: str, name: str) -> None:
+    assert has_content_hash(name), tool
+
+
+@pytest.mark.parametrize("name", ORDINARY_NAMES)
+def test_rfc8246_ordinary_names_never_look_hashed(name: str) -> None:
+    assert not has_content_hash(name)
+
+
+def test_rfc8246_upper_case_words_and_numbers_are_missed_on_purpose() -> None:
+    # "WXYZ2345" (esbuild) reads like "README12": a missed hash only costs a
+    # revalidation after max-age, a misread name would be stale for a year.
+    assert not has_content_hash("chunk-WXYZ2345.js")
 
 
 def test_rfc9111_5_2_2_4_development_profile_is_no_cache(tmp_path: Path) -> None:

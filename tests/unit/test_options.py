@@ -37,7 +37,7 @@ from siteserve.options import (
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 #: Config fields that are no option: the folder, and the tables config.py reads itself.
-NOT_OPTIONS = {"root", "limits", "site", "headers", "markdown"}
+NOT_OPTIONS = {"root", "limits", "site", "headers", "markdown", "redirects"}
 
 
 def _readme() -> str:

@@ -485,3 +485,23 @@ def test_a_timer_due_within_the_millisecond_works_on_every_loop(
 
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(asyncio.wait_for(test(), DEADLINE * 2))
+
+
+def test_a_folder_emptied_and_refilled_is_one_change_set() -> None:
+    # As vite build or mkdocs build do: delete the output, pause, write it in batches.
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(quiet=0.01, burst_quiet=0.05)
+        old = [ROOT / "dist" / f"old-{i}.js" for i in range(5)]
+        new = [ROOT / "dist" / f"new-{i}.js" for i in range(6)]
+        debouncer.add([ev("deleted", path) for path in old])
+        await asyncio.sleep(0.4)  # the tool's pause, longer than the burst's quiet period
+        assert debouncer.settling and got.sets == []
+        debouncer.add([event for path in new[:3] for event in save(path)])
+        await asyncio.sleep(0.3)
+        assert debouncer.settling and got.sets == []
+        debouncer.add([event for path in new[3:] for event in save(path)])
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset(old + new)]
+
+    run(test)

@@ -16,6 +16,7 @@ the built-in server's own stack (``assemble.build_app``), reached through
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from siteserve.asgi.app import SiteserveAsgi
@@ -52,6 +53,12 @@ def asgi_config(root: str | os.PathLike[str], **options: object) -> Config:
         if not config.share:
             raise ConfigError(NO_SHARE_LINK)  # asked for in siteserve.toml
         config = build_config(Path(root), **options, share_link="off")
+    if not config.allowed_hosts:
+        # Behind a production server the app cannot know its public names, and the
+        # rebinding risk of a dev server on 127.0.0.1 is not there: the front server
+        # (nginx's server_name, a load balancer) picks the names unless
+        # allowed_hosts asks siteserve to check them too.
+        config = replace(config, allowed_hosts=("*",))
     return config
 
 

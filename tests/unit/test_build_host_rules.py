@@ -118,7 +118,8 @@ def test_static_headers_follow_the_live_cache_policy_and_the_sites_rules(tmp_pat
     assert deployed_cache_control(config, "app.3f9a2c1b.js") == IMMUTABLE
     assert static_headers(config, "app.3f9a2c1b.js") == (("Cache-Control", IMMUTABLE), NOSNIFF)
     assert static_headers(config, "notes.txt") == (NOSNIFF, ("X-Robots-Tag", "noindex"))
-    assert static_headers(config, "legacy/x.js") == ()  # the site removed nosniff there
+    # nosniff cannot be removed by a [headers] rule (the rule files may not weaken safety).
+    assert static_headers(config, "legacy/x.js") == (NOSNIFF,)
     (tmp_path / "siteserve.toml").write_text("[server]\ncache_seconds = 600\n")
     shared = build_config(tmp_path)
     assert static_headers(shared, "x.js") == (("Cache-Control", "public, max-age=600"), NOSNIFF)

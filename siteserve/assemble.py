@@ -8,6 +8,9 @@ out:
 - ``Site``: files, listings, pages and error pages (``site.app``);
 - ``ShareApp``: health, downloads, folder zips, uploads (and their larger
   body bound, ``share.app``);
+- ``Proxy`` when ``--proxy`` routes are set: requests under a prefix go to a
+  backend (``proxy.app``); inside the reload layer, so proxied pages get the
+  script on their way out and every change reloads the tabs that show them;
 - ``ReloadApp`` when live reload is on: the script in each page (its
   injector is the Site's HTML transform, so an HTML file gets the script
   before its validators), the WebSocket, cache invalidation on change
@@ -38,6 +41,13 @@ def build_app(config: Config) -> App:
     # With live reload, the watcher tells the Site about every change (invalidate).
     site = Site(config, watched=config.reload)
     app: App = ShareApp(site, config)
+    if config.proxy:
+        from siteserve.proxy.app import Proxy
+
+        def site_has(path: str) -> bool:
+            return site.resolver.resolve(path).kind not in ("not_found", "directory")
+
+        app = Proxy(app, config.proxy, plain_html=config.reload, site_has=site_has)
     if config.reload:
         from siteserve.reload.app import ReloadApp
 

@@ -1,18 +1,14 @@
 """``Proxy``: requests under a configured prefix go to a backend server, the rest to the site.
 
-The backend side is httpcore, the transport under httpx: one connection pool
-for every backend (keep-alive connections reused), request and response bodies
-streamed with back-pressure (a chunk is read from one side only once the other
-side took the previous one), timeouts per route, and upgrades handed over as a
-raw socket. httpx's client on top would add a cookie jar shared by every
-browser, redirect following and environment proxies, all of which a reverse
-proxy must switch off, and a few hundred microseconds per request; httpcore has
-none of them.
+The backend side is ``proxy.client``: keep-alive connections pooled per
+backend, request and response bodies streamed with back-pressure (a chunk is
+read from one side only once the other side took the previous one), timeouts
+per route, and the raw socket handed over after a 101 (``proxy.tunnel``).
 
 A ``/`` route serves the site's files first: a GET or HEAD for a path the site
 has no file or page for (or only a folder it would list), or that it answers
-404, goes to the backend, so a backend that renders
-HTML (Django, Flask, Rails) is behind the site's CSS and scripts. The reload
+404, goes to the backend, so a backend that renders HTML (Django, Flask,
+Rails) is behind the site's CSS and scripts. The reload
 layer is outside this one, so a proxied HTML page gets the reload script on its
 way out like any page made for one request, and a change in the site folder
 reloads its tabs.
@@ -21,20 +17,17 @@ reloads its tabs.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from siteserve.config import ProxyRoute
 from siteserve.http.request import Request
-from siteserve.http.response import Channel, Response
+from siteserve.http.response import Response
 from siteserve.layers import App, Layer
 from siteserve.proxy import headers
+from siteserve.proxy.client import BackendConnection, BackendError, BackendPool, BackendTimeout
 from siteserve.proxy.errors import BackendHealth, error_page
-from siteserve.proxy.tunnel import BackendStream, Tunnel
-
-if TYPE_CHECKING:
-    import httpcore
+from siteserve.proxy.tunnel import Tunnel
 
 #: Our own URLs are never the backend's.
 _RESERVED = "/__siteserve/"
@@ -66,21 +59,17 @@ class Proxy(Layer[App]):
         #: Ask the backend for uncompressed HTML (live reload puts its script into pages).
         self.plain_html = plain_html
         self.health = BackendHealth()
-        self._pool: httpcore.AsyncConnectionPool | None = None
+        self._pool: BackendPool | None = None
 
     # -- App protocol --------------------------------------------------------------
 
     async def startup(self) -> None:
-        import httpcore
-
-        self._pool = httpcore.AsyncConnectionPool(
-            max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0
-        )
+        self._pool = BackendPool()
         await self.inner.startup()
 
     async def shutdown(self) -> None:
         if self._pool is not None:
-            await self._pool.aclose()
+            self._pool.close()
             self._pool = None
         await self.inner.shutdown()
 
@@ -120,8 +109,6 @@ class Proxy(Layer[App]):
         return response
 
     async def forward(self, route: ProxyRoute, request: Request) -> Response:
-        import httpcore
-
         assert self._pool is not None, "Proxy.startup was not awaited"
         backend = route.url
         upgrade = _upgrade(request)
@@ -129,47 +116,49 @@ class Proxy(Layer[App]):
         if upgrade:
             fields += [("connection", "upgrade"), ("upgrade", request.headers["upgrade"])]
         has_body = any(name in ("content-length", "transfer-encoding") for name, _ in fields)
-        scheme, host, port = _host_port(backend)
-        timeout = {
-            "connect": route.connect_timeout,
-            "pool": route.connect_timeout,
-            "read": route.read_timeout,
-            "write": route.read_timeout,
-        }
-        outgoing = httpcore.Request(
-            request.method,
-            httpcore.URL(
-                scheme=scheme.encode(),
-                host=host.encode(),
-                port=port,
-                target=headers.backend_target(route, request).encode("latin-1"),
-            ),
-            headers=[(name.encode("latin-1"), value.encode("latin-1")) for name, value in fields],
-            content=_request_body(request) if has_body else b"",
-            extensions={"timeout": timeout},
-        )
+        target = headers.backend_target(route, request)
+        lines = [f"{request.method} {target} HTTP/1.1\r\n"]
+        lines += [f"{name}: {value}\r\n" for name, value in fields]
+        head = ("".join(lines) + "\r\n").encode("latin-1")
+        _, host, port = _host_port(backend)
         try:
-            answer = await self._pool.handle_async_request(outgoing)
-        except httpcore.TimeoutException as error:
+            connection = await self._exchange(route, host, port, head, request, has_body)
+        except BackendTimeout as error:
             return self._failed(504, backend, request, "did not answer in time", error)
-        except (httpcore.NetworkError, httpcore.ProtocolError) as error:
+        except BackendError as error:
             return self._failed(502, backend, request, "could not be reached", error)
         self.health.answered(backend)
-        status = answer.status
-        backend_fields = [
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in answer.headers
-        ]
+        status = connection.status
         if status == 101 and upgrade:
-            stream: BackendStream = answer.extensions["network_stream"]
-            switched = [(n, v) for n, v in backend_fields if n.lower() in _UPGRADE_FIELDS]
+            switched = [(n, v) for n, v in connection.headers if n.lower() in _UPGRADE_FIELDS]
             return Response(
                 101,
                 [("Connection", "Upgrade"), *switched],
-                upgrade=lambda channel: _tunnel(channel, stream),
+                upgrade=lambda channel: Tunnel(channel, connection),
             )
-        out_fields = headers.response_headers(route, request, backend_fields)
-        length = _length(backend_fields, status)
-        return Response(status, out_fields, _BackendBody(answer), length)
+        out_fields = headers.response_headers(route, request, connection.headers)
+        length = _length(connection.headers, status)
+        body = _BackendBody(self._pool, connection, route.read_timeout)
+        return Response(status, out_fields, body, length)
+
+    async def _exchange(
+        self, route: ProxyRoute, host: str, port: int, head: bytes, request: Request, body: bool
+    ) -> BackendConnection:
+        assert self._pool is not None
+        while True:
+            connection, reused = await self._pool.connect(host, port, route.connect_timeout)
+            connection.head_only = request.method == "HEAD"
+            try:
+                await connection.send(
+                    head, _request_body(request) if body else None, route.read_timeout
+                )
+            except BackendTimeout:
+                raise
+            except BackendError:
+                if reused and not body:
+                    continue  # the backend had closed the idle connection: once more, fresh
+                raise
+            return connection
 
     def _failed(
         self, status: int, backend: str, request: Request, problem: str, error: Exception
@@ -177,10 +166,6 @@ class Proxy(Layer[App]):
         text = str(error) or type(error).__name__
         self.health.failed(backend, request.method, request.target, text)
         return error_page(status, backend, problem, text)
-
-
-def _tunnel(channel: Channel, stream: BackendStream) -> Tunnel:
-    return Tunnel(channel, stream)
 
 
 def _upgrade(request: Request) -> bool:
@@ -211,32 +196,33 @@ async def _request_body(request: Request) -> AsyncIterator[bytes]:
 
 
 class _BackendBody:
-    """The backend's body, passed on raw as the browser's connection takes it.
+    """The backend's body, passed on as the browser's connection takes it.
 
     A class rather than a generator: the server closes a body it never sends (the
     answer to a HEAD, a 304) without starting it, and the backend's connection must
-    go back to the pool then too.
+    go back to the pool (or be closed) then too.
     """
 
-    __slots__ = ("_answer",)
+    __slots__ = ("_connection", "_pool", "_released", "_timeout")
 
-    def __init__(self, answer: httpcore.Response) -> None:
-        self._answer = answer
+    def __init__(self, pool: BackendPool, connection: BackendConnection, timeout: float) -> None:
+        self._pool = pool
+        self._connection = connection
+        self._timeout = timeout
+        self._released = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        import httpcore
-
-        stream = self._answer.stream
-        assert isinstance(stream, AsyncIterable)
         try:
-            async for chunk in stream:
+            async for chunk in self._connection.body(self._timeout):
                 yield chunk
-        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.TimeoutException) as error:
+        except BackendError as error:
             # Cut off mid-answer (the backend died): the browser's connection ends too, so
             # it sees a short answer, never a complete-looking one.
             raise ConnectionError(f"backend stopped mid-answer: {error}") from error
         finally:
-            await self._answer.aclose()
+            await self.aclose()
 
     async def aclose(self) -> None:
-        await self._answer.aclose()
+        if not self._released:
+            self._released = True
+            self._pool.release(self._connection)

@@ -1,7 +1,8 @@
 """A small backend for the proxy's tests, run as its own process: ``python proxy_backend.py``.
 
-It listens on 127.0.0.1 port 0, prints the port on its first line, and serves
-what a web app does that a proxy can get wrong: an echo of what it was sent,
+It listens on 127.0.0.1 port 0 (or the port given, to come back where it
+was), prints the port on its first line, and serves what a web app does that
+a proxy can get wrong: an echo of what it was sent,
 a redirect to its own absolute URL, a login that sets a cookie for its own
 domain and path, streamed answers and uploads of any size, a slow answer, an
 answer cut off by the process dying, an HTML page, and a WebSocket echo.
@@ -154,7 +155,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
     with contextlib.suppress(KeyboardInterrupt):

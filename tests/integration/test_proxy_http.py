@@ -22,9 +22,9 @@ Serve = Callable[..., RunningServer]
 
 
 class Backend:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(BACKEND)], stdout=subprocess.PIPE, text=True
+            [sys.executable, str(BACKEND), str(port)], stdout=subprocess.PIPE, text=True
         )
         assert self.process.stdout is not None
         self.port = int(self.process.stdout.readline())

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from siteserve.config import ProxyRoute
-from siteserve.http.request import Request
+from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Response
 from siteserve.layers import App, Layer
 from siteserve.proxy import headers
@@ -127,6 +127,9 @@ class Proxy(Layer[App]):
             return self._failed(504, backend, request, "did not answer in time", error)
         except BackendError as error:
             return self._failed(502, backend, request, "could not be reached", error)
+        except BodyIncomplete:
+            # The browser left before its body was whole: nobody is left to answer.
+            return Response(400, [("Content-Type", "text/plain; charset=utf-8")], close=True)
         self.health.answered(backend)
         status = connection.status
         if status == 101 and upgrade:
@@ -157,6 +160,11 @@ class Proxy(Layer[App]):
             except BackendError:
                 if reused and not body:
                     continue  # the backend had closed the idle connection: once more, fresh
+                raise
+            except BaseException:
+                # The browser left mid-upload (BodyIncomplete), or we were cancelled: the
+                # backend has half a request, so its connection can only be closed.
+                await connection.aclose()
                 raise
             return connection
 

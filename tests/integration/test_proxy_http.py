@@ -205,3 +205,16 @@ def test_root_route_serves_site_files_first_then_the_backend(
     # Our own URLs are never the backend's.
     assert httpx.get(server.url("/__siteserve/reload.js")).status_code == 200
     assert httpx.post(server.url("/upload"), content=b"abc").json() == {"received": 3}
+
+
+def test_a_browser_that_leaves_mid_upload_leaves_the_proxy_working(
+    serve_site: Serve, site: Path, backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = served(serve_site, site, backend)
+    wire = Wire(server.port)
+    wire.send(b"POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+    wire.send(b"a" * 200_000)
+    wire.close()
+    assert httpx.get(server.url("/api/echo")).status_code == 200
+    assert httpx.post(server.url("/api/upload"), content=b"abc").json() == {"received": 3}
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -19,7 +19,7 @@ _READ_SIZE = 64 * 1024
 
 
 class BackendStream(Protocol):
-    """The backend's socket after the upgrade (httpcore's ``network_stream`` fits)."""
+    """The backend's socket after the upgrade (``proxy.client.BackendConnection``)."""
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes: ...  # noqa: ASYNC109
 

@@ -11,6 +11,9 @@ out:
 - ``RulesApp`` when the site has rules at start: its redirect, rewrite and
   header rules (``_redirects``, ``_headers``, ``serve.json``,
   ``[[redirects]]``; ``rules.layer``);
+- ``Proxy`` when ``--proxy`` routes are set: requests under a prefix go to a
+  backend (``proxy.app``); inside the reload layer, so proxied pages get the
+  script on their way out and every change reloads the tabs that show them;
 - ``ReloadApp`` when live reload is on: the script in each page (its
   injector is the Site's HTML transform, so an HTML file gets the script
   before its validators), the WebSocket, cache invalidation on change
@@ -59,6 +62,13 @@ def build_app(config: Config) -> App:
     if has_rules(config):
         # _redirects, _headers, serve.json and [[redirects]]: in front of sharing and the Site.
         app = RulesApp(app, site, config)
+    if config.proxy:
+        from siteserve.proxy.app import Proxy
+
+        def site_has(path: str) -> bool:
+            return site.resolver.resolve(path).kind not in ("not_found", "directory")
+
+        app = Proxy(app, config.proxy, plain_html=config.reload, site_has=site_has)
     if config.reload:
         from siteserve.reload.app import ReloadApp
 

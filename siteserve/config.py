@@ -75,6 +75,27 @@ class MarkdownOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxyRoute:
+    """One ``--proxy PREFIX=URL`` or ``[proxy]`` entry: requests under ``prefix`` go to ``url``.
+
+    ``url`` is the backend's origin with an optional base path (no query). With
+    ``strip_prefix`` the backend sees ``/api/users`` as ``/users``; with
+    ``change_origin`` it gets its own ``Host`` instead of the browser's. The
+    timeouts are seconds: connecting, and waiting for each read of the answer.
+    """
+
+    prefix: str
+    url: str
+    strip_prefix: bool = False
+    change_origin: bool = False
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+
+
+_ROUTE_FIELDS = {f.name: f.type for f in fields(ProxyRoute)}
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Every setting of one run. Each field but ``root``, ``limits``, ``site``, ``headers``,
     ``markdown`` and ``redirects`` is an option declared in ``siteserve.options``, with the same
@@ -147,6 +168,9 @@ class Config:
     allowed_hosts: tuple[str, ...] = ()
     #: Path globs whose pages take writes (POST, PUT, ...) from pages of other origins.
     cross_origin_writes: tuple[str, ...] = ()
+    # -- proxy (siteserve.proxy) --
+    #: ``--proxy`` and ``[proxy]``: backends by path prefix, the longest prefix first.
+    proxy: tuple[ProxyRoute, ...] = ()
 
 
 #: What a TOML type is called in an error message.
@@ -277,6 +301,57 @@ def _markdown_from(table: dict[str, Any]) -> MarkdownOptions:
     return MarkdownOptions(layouts=tuple(layouts), html=html)
 
 
+def proxy_route(prefix: str, url: str, **extra: Any) -> ProxyRoute:
+    """A checked route: a path prefix, an http(s) URL, and known options of the right type."""
+    from urllib.parse import urlsplit
+
+    where = f"proxy {prefix!r}"
+    if not prefix.startswith("/") or "?" in prefix or "#" in prefix:
+        raise ConfigError(f"{where}: the prefix must be a path starting with /")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ConfigError(f"{where}: the backend must be an http:// or https:// URL, not {url!r}")
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        raise ConfigError(f"{where}: bad port in {url!r}") from None
+    for key, value in extra.items():
+        if key not in _ROUTE_FIELDS or key in ("prefix", "url"):
+            raise ConfigError(f"{CONFIG_FILE}: unknown key proxy.{prefix}.{key}")
+        if key.endswith("_timeout"):
+            extra[key] = parse_duration(value)
+        elif not isinstance(value, bool):
+            raise ConfigError(f"{CONFIG_FILE}: proxy.{prefix}.{key} must be true or false")
+    # "/api/" and "/api" are one prefix: a request for "/api" itself goes to the backend too.
+    cleaned = "/" + prefix.strip("/") if prefix != "/" else "/"
+    return ProxyRoute(prefix=cleaned, url=url.rstrip("/"), **extra)
+
+
+def _proxy_from(table: dict[str, Any], specs: tuple[str, ...]) -> tuple[ProxyRoute, ...]:
+    """``[proxy]`` ("/api" = URL, or a table with ``url`` and route options), then --proxy."""
+    routes: dict[str, ProxyRoute] = {}
+    for prefix, value in table.items():
+        if isinstance(value, str):
+            route = proxy_route(prefix, value)
+        elif isinstance(value, dict) and isinstance(value.get("url"), str):
+            extra = {_key(k): v for k, v in value.items() if k != "url"}
+            route = proxy_route(prefix, value["url"], **extra)
+        else:
+            raise ConfigError(
+                f"{CONFIG_FILE}: proxy.{prefix} must be a URL or a table with url = ..."
+            )
+        routes[route.prefix] = route
+    for spec in specs:
+        prefix, _, url = spec.partition("=")
+        route = proxy_route(prefix, url)
+        previous = routes.get(route.prefix)
+        if previous is not None:
+            # The command line names the backend; the file's options for that prefix stay.
+            route = replace(previous, url=route.url)
+        routes[route.prefix] = route
+    return tuple(sorted(routes.values(), key=lambda route: len(route.prefix), reverse=True))
+
+
 def build_config(root: Path, **options: Any) -> Config:
     """Validate everything once: the folder, the file, then CLI options on top.
 
@@ -309,6 +384,7 @@ def build_config(root: Path, **options: Any) -> Config:
         values[key] = BY_NAME[key].kind.parse(value)
     _combined_values(values)
     _refuse_served_secrets(root, values)
+    values["proxy"] = _proxy_from(_table(data, "proxy"), values.get("proxy", ()))
     return Config(
         root=root,
         limits=limits,

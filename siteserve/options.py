@@ -213,6 +213,22 @@ class PathGlobs(Texts):
         return globs
 
 
+class ProxySpecs(Texts):
+    """``PREFIX=URL`` (``/api=http://127.0.0.1:5000``), repeatable; config.py makes routes."""
+
+    __slots__ = ()
+
+    def parse(self, value: object) -> tuple[str, ...]:
+        specs = super().parse(value)
+        for spec in specs:
+            prefix, equals, url = spec.partition("=")
+            if not equals or not prefix.startswith("/") or "://" not in url:
+                raise ConfigError(
+                    f"--proxy takes PREFIX=URL, e.g. /api=http://127.0.0.1:5000, not {spec!r}"
+                )
+        return specs
+
+
 class Size(Kind):
     """A byte count: ``1048576``, ``500M``, ``1.5G`` (see :func:`parse_size`)."""
 
@@ -525,6 +541,19 @@ OPTIONS: tuple[Option, ...] = (
         shown_default="off",
     ),
     Option(
+        "proxy",
+        ProxySpecs(),
+        (),
+        "Send requests under PREFIX to a backend, e.g. /api=http://127.0.0.1:5000"
+        " (repeatable; /=URL: the site's files first, the rest to the backend).",
+        "send requests under `PREFIX` to a backend, e.g. `/api=http://127.0.0.1:5000`;"
+        " repeatable. `/=URL` serves the site's files first and sends the rest to the"
+        " backend (see [Proxy](#proxy) and the `[proxy]` table)",
+        flags=("--proxy",),
+        metavar="PREFIX=URL",
+        table=None,
+    ),
+    Option(
         "reload",
         Flag(sets=False),
         True,
@@ -792,8 +821,9 @@ BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 
 #: The tables of siteserve.toml besides those of the options: ``[limits]`` (config.Limits),
 #: ``[site]`` (free values pages read as ``site``), ``[headers]`` (rules by glob) and
-#: ``[markdown]`` (layouts by glob and raw HTML: config.MarkdownOptions).
-OTHER_TABLES = ("limits", "site", "headers", "markdown")
+#: ``[markdown]`` (layouts by glob and raw HTML: config.MarkdownOptions) and ``[proxy]``
+#: (prefix -> backend URL or a table of route options: config.ProxyRoute).
+OTHER_TABLES = ("limits", "site", "headers", "markdown", "proxy")
 #: Arrays of tables: ``[[redirects]]`` (redirect and rewrite rules: siteserve.rules.native).
 TABLE_ARRAYS = ("redirects",)
 

@@ -109,9 +109,8 @@ def test_help_lists_the_options_under_their_headings(capsys: pytest.CaptureFixtu
         at = text.index(f"{option.flags[0]} ")
         before = text.rindex(f"\n{option.group}:\n", 0, at)
         assert all(f"\n{other}:\n" not in text[before + 1 : at] for other in groups)
-    assert "[server], [build], [limits], [site], [headers] and [markdown] tables" in " ".join(
-        text.split()
-    )
+    tables = "[server], [build], [limits], [site], [headers], [markdown] and [proxy] tables"
+    assert tables in " ".join(text.split())
 
 
 def test_every_declared_option_is_reachable() -> None:

@@ -10,10 +10,11 @@ import pytest
 from siteserve import cli
 from siteserve.hosts import AllowedHosts
 from siteserve.http.headers import Headers
-from siteserve.http.request import Request, RequestBody
+from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.layers import App
 from siteserve.server import runner
+from siteserve.server.request_body import RequestBody
 from siteserve.share import host_check
 from siteserve.share.host_check import HostCheck, RefusalLog
 from tests.conftest import find_layer

@@ -6,9 +6,10 @@ import pytest
 
 from siteserve.hosts import AllowedHosts
 from siteserve.http.headers import Headers
-from siteserve.http.request import Request, RequestBody
+from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.layers import App
+from siteserve.server.request_body import RequestBody
 from siteserve.share.write_guard import WriteGuard
 
 OURS = "http://127.0.0.1:8000"

@@ -26,22 +26,21 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from siteserve import net
 
 #: RFC 6761 section 6.3: ``localhost`` and every name under it are this machine.
 LOCALHOST = "localhost"
 LOCALHOST_SUFFIX = ".localhost"
 #: ``--allowed-host *``: any name (the check is off).
 ANY_NAME = "*"
-#: Binds that mean every interface.
-ANY_INTERFACE = frozenset({"0.0.0.0", "::", ""})
 
 # RFC 3986 section 3.2.2: an IP literal in brackets, or a reg-name (unreserved characters,
 # sub-delims and percent-encodings); then an optional ":" port, which may be empty.
 _AUTHORITY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::([0-9]*))?")
-#: One DNS label (RFC 1123 section 2.1), and "_", which container and Windows names use.
+#: One DNS label (RFC 1123 section 2.1), and "_", which container names may have.
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
@@ -120,20 +119,6 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def machine_names() -> list[str]:
-    """This machine's host name, its first label and that label under ``.local``.
-
-    ``.local`` is multicast DNS (RFC 6762), how macOS and Avahi publish a
-    machine on the LAN. Asked of the kernel, never of a resolver, so starting a
-    server never waits on DNS.
-    """
-    name = socket.gethostname().strip().rstrip(".").lower()
-    labels = name.split(".")
-    if not name or not all(_LABEL.fullmatch(label) for label in labels):
-        return []
-    return list(dict.fromkeys([name, labels[0], f"{labels[0]}.local"]))
-
-
 def is_loopback_bind(bind: str) -> bool:
     """Whether ``--host`` keeps the server on this machine (localhost, 127.0.0.1, ::1)."""
     if bind.lower() == LOCALHOST:
@@ -162,8 +147,9 @@ class AllowedHosts:
     def for_bind(cls, bind: str, allowed: Iterable[str] = ()) -> AllowedHosts:
         """The names of a server bound to ``bind`` (``--host``), plus ``allowed``."""
         lan = not is_loopback_bind(bind)
-        names: list[str] = machine_names() if lan else []
-        if bind not in ANY_INTERFACE:
+        # The kernel's host name (and its .local form): never a resolver, so no wait on DNS.
+        names: list[str] = net.host_names() if lan else []
+        if bind not in net.ANY_HOSTS:
             address = _address(bind.strip("[]"))
             if address is None:
                 names.append(bind.lower().removesuffix("."))  # --host mybox.lan

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode
 
+from siteserve.http.location import safe_location
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.share.credentials import Rights
@@ -141,7 +142,7 @@ def clean_location(path: str, rest_query: str) -> str:
     """The URL the token is taken off, as a path of this server (never ``//host``)."""
     # "//evil.example/?token=..." must not redirect to another host (RFC 3986 section
     # 4.2: a leading "//" starts an authority); one leading slash is kept.
-    location = "/" + path.lstrip("/\\")
+    location = safe_location(path)
     return location + ("?" + rest_query if rest_query else "")
 
 

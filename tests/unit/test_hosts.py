@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from siteserve import hosts
+from siteserve import net
 from siteserve.hosts import AllowedHosts, Authority, allowed_host_pattern, parse_authority
 
 
@@ -98,7 +98,7 @@ def test_a_loopback_server_answers_to(host: str, allowed: bool) -> None:
 def test_a_lan_server_also_answers_to_ip_literals_and_its_machine_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(hosts.socket, "gethostname", lambda: "Studio.lan")
+    monkeypatch.setattr(net.socket, "gethostname", lambda: "Studio.lan")
     lan = AllowedHosts.for_bind("0.0.0.0")
     for host in ("192.168.1.5", "[fd00::1]", "10.0.0.1", "studio.lan", "studio", "studio.local"):
         assert lan.allows(host), host
@@ -111,25 +111,11 @@ def test_a_lan_server_also_answers_to_ip_literals_and_its_machine_names(
 
 
 def test_loopback_binds_do_not_ask_for_machine_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hosts.socket, "gethostname", lambda: "studio")
+    monkeypatch.setattr(net.socket, "gethostname", lambda: "studio")
     for bind in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
         server = AllowedHosts.for_bind(bind)
         assert not server.lan, bind
         assert not server.allows("studio"), bind
-
-
-@pytest.mark.parametrize(
-    ("kernel", "names"),
-    [
-        ("studio", ["studio", "studio.local"]),
-        ("Studio.Example.Org.", ["studio.example.org", "studio", "studio.local"]),
-        ("not a name", []),
-        ("", []),
-    ],
-)
-def test_machine_names(monkeypatch: pytest.MonkeyPatch, kernel: str, names: list[str]) -> None:
-    monkeypatch.setattr(hosts.socket, "gethostname", lambda: kernel)
-    assert hosts.machine_names() == names
 
 
 def test_names_given_with_allowed_host_are_through_a_proxy() -> None:

@@ -208,6 +208,22 @@ def test_nginx_in_front_of_uvicorn(site: Path, tmp_path: Path) -> None:
         ) as nginx,
     ):
         check_serves(nginx.base_url)
-        page = httpx.get(nginx.base_url + "/page", headers={"Host": "example.com"}, timeout=10)
+        public = {"Host": "example.com"}  # the name in the README's allowed_hosts
+        page = httpx.get(nginx.base_url + "/page", headers=public, timeout=10)
         # nginx passes the visitor's Host and address on; uvicorn trusts them from 127.0.0.1.
         assert page.text == "<p>http example.com 127.0.0.1</p>"
+        unknown = httpx.get(nginx.base_url + "/page", headers={"Host": "other.test"}, timeout=10)
+        assert unknown.status_code == 403
+        # A form of the site's own HTTPS pages is the site's own; another site's is not.
+        own = httpx.post(
+            nginx.base_url + "/count",
+            headers={**public, "Origin": "https://example.com"},
+            timeout=10,
+        )
+        assert (own.status_code, own.text) == (200, "1")
+        forged = httpx.post(
+            nginx.base_url + "/count",
+            headers={**public, "Origin": "https://elsewhere.example"},
+            timeout=10,
+        )
+        assert forged.status_code == 403

@@ -611,8 +611,8 @@ def test_app_reads_its_folder_from_the_environment(
 def test_a_real_site_through_the_adapter(tmp_path: Path) -> None:
     (tmp_path / "hello.txt").write_text("hello\n")
     (tmp_path / "page.html.jinja").write_text("{{ request.method }} {{ request.path }}")
-    asgi = create_app(tmp_path)
-    file_wire, page_wire, missing = Wire(), Wire(), Wire()
+    asgi = create_app(tmp_path, allowed_hosts=["example.test"])
+    file_wire, page_wire, missing, stranger = Wire(), Wire(), Wire(), Wire()
     run(asgi(scope(raw_path=b"/hello.txt"), file_wire.receive, file_wire.send))
     run(asgi(scope(raw_path=b"/page"), page_wire.receive, page_wire.send))
     run(asgi(scope(raw_path=b"/nothing"), missing.receive, missing.send))
@@ -620,3 +620,18 @@ def test_a_real_site_through_the_adapter(tmp_path: Path) -> None:
     assert file_wire.headers[b"x-content-type-options"] == b"nosniff"
     assert (page_wire.status, page_wire.body) == (200, b"GET /page")
     assert missing.status == 404
+    # The host check is the built-in server's too: a name not given is refused.
+    run(asgi(scope(headers=[(b"host", b"evil.test")]), stranger.receive, stranger.send))
+    assert stranger.status == 403
+
+
+def test_without_allowed_hosts_the_front_server_picks_the_names(tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_text("hello\n")
+    wire = Wire()
+    headers = [(b"host", b"www.example.com")]
+    run(
+        create_app(tmp_path)(
+            scope(raw_path=b"/hello.txt", headers=headers), wire.receive, wire.send
+        )
+    )
+    assert (wire.status, wire.body) == (200, b"hello\n")

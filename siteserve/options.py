@@ -129,22 +129,6 @@ class Credentials(Texts):
     toml_types = (str, list)
 
 
-class Choice(Kind):
-    """One of a few words; ``error`` (with ``{value}``) says which are allowed."""
-
-    __slots__ = ("choices", "error")
-
-    def __init__(self, choices: tuple[str, ...], error: str) -> None:
-        self.choices: Final = choices
-        self.error: Final = error
-
-    def parse(self, value: object) -> str:
-        text = str(value)
-        if text not in self.choices:
-            raise ConfigError(self.error.replace("{value}", repr(value)))
-        return text
-
-
 class Size(Kind):
     """A byte count: ``1048576``, ``500M``, ``1.5G`` (see :func:`parse_size`)."""
 

@@ -15,10 +15,11 @@ from siteserve.config import build_config
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.layers import App, Layer
+from siteserve.reload.app import ReloadApp
 from siteserve.share.auth import access_layer
 from siteserve.share.links import ShareLink
 from siteserve.share.uploads import READ_ONLY_MESSAGE
-from tests.conftest import RunningServer, running_server
+from tests.conftest import RunningServer, find_layer, running_server
 from tests.integration.wire import Wire
 
 Serve = Callable[..., RunningServer]
@@ -53,10 +54,12 @@ def visitor(server: RunningServer, link: ShareLink) -> Iterator[httpx.Client]:
         yield client
 
 
-def upgrade(port: int, cookie: str | None) -> int:
+def upgrade(server: RunningServer, cookie: str | None) -> int:
+    port = server.port
+    token = find_layer(server.app, ReloadApp).token  # what the page's script carries
     wire = Wire(port)
     lines = [
-        "GET /__siteserve/ws HTTP/1.1",
+        f"GET /__siteserve/ws?token={token} HTTP/1.1",
         f"Host: 127.0.0.1:{port}",
         "Upgrade: websocket",
         "Connection: Upgrade",
@@ -95,9 +98,9 @@ def test_token_then_cookie_then_the_clean_url(serve_site: Serve, root: Path) -> 
     assert httpx.get(server.url("/?token=not-the-token")).status_code == 401
     assert httpx.get(server.url("/__siteserve/health")).status_code == 200
     # The reload socket needs the cookie too (the browser sends it with the handshake).
-    assert upgrade(server.port, None) == 401
-    assert upgrade(server.port, f"{link.cookie_name}=forged") == 401
-    assert upgrade(server.port, cookie) == 101
+    assert upgrade(server, None) == 401
+    assert upgrade(server, f"{link.cookie_name}=forged") == 401
+    assert upgrade(server, cookie) == 101
 
 
 def test_a_read_only_link_browses_and_downloads_but_never_writes(

@@ -45,6 +45,11 @@ PAGE_MEMO: Final = 4096
 COMPILED_TEMPLATES: Final = 400
 #: Parsed ``_data`` files. Each can be large (a CSV export), and a folder can hold many.
 DATA_FILES: Final = 256
+#: Rendered pages kept to answer again (``site/reuse.py``), by entries and by body bytes.
+#: Keyed by URL (and host): a route page makes one entry per URL asked for. A blog's
+#: posts and indexes fit many times; one body may take an eighth of the bytes.
+RENDERED_PAGES: Final = 4096
+RENDERED_BYTES: Final = 64 * MiB
 
 # -- sessions (site/sessions.py) ---------------------------------------------------------
 
@@ -63,6 +68,9 @@ PAGE_GRAPH_DEPS_PER_URL: Final = 512
 #: Subresource links recorded over all pages: without it, 4096 pages of 512 links each
 #: would be two million entries.
 PAGE_GRAPH_DEPS: Final = 65536
+#: Large source sets (a page listing a thousand posts) made once per tuple handed out
+#: again by the page reuse; a few are all that is in use at a time.
+PAGE_GRAPH_SOURCE_SETS: Final = 64
 #: Injected bodies the reload layer keeps for answers that are not static files (the
 #: static pipeline keeps its own pages in STATIC_BYTES), by entries and by bytes, in
 #: each of its two tables (bodies with a validator, and bodies handed out again by

@@ -43,6 +43,7 @@ IMAGE_SUFFIXES = frozenset(
 MAX_URLS = bounds.PAGE_GRAPH_URLS
 MAX_DEPS_PER_URL = bounds.PAGE_GRAPH_DEPS_PER_URL
 MAX_DEPS = bounds.PAGE_GRAPH_DEPS
+MAX_SOURCE_SETS = bounds.PAGE_GRAPH_SOURCE_SETS
 #: URLs visited when following subresources from one page (work per question, not memory).
 MAX_CLOSURE = 4096
 
@@ -111,7 +112,7 @@ class PageGraph:
         made = frozenset(sources)
         # The entry holds the tuple, so its id cannot be reused while it is here.
         self._sets[id(sources)] = (sources, made)
-        if len(self._sets) > 64:
+        if len(self._sets) > MAX_SOURCE_SETS:
             self._sets.popitem(last=False)
         return made
 

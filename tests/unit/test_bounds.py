@@ -22,12 +22,13 @@ from siteserve.reload.changes import FileStates
 from siteserve.reload.graph import PageGraph
 from siteserve.reload.inject import SCRIPT_TAG, Injector
 from siteserve.share.leftovers import MAX_SWEPT_FOLDERS, LeftoverSweep
-from siteserve.site import data_files, static
+from siteserve.site import data_files, reuse, static
 from siteserve.site.compression import NOT_SMALLER, CompressionCache
 from siteserve.site.data_files import DataFiles
 from siteserve.site.jinja_env import build_environment
 from siteserve.site.pages import MEMO_LIMIT, Pages
 from siteserve.site.resolver import CACHE_LIMIT, Resolver
+from siteserve.site.reuse import ReusedRenders
 from siteserve.site.sessions import MemoryStore
 from siteserve.site.static import StaticFiles
 
@@ -46,6 +47,7 @@ def test_the_modules_read_their_bounds_from_one_place() -> None:
     assert graph.MAX_DEPS == bounds.PAGE_GRAPH_DEPS
     assert data_files.MAX_FILES == bounds.DATA_FILES
     assert MAX_SWEPT_FOLDERS == bounds.SWEPT_FOLDERS
+    assert (reuse.MAX_ENTRIES, reuse.MAX_BYTES) == (bounds.RENDERED_PAGES, bounds.RENDERED_BYTES)
 
 
 def test_page_graph_random_404_urls(tmp_path: Path) -> None:
@@ -118,6 +120,30 @@ def test_compressed_bodies() -> None:
         bounds.COMPRESSED_BYTES,
         bounds.COMPRESSED_ENTRIES,
     )
+
+
+def test_rendered_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A route page kept per URL: distinct URLs (and hosts) make distinct entries."""
+    monkeypatch.setattr(reuse, "MAX_BYTES", 64 * 1000)
+    template = tmp_path / "[id].html.jinja"
+    template.write_text("x")
+    os.utime(template, ns=(10**18 // 2, 10**18 // 2))  # not written just now
+    kept = ReusedRenders()
+    for number in range(reuse.MAX_ENTRIES + 300):
+        request = get(f"/{number}")
+        key = kept.key(request, template, "[id].html")
+        assert key is not None
+        body = b"%06d" % number * (10 if number % 2 else 1)
+        kept.keep(key, Response(200, [], body), [str(template)], kept.generation)
+        assert len(kept._kept) <= reuse.MAX_ENTRIES and kept._bytes <= 64 * 1000
+    assert kept._bytes == sum(entry.size for entry in kept._kept.values())
+    last = reuse.MAX_ENTRIES + 299
+    last_key = kept.key(get(f"/{last}"), template, "[id].html")
+    assert last_key is not None
+    newest = kept.get(last_key)
+    assert newest is not None and newest.body == b"%06d" % last * 10
+    first = kept.key(get("/0"), template, "[id].html")
+    assert first is not None and kept.get(first) is None
 
 
 def test_compiled_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

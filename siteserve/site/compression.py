@@ -185,6 +185,18 @@ class CompressionCache:
             _, evicted = self._entries.popitem(last=False)
             self.size -= len(evicted)
 
+    def forget(self, key: str) -> None:
+        """Drop every coding of one representation (its file changed: it will not be asked
+        for again, and would otherwise hold memory until it is the least recently used)."""
+        for coding in OFFERED:
+            body = self._entries.pop((key, coding), None)
+            if body is not None:
+                self.size -= len(body)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.size = 0
+
     def compress_now(self, key: str, coding: Coding, data: bytes) -> bytes:
         """Compress on the calling thread (small bodies), cache, and answer the body."""
         cached = self.get(key, coding)

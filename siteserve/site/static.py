@@ -328,7 +328,7 @@ class StaticFiles:
     def _remember(self, version: FileVersion) -> FileVersion:
         old = self._versions.pop(version.path, None)
         if old is not None:
-            self._cached_bytes -= old.memory
+            self._forget(old)
         self._versions[version.path] = version
         self._cached_bytes += version.memory
         # Least recently served first out, until both bounds hold.
@@ -336,8 +336,15 @@ class StaticFiles:
             self._cached_bytes > CACHE_BYTES or len(self._versions) > CACHE_ENTRIES
         ):
             _, evicted = self._versions.popitem(last=False)
-            self._cached_bytes -= evicted.memory
+            self._forget(evicted)
         return version
+
+    def _forget(self, version: FileVersion) -> None:
+        """A version out of the cache: its bytes, and the bodies coded from them."""
+        self._cached_bytes -= version.memory
+        for representation in (version.as_is, version.shown):
+            if representation is not None:
+                self.codings.forget(representation.cache_key)
 
     # -- invalidation ----------------------------------------------------------------
 
@@ -345,17 +352,19 @@ class StaticFiles:
         """Drop cached versions of ``paths`` (and of anything under them); all if None.
 
         Not needed for correctness (every request stats its file), but a changed
-        file's old bytes should not wait for eviction to leave memory.
+        file's old bytes, and the bodies coded from them, should not wait for eviction
+        to leave memory.
         """
         if paths is None:
             self._versions.clear()
+            self.codings.clear()
             self._cached_bytes = 0
             return
         prefixes = [str(path) for path in paths]
         for key in list(self._versions):
             text = str(key)
             if any(text == p or text.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes):
-                self._cached_bytes -= self._versions.pop(key).memory
+                self._forget(self._versions.pop(key))
 
     @property
     def cached_bytes(self) -> int:

@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from siteserve.site.file_version import make_etag
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, wait_until
 
 DEADLINE = 30.0
 REQUESTS = 240
@@ -290,3 +290,35 @@ def test_a_file_changed_in_place_while_sent_ends_in_a_closed_connection(
         assert httpx.get(server.url("/large.bin"), timeout=DEADLINE).status_code == 200
     lines = [record.getMessage() for record in caplog.records]
     assert len(lines) == 1 and "changed while it was being sent" in lines[0], lines
+
+
+def test_open_files_are_closed_whatever_becomes_of_the_answer(
+    tmp_path: Path, serve_site: Callable[..., RunningServer]
+) -> None:
+    """Sent, asked with HEAD, cut by a client that left, or answered 304: no fd stays open."""
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "big.bin").write_bytes(bytes(range(256)) * 4096)  # 1 MiB, sent from disk
+    server = serve_site(root)
+    tag = httpx.get(server.url("/big.bin"), timeout=DEADLINE).headers["etag"]
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    idle = open_fds()
+    asks = [
+        "GET /big.bin HTTP/1.1",
+        "HEAD /big.bin HTTP/1.1",
+        "GET /big.bin HTTP/1.1\r\nRange: bytes=10-99,5000-",
+        f"GET /big.bin HTTP/1.1\r\nIf-None-Match: {tag}",
+    ]
+    for number in range(60):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE) as client:
+            ask = asks[number % len(asks)]
+            client.sendall(f"{ask}\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            if number % 3 == 0:
+                client.recv(1000)  # then leave in the middle
+                continue
+            while client.recv(1024 * 1024):
+                pass
+    wait_until(lambda: open_fds() <= idle)

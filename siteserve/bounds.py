@@ -82,6 +82,9 @@ CHANGE_STATES: Final = 1024
 
 # -- sharing (share/leftovers.py) --------------------------------------------------------
 
+#: Client addresses whose failed passwords or share-link tokens are counted (``slowdown``):
+#: a flood of addresses costs a fixed amount; tests/unit/test_share_links.py floods it.
+FAILED_ADDRESSES: Final = 4096
 #: Folders remembered as swept of crash leftovers; past this many the memory starts
 #: over (a second sweep of a folder finds nothing and costs one directory read).
 SWEPT_FOLDERS: Final = 4096

@@ -21,6 +21,7 @@ from siteserve.reload import graph
 from siteserve.reload.changes import FileStates
 from siteserve.reload.graph import PageGraph
 from siteserve.reload.inject import SCRIPT_TAG, Injector
+from siteserve.share import slowdown
 from siteserve.share.leftovers import MAX_SWEPT_FOLDERS, LeftoverSweep
 from siteserve.site import data_files, reuse, static
 from siteserve.site.compression import NOT_SMALLER, CompressionCache
@@ -47,6 +48,7 @@ def test_the_modules_read_their_bounds_from_one_place() -> None:
     assert graph.MAX_DEPS == bounds.PAGE_GRAPH_DEPS
     assert data_files.MAX_FILES == bounds.DATA_FILES
     assert MAX_SWEPT_FOLDERS == bounds.SWEPT_FOLDERS
+    assert slowdown.CAPACITY == bounds.FAILED_ADDRESSES  # flooded in test_share_links.py
     assert (reuse.MAX_ENTRIES, reuse.MAX_BYTES) == (bounds.RENDERED_PAGES, bounds.RENDERED_BYTES)
 
 

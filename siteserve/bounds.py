@@ -51,6 +51,14 @@ DATA_FILES: Final = 256
 RENDERED_PAGES: Final = 4096
 RENDERED_BYTES: Final = 64 * MiB
 
+#: Markdown and HTML files whose front matter and body are kept parsed (``front_matter``);
+#: a content site has hundreds, a blog a few thousand. Starts over when full.
+FRONT_MATTER_FILES: Final = 20_000
+#: Files described for ``pages()`` collections, and globs whose listing is kept
+#: (``collections``); both start over when full.
+LISTED_PAGES: Final = 50_000
+LISTED_GLOBS: Final = 256
+
 # -- sessions (site/sessions.py) ---------------------------------------------------------
 
 #: Sessions kept by the in-memory store, least recently used forgotten first. Sessions
@@ -82,6 +90,12 @@ CHANGE_STATES: Final = 1024
 
 # -- sharing (share/leftovers.py) --------------------------------------------------------
 
+#: Host header values remembered with their verdict (``host_check``: clients choose the
+#: keys), and refused names remembered to keep the log to one line per name.
+HOST_VERDICTS: Final = 1024
+REFUSED_NAMES: Final = 256
+#: Idle connections kept open to each backend of ``--proxy``.
+PROXY_IDLE_PER_BACKEND: Final = 32
 #: Client addresses whose failed passwords or share-link tokens are counted (``slowdown``):
 #: a flood of addresses costs a fixed amount; tests/unit/test_share_links.py floods it.
 FAILED_ADDRESSES: Final = 4096

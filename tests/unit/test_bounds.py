@@ -17,15 +17,17 @@ import pytest
 from siteserve import bounds
 from siteserve.config import Config, build_config
 from siteserve.http import Headers, Request, Response
+from siteserve.proxy.client import BackendPool
 from siteserve.reload import graph
 from siteserve.reload.changes import FileStates
 from siteserve.reload.graph import PageGraph
 from siteserve.reload.inject import SCRIPT_TAG, Injector
-from siteserve.share import slowdown
+from siteserve.share import host_check, slowdown
 from siteserve.share.leftovers import MAX_SWEPT_FOLDERS, LeftoverSweep
-from siteserve.site import data_files, reuse, static
+from siteserve.site import collections, data_files, reuse, static
 from siteserve.site.compression import NOT_SMALLER, CompressionCache
 from siteserve.site.data_files import DataFiles
+from siteserve.site.front_matter import FrontMatterIndex
 from siteserve.site.jinja_env import build_environment
 from siteserve.site.pages import MEMO_LIMIT, Pages
 from siteserve.site.resolver import CACHE_LIMIT, Resolver
@@ -49,6 +51,14 @@ def test_the_modules_read_their_bounds_from_one_place() -> None:
     assert data_files.MAX_FILES == bounds.DATA_FILES
     assert MAX_SWEPT_FOLDERS == bounds.SWEPT_FOLDERS
     assert slowdown.CAPACITY == bounds.FAILED_ADDRESSES  # flooded in test_share_links.py
+    assert host_check.VERDICTS == bounds.HOST_VERDICTS  # flooded in test_host_check.py
+    assert host_check.RefusalLog()._names == bounds.REFUSED_NAMES
+    assert (collections.MAX_LISTED, collections.MAX_GLOBS) == (
+        bounds.LISTED_PAGES,
+        bounds.LISTED_GLOBS,
+    )
+    assert FrontMatterIndex()._limit == bounds.FRONT_MATTER_FILES
+    assert BackendPool()._max_idle == bounds.PROXY_IDLE_PER_BACKEND
     assert (reuse.MAX_ENTRIES, reuse.MAX_BYTES) == (bounds.RENDERED_PAGES, bounds.RENDERED_BYTES)
 
 
@@ -247,3 +257,15 @@ def test_swept_folders(tmp_path: Path) -> None:
         assert sweep.claim(tmp_path / f"folder-{number}")
         assert len(sweep._swept) <= MAX_SWEPT_FOLDERS
     assert not sweep.claim(tmp_path / f"folder-{MAX_SWEPT_FOLDERS + 99}")
+
+
+def test_front_matter_index(tmp_path: Path) -> None:
+    index = FrontMatterIndex(limit=16)
+    paths = []
+    for number in range(100):
+        path = tmp_path / f"post-{number}.md"
+        path.write_text(f"---\ntitle: post {number}\n---\nbody {number}\n")
+        paths.append(path)
+        assert index.get(path).meta["title"] == f"post {number}"
+        assert len(index._entries) <= 16
+    assert index.get(paths[0]).meta["title"] == "post 0"  # parsed again after it went

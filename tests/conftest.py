@@ -1,9 +1,16 @@
-"""Shared fixtures: a real siteserve on a real socket (port 0), in a background thread."""
+"""Shared fixtures: a real siteserve on a real socket (port 0), in a background thread.
+
+Every server loop started here reports what reaches its exception handler (a task
+that failed unseen, a callback that raised, a transport error asyncio could not
+place): ``_no_loop_errors`` fails the test that caused it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,11 +40,58 @@ def find_layer(app: App, kind: type[LayerT]) -> LayerT:
     return current
 
 
+#: What reached a server loop's exception handler during the running test.
+LOOP_ERRORS: list[dict[str, Any]] = []
+#: Whether a server loop ran during the running test.
+_LOOPS_STARTED: list[bool] = []
+
+
+def record_loop_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Note every call of ``loop``'s exception handler (and still call the one it had)."""
+    previous = loop.get_exception_handler()
+
+    def record(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        LOOP_ERRORS.append(context)
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(record)
+    _LOOPS_STARTED.append(True)
+
+
+@pytest.fixture(autouse=True)
+def _no_loop_errors() -> Iterator[None]:
+    """Fail a test when anything reached the exception handler of a server it ran."""
+    LOOP_ERRORS.clear()
+    _LOOPS_STARTED.clear()
+    yield
+    if not _LOOPS_STARTED:
+        return
+    # A task that failed unseen is reported when it is collected.
+    gc.collect()
+    found = [f"{context.get('message')}: {context.get('exception')!r}" for context in LOOP_ERRORS]
+    LOOP_ERRORS.clear()
+    if found:
+        pytest.fail("the server loop's exception handler was called:\n" + "\n".join(found))
+
+
+def wait_until(condition: Callable[[], bool], deadline: float = START_DEADLINE) -> None:
+    """Poll ``condition`` until it holds; AssertionError when ``deadline`` seconds pass."""
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError("condition not met before the deadline")
+        threading.Event().wait(0.01)
+
+
 @dataclass
 class RunningServer:
     port: int
     app: App
     config: Config
+    server: Server
     records: list[AccessRecord] = field(default_factory=list)
     _stop: Callable[[], None] = lambda: None
 
@@ -60,11 +114,13 @@ def running_server(app: App, config: Config, port: int = 0) -> Iterator[RunningS
     """
     sock = bind_socket("127.0.0.1", port, strict=True)
     port = int(sock.getsockname()[1])
-    handle = RunningServer(port=port, app=app, config=config)
+    records: list[AccessRecord] = []
+    server = Server(config, app, access_log=records.append)
+    handle = RunningServer(port=port, app=app, config=config, server=server, records=records)
     ready = threading.Event()
     failure: list[BaseException] = []
     loop = new_event_loop()
-    server = Server(config, app, access_log=handle.records.append)
+    record_loop_errors(loop)
 
     def serve() -> None:
         asyncio.set_event_loop(loop)

@@ -141,7 +141,9 @@ class SiteserveAsgi:
             response = simple_response(500, "internal server error")
         if body is not None and body.too_large:
             # The body grew past its bound while read: that is the answer, as on our server.
-            if not isinstance(response.body, (bytes, FileBody)):
+            if isinstance(response.body, FileBody):
+                response.body.close()
+            elif not isinstance(response.body, bytes):
                 await close_iterable(response.body)
             response = simple_response(413, "request body too large")
         extensions = scope.get("extensions") or {}

@@ -156,6 +156,10 @@ class Renderer:
         if isinstance(body, bytes):
             return body
         if isinstance(body, FileBody):
+            if body.file is not None:  # the open file the answer was made from
+                with body.file, open(body.file.fileno(), "rb", closefd=False) as handle:
+                    handle.seek(body.offset)
+                    return handle.read(body.length)
             with open(body.path, "rb") as handle:
                 handle.seek(body.offset)
                 return handle.read(body.length)

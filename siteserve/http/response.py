@@ -5,6 +5,7 @@ The app that returns responses is declared in ``siteserve.layers``.
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +14,34 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class FileBody:
-    """A slice of a file on disk, sent with ``sendfile`` where the loop can."""
+    """A slice of a file, sent with ``sendfile`` where the loop can.
+
+    ``file`` is the open file the response's headers were made from, when the handler
+    opened one (the static files always do): the bytes are sent from it whatever
+    happens to ``path`` meanwhile, and ``stamp`` is its (size, mtime_ns) then, so a
+    file rewritten or truncated in place while it is sent can be told from one that
+    was not. The body owns ``file``: whoever sends the response closes it, sent or not
+    (``close``). Without ``file`` the sender opens ``path`` itself, for handlers that
+    only know a path. Two bodies are equal when they name the same slice of the same
+    path.
+    """
 
     path: Path
     offset: int
     length: int
+    file: io.FileIO | None = field(default=None, compare=False, repr=False)
+    stamp: tuple[int, int] | None = field(default=None, compare=False, repr=False)
+
+    def close(self) -> None:
+        """Release the open file (a body that will not be sent, or has been)."""
+        if self.file is not None:
+            self.file.close()
+
+
+class BodyChanged(OSError):
+    """The file behind a body changed while it was being sent (rewritten or truncated
+    in place): the rest cannot be sent with the length the head promised, so the
+    connection must close. The message says which file, for the log."""
 
 
 Body = bytes | FileBody | AsyncIterable[bytes]

@@ -24,6 +24,8 @@ from typing import cast
 
 import httptools
 
+from siteserve import bounds
+
 #: Above this many unread body bytes the backend's socket is paused.
 HIGH_WATER = 256 * 1024
 
@@ -246,7 +248,7 @@ class BackendConnection(asyncio.Protocol):
 class BackendPool:
     """Idle keep-alive connections per backend (host, port), reused most recent first."""
 
-    def __init__(self, *, max_idle: int = 32) -> None:
+    def __init__(self, *, max_idle: int = bounds.PROXY_IDLE_PER_BACKEND) -> None:
         self._idle: dict[tuple[str, int], list[BackendConnection]] = {}
         self._max_idle = max_idle
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
+from siteserve import bounds
 from siteserve.share.upload_names import TEMP_GLOB
 
 #: Folders whose contents never matter to a page.
@@ -153,7 +154,7 @@ class FileStates:
     write inside the same tick of the kernel's coarse clock could keep the mtime.
     """
 
-    def __init__(self, *, margin: float = 0.01, limit: int = 1024) -> None:
+    def __init__(self, *, margin: float = 0.01, limit: int = bounds.CHANGE_STATES) -> None:
         self._margin_ns = int(margin * 1e9)
         self._limit = limit
         self._known: dict[Path, tuple[int, int, int]] = {}

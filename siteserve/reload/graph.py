@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote, urlsplit
 
+from siteserve import bounds
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 
@@ -37,9 +38,13 @@ IMAGE_SUFFIXES = frozenset(
     {".png", ".apng", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".svg", ".ico", ".bmp"}
 )
 
-#: Bounds: the tables only ever describe pages people have open, but a crawler must not grow them.
-MAX_URLS = 4096
-MAX_DEPS_PER_URL = 512
+#: Bounds (``siteserve.bounds``): the tables only ever describe pages people have open,
+#: but a crawler or a flood of random 404 URLs must not grow them.
+MAX_URLS = bounds.PAGE_GRAPH_URLS
+MAX_DEPS_PER_URL = bounds.PAGE_GRAPH_DEPS_PER_URL
+MAX_DEPS = bounds.PAGE_GRAPH_DEPS
+MAX_SOURCE_SETS = bounds.PAGE_GRAPH_SOURCE_SETS
+#: URLs visited when following subresources from one page (work per question, not memory).
 MAX_CLOSURE = 4096
 
 
@@ -67,6 +72,8 @@ class PageGraph:
         self._sources = _Bounded()
         self._pages = _Bounded()
         self._deps: OrderedDict[str, set[str]] = OrderedDict()
+        #: Links in ``_deps`` over all pages.
+        self._dep_count = 0
         self._served: dict[str, float] = {}
         self._warnings: dict[str, tuple[str, ...]] = {}
         self._sets: OrderedDict[int, tuple[tuple[Path, ...], frozenset[Path]]] = OrderedDict()
@@ -105,7 +112,7 @@ class PageGraph:
         made = frozenset(sources)
         # The entry holds the tuple, so its id cannot be reused while it is here.
         self._sets[id(sources)] = (sources, made)
-        if len(self._sets) > 64:
+        if len(self._sets) > MAX_SOURCE_SETS:
             self._sets.popitem(last=False)
         return made
 
@@ -119,10 +126,16 @@ class PageGraph:
         deps = self._deps.get(parts.path)
         if deps is None:
             deps = self._deps[parts.path] = set()
-            if len(self._deps) > MAX_URLS:
-                self._deps.popitem(last=False)
-        if len(deps) < MAX_DEPS_PER_URL:
-            deps.add(key)
+        else:
+            self._deps.move_to_end(parts.path)
+        if len(deps) >= MAX_DEPS_PER_URL or key in deps:
+            return
+        deps.add(key)
+        self._dep_count += 1
+        # The pages that least recently pulled anything in go first.
+        while len(self._deps) > MAX_URLS or self._dep_count > MAX_DEPS:
+            _, dropped = self._deps.popitem(last=False)
+            self._dep_count -= len(dropped)
 
     # -- questions ---------------------------------------------------------------
 

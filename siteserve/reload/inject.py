@@ -18,6 +18,7 @@ tag on the way out (``needs_script``, ``Injector.apply``).
 
 from __future__ import annotations
 
+import os
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterable
@@ -25,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from siteserve import bounds
 from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
 
@@ -38,7 +40,7 @@ SCRIPT_TAG_AFTER_POST = (
 )
 ETAG_SUFFIX = "+reload"
 #: Bytes of bodies (and their injected copies) remembered by identity, at most.
-_IDENTITY_MAX_BYTES = 16 * 1024 * 1024
+_IDENTITY_MAX_BYTES = bounds.INJECTED_BYTES
 
 #: Above this size an HTML body is passed through untouched rather than read into memory.
 MAX_INJECT_BYTES = 8 * 1024 * 1024
@@ -191,14 +193,25 @@ def needs_script(response: Response) -> bool:
 
 
 def _read(body: FileBody) -> bytes | None:
+    """The body's bytes (from its open file when it has one), or None when too large,
+    unreadable, or changed since its headers were made."""
     if body.length > MAX_INJECT_BYTES:
         return None
     try:
-        with body.path.open("rb") as handle:
-            handle.seek(body.offset)
-            return handle.read(body.length)
+        if body.file is None:
+            with body.path.open("rb") as handle:
+                handle.seek(body.offset)
+                return handle.read(body.length)
+        fd = body.file.fileno()
+        data = os.pread(fd, body.length, body.offset)
+        info = os.fstat(fd)
     except OSError:
         return None
+    if len(data) != body.length or (
+        body.stamp is not None and (info.st_size, info.st_mtime_ns) != body.stamp
+    ):
+        return None
+    return data
 
 
 async def collect(response: Response) -> Response:
@@ -220,24 +233,56 @@ class Injector:
     #: HTML files up to this size are injected; larger ones are sent as they are.
     max_bytes = MAX_INJECT_BYTES
 
-    def __init__(self, tag: bytes = SCRIPT_TAG, *, cache_entries: int = 256) -> None:
+    def __init__(
+        self,
+        tag: bytes = SCRIPT_TAG,
+        *,
+        cache_entries: int = bounds.INJECTED_ENTRIES,
+        cache_bytes: int = bounds.INJECTED_BYTES,
+    ) -> None:
         self.tag = tag
-        self._cache: OrderedDict[tuple[Path, int, int, str], bytes] = OrderedDict()
-        self._bytes_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        #: Injected bodies by (path, offset, length, etag) of a file body, or by (etag,
+        #: length) of a bytes body: both name one version of one representation.
+        self._cache: OrderedDict[tuple[Path, int, int, str] | tuple[str, int], bytes] = (
+            OrderedDict()
+        )
         self._cache_entries = cache_entries
+        self._cache_bytes = cache_bytes
+        self.cached_bytes = 0
         self._by_identity: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
         self._identity_bytes = 0
 
     def forget(self, paths: Iterable[Path]) -> None:
         changed = set(paths)
         for key in [key for key in self._cache if key[0] in changed]:
-            del self._cache[key]
+            self.cached_bytes -= len(self._cache.pop(key))
 
     def clear(self) -> None:
         self._cache.clear()
-        self._bytes_cache.clear()
+        self.cached_bytes = 0
         self._by_identity.clear()
         self._identity_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def _cached(self, key: tuple[Path, int, int, str] | tuple[str, int]) -> bytes | None:
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+        return found
+
+    def _keep(self, key: tuple[Path, int, int, str] | tuple[str, int], injected: bytes) -> None:
+        if len(injected) > self._cache_bytes // 4:
+            return  # one page may not flush all the others
+        previous = self._cache.pop(key, None)
+        if previous is not None:
+            self.cached_bytes -= len(previous)
+        self._cache[key] = injected
+        self.cached_bytes += len(injected)
+        while len(self._cache) > self._cache_entries or self.cached_bytes > self._cache_bytes:
+            _, evicted = self._cache.popitem(last=False)
+            self.cached_bytes -= len(evicted)
 
     # -- the Site's HtmlTransform ----------------------------------------------------
 
@@ -266,6 +311,8 @@ class Injector:
             data = _read(body) if isinstance(body, FileBody) else body
             if not isinstance(data, bytes):
                 return response
+            if isinstance(body, FileBody):
+                body.close()  # the injected bytes are sent instead
             return self._with_body(response, inject(data, SCRIPT_TAG_AFTER_POST))
         if isinstance(body, bytes):
             etag = response.header("etag")
@@ -273,16 +320,17 @@ class Injector:
                 return self._with_body(response, self._same_body(body))
             # A validator names one version of one representation: its injected form too.
             key = (etag, len(body))
-            injected = self._bytes_cache.get(key)
+            injected = self._cached(key)
             if injected is None:
                 injected = inject(body, self.tag)
-                self._bytes_cache[key] = injected
-                if len(self._bytes_cache) > self._cache_entries:
-                    self._bytes_cache.popitem(last=False)
+                self._keep(key, injected)
             return self._with_body(response, injected)
         if isinstance(body, FileBody):
             injected = self._file(body, response.header("etag"))
-            return response if injected is None else self._with_body(response, injected)
+            if injected is None:
+                return response
+            body.close()  # the injected bytes are sent instead
+            return self._with_body(response, injected)
         return response
 
     def _same_body(self, body: bytes) -> bytes:
@@ -306,18 +354,15 @@ class Injector:
 
     def _file(self, body: FileBody, etag: str | None) -> bytes | None:
         key = (body.path, body.offset, body.length, etag or "")
-        cached = self._cache.get(key) if etag else None
+        cached = self._cached(key) if etag else None
         if cached is not None:
-            self._cache.move_to_end(key)
             return cached
         data = _read(body)
         if data is None:
             return None
         injected = inject(data, self.tag)
         if etag:
-            self._cache[key] = injected
-            if len(self._cache) > self._cache_entries:
-                self._cache.popitem(last=False)
+            self._keep(key, injected)
         return injected
 
     @staticmethod

@@ -1,28 +1,38 @@
-"""Sending a slice of a file: zero-copy where the loop allows it.
+"""Sending a slice of a file: zero-copy where the socket allows it, one file version always.
 
-asyncio's own loop implements ``loop.sendfile`` with os.sendfile; uvloop does
-not. Under uvloop the sender calls os.sendfile on the socket itself, but only
-while the transport's own buffer is empty (so bytes stay in order), and when
-the socket is full it writes one ordinary chunk through the transport, whose
-pause/resume signals then tell when there is room again.
+The body carries the open file its response's headers were made from (``FileBody``),
+so what goes out is that file's bytes whatever happens to its path. What can still
+happen is a rewrite or a truncation *in place*, of that very file. The sender checks
+the file's size and mtime against the body's stamp after every piece it sends, and
+it sends the last piece only after reading it and checking once more: every byte read
+before a check that passes belongs to the version in the head. A file that changed
+ends the response early (BodyChanged): the connection closes short of the promised
+Content-Length, which a client can tell from a complete body (RFC 9112 section 8),
+instead of a body of the right length holding two versions.
+
+``os.sendfile`` is called on the socket itself, on either loop (uvloop has no
+``loop.sendfile``), but only while the transport's own buffer is empty, so bytes stay
+in order; when the socket is full one ordinary chunk goes through the transport,
+whose pause/resume signals then tell when there is room again. TLS, or a platform
+without ``os.sendfile``, gets plain reads and writes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
-from typing import BinaryIO
 
-from siteserve.http.response import FileBody
+from siteserve.http.response import BodyChanged, FileBody
 from siteserve.server.flow import ConnectionClosed, WriteFlow
 
+#: Bytes per read (and per buffered write when the socket is full).
 CHUNK = 256 * 1024
-
-
-def _native_sendfile_ok(loop: asyncio.AbstractEventLoop, transport: asyncio.Transport) -> bool:
-    return (
-        isinstance(loop, asyncio.BaseEventLoop) and transport.get_extra_info("sslcontext") is None
-    )
+#: Bytes per ``os.sendfile`` call.
+SENDFILE_CHUNK = 4 * CHUNK
+#: The end of every body is read, checked and written rather than sent by sendfile,
+#: so a file rewritten in place during the send never completes its body.
+TAIL = 64 * 1024
 
 
 async def send_file(
@@ -31,65 +41,108 @@ async def send_file(
     flow: WriteFlow,
     body: FileBody,
 ) -> None:
-    # Opening a local file takes microseconds; a thread hop per file would cost more.
-    with open(body.path, "rb") as file:  # noqa: ASYNC230
-        if _native_sendfile_ok(loop, transport):
-            await flow.drain()
-            await loop.sendfile(transport, file, body.offset, body.length)
-            return
-        sock = transport.get_extra_info("socket")
-        fd = sock.fileno() if sock is not None and hasattr(os, "sendfile") else -1
-        if fd < 0 or transport.get_extra_info("sslcontext") is not None:
-            await _copy(transport, flow, file, body.offset, body.length)
-            return
-        await _zero_copy(transport, flow, file, fd, body.offset, body.length)
+    """Send ``body``, then close its file (also when sending fails).
+
+    Raises ConnectionClosed when the peer is gone and BodyChanged when the file was
+    rewritten or truncated in place meanwhile; either way the connection must close.
+    """
+    file = body.file
+    if file is None:
+        # A handler that gave only a path: the version is the one opened now.
+        file = io.FileIO(body.path, "rb")
+    try:
+        stamp = body.stamp
+        if stamp is None:
+            info = os.fstat(file.fileno())
+            stamp = (info.st_size, info.st_mtime_ns)
+        sending = _Sending(transport, flow, body, file.fileno(), stamp)
+        await sending.run(_socket_fd(transport))
+    finally:
+        file.close()
 
 
-async def _zero_copy(
-    transport: asyncio.Transport,
-    flow: WriteFlow,
-    file: BinaryIO,
-    fd: int,
-    offset: int,
-    remaining: int,
-) -> None:
-    file_fd = file.fileno()
-    while remaining > 0:
-        if transport.is_closing():
-            raise ConnectionClosed
-        await flow.drain()
-        sent = 0
-        if transport.get_write_buffer_size() == 0:
+def _socket_fd(transport: asyncio.Transport) -> int:
+    """The socket to call ``os.sendfile`` on, or -1 where bytes must pass through the transport."""
+    if not hasattr(os, "sendfile") or transport.get_extra_info("sslcontext") is not None:
+        return -1
+    sock = transport.get_extra_info("socket")
+    return sock.fileno() if sock is not None else -1
+
+
+class _Sending:
+    """One file body on its way out."""
+
+    __slots__ = ("_body", "_fd", "_flow", "_stamp", "_transport", "offset", "remaining")
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        flow: WriteFlow,
+        body: FileBody,
+        fd: int,
+        stamp: tuple[int, int],
+    ) -> None:
+        self._transport = transport
+        self._flow = flow
+        self._body = body
+        self._fd = fd
+        self._stamp = stamp
+        self.offset = body.offset
+        self.remaining = body.length
+
+    async def run(self, socket_fd: int) -> None:
+        if socket_fd >= 0:
+            await self._zero_copy(socket_fd, self.remaining - min(self.remaining, TAIL))
+        while self.remaining > 0:
+            await self._ready()
+            self._write_chunk()
+
+    async def _ready(self) -> None:
+        await self._flow.drain()
+        if self._transport.is_closing():
+            raise ConnectionClosed  # gone before connection_lost reached the flow
+
+    def _changed(self) -> BodyChanged:
+        return BodyChanged(f"{self._body.path} changed while it was being sent")
+
+    def _check(self) -> None:
+        info = os.fstat(self._fd)
+        if (info.st_size, info.st_mtime_ns) != self._stamp:
+            raise self._changed()
+
+    async def _zero_copy(self, socket_fd: int, count: int) -> None:
+        """Send ``count`` bytes with ``os.sendfile``, checking the file after each call."""
+        end = self.remaining - count
+        transport = self._transport
+        while self.remaining > end:
+            # No await between this check and the call: the socket is still the transport's.
+            await self._ready()
+            if transport.get_write_buffer_size():
+                self._write_chunk()  # wait for the transport to empty its buffer first
+                continue
             try:
-                sent = os.sendfile(fd, file_fd, offset, min(remaining, 4 * CHUNK))
+                sent = os.sendfile(
+                    socket_fd, self._fd, self.offset, min(self.remaining - end, SENDFILE_CHUNK)
+                )
             except (BlockingIOError, InterruptedError):
-                sent = 0
+                # The socket is full: one buffered chunk, so the transport's flow
+                # control wakes us when the peer has read it.
+                self._write_chunk()
+                continue
             except OSError as error:
                 raise ConnectionClosed from error
-            if sent == 0 and remaining > 0 and os.fstat(file_fd).st_size <= offset:
-                raise ConnectionClosed  # the file shrank under us: end the response early.
-        if sent:
-            offset += sent
-            remaining -= sent
-            continue
-        # The socket is full (or the transport holds bytes): one buffered chunk,
-        # so the transport's flow control wakes us when the peer has read it.
-        data = os.pread(file_fd, min(remaining, CHUNK), offset)
-        if not data:
-            raise ConnectionClosed
-        transport.write(data)
-        offset += len(data)
-        remaining -= len(data)
+            if sent == 0:
+                raise self._changed()  # the end of the file came early: truncated
+            self._check()
+            self.offset += sent
+            self.remaining -= sent
 
-
-async def _copy(
-    transport: asyncio.Transport, flow: WriteFlow, file: BinaryIO, offset: int, remaining: int
-) -> None:
-    file.seek(offset)
-    while remaining > 0:
-        await flow.drain()
-        data = file.read(min(remaining, CHUNK))
+    def _write_chunk(self) -> None:
+        """Read a chunk, check the file still is the version sent, then write it."""
+        data = os.pread(self._fd, min(self.remaining, CHUNK), self.offset)
         if not data:
-            raise ConnectionClosed  # the file shrank under us.
-        transport.write(data)
-        remaining -= len(data)
+            raise self._changed()
+        self._check()
+        self._transport.write(data)
+        self.offset += len(data)
+        self.remaining -= len(data)

@@ -45,7 +45,7 @@ from siteserve.server.connection_state import (
 )
 from siteserve.server.flow import MAX_PIPELINE, ReadFlow, WriteFlow
 from siteserve.server.request_body import RequestBody
-from siteserve.server.response_sender import ResponseSender, write_final
+from siteserve.server.response_sender import ResponseSender, discard, write_final
 from siteserve.server.state import AccessRecord, ServerState
 
 log = logging.getLogger("siteserve.server")
@@ -73,6 +73,8 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         self._held: bytearray | None = None
         self._upgraded: UpgradedConnection | None = None
         self._pending_error: ProtocolError | None = None
+        #: The client left in the middle of an answer (counted once per connection).
+        self._cut_short = False
         self._client = ""
         self._client_addr: tuple[str, int] | None = None
         #: Why the connection closed (the first reason), once it has.
@@ -111,6 +113,8 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.state is not CLOSED:  # the peer went first (else _close already did this)
+            if self._active is not None and self._upgraded is None:
+                self._client_gone()  # an answer was still being made or sent
             if self.close_reason is None:
                 self.close_reason = CloseReason.PEER_CLOSED
             self.fire(CLOSE)
@@ -270,8 +274,14 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             request = exchange.request
             log.exception("error handling %s %s", request.method, request.target)
             response = simple_response(500, "internal server error")
-        if self.state is not CLOSED:
-            self._respond(exchange, response)
+        transport = self._transport
+        if self.state is CLOSED or transport is None or transport.is_closing():
+            # The client went away while its answer was being made.
+            self._client_gone()
+            discard(response.body)
+            self._close(CloseReason.PEER_CLOSED)
+            return
+        self._respond(exchange, response)
 
     def _respond(self, exchange: Exchange, response: Response) -> None:
         if exchange.refusal is not None:  # its body broke while the handler ran
@@ -312,7 +322,15 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             self._pump()  # a response sent from a task: the next request's turn
 
     def send_failed(self, reason: CloseReason) -> None:
+        if reason is CloseReason.PEER_CLOSED:
+            self._client_gone()
         self._close(reason)
+
+    def _client_gone(self) -> None:
+        """A client leaving mid-answer is normal: counted (once), never logged as an error."""
+        if not self._cut_short:
+            self._cut_short = True
+            self._server.disconnects += 1
 
     def _switch(self, upgrade: UpgradeHandler) -> None:
         transport = self._transport

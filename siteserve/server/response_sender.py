@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Protocol
 
-from siteserve.http.response import FileBody, Response
+from siteserve.http.response import BodyChanged, FileBody, Response
 from siteserve.http.writer import LAST_CHUNK, encode_chunk, encode_response_head
 from siteserve.server.connection_state import CloseReason, Exchange, after_body, after_framing
 from siteserve.server.file_sender import send_file
@@ -68,8 +68,7 @@ class ResponseSender:
         body = response.body
         if not framing.send_body:
             transport.write(framing.head)
-            if not isinstance(body, (bytes, FileBody)):
-                self._loop.create_task(close_iterable(body))
+            discard(body)
             self._listener.response_sent(exchange, response, 0, reason)
         elif isinstance(body, bytes):
             if len(body) < _JOIN_BELOW:
@@ -106,7 +105,14 @@ class ResponseSender:
                 if chunked:
                     _write_open(transport, LAST_CHUNK)
         except (ConnectionClosed, ConnectionError):
-            self._listener.send_failed(CloseReason.SEND_FAILED)
+            # The client went away mid-answer: normal (a closed tab, a cancelled download).
+            self._listener.send_failed(CloseReason.PEER_CLOSED)
+            return
+        except BodyChanged as error:
+            # A file rewritten or truncated in place under its send: cut short, one line.
+            request = exchange.request
+            log.warning("%s %s: %s; connection closed", request.method, request.target, error)
+            self._listener.send_failed(CloseReason.SHORT_BODY)
             return
         except Exception:
             log.exception("error sending %s", exchange.request.target)
@@ -131,6 +137,14 @@ def write_final(transport: asyncio.Transport, response: Response) -> None:
     framing = encode_response_head(response, method="GET", version="1.1", keep_alive=False)
     body = response.body if isinstance(response.body, bytes) else b""
     transport.write(framing.head + body)
+
+
+def discard(body: bytes | FileBody | AsyncIterable[bytes]) -> None:
+    """Release what a body that will not be sent holds (an open file, a generator)."""
+    if isinstance(body, FileBody):
+        body.close()
+    elif not isinstance(body, bytes):
+        asyncio.get_running_loop().create_task(close_iterable(body))
 
 
 async def close_iterable(body: AsyncIterable[bytes]) -> None:

@@ -121,6 +121,11 @@ class Server:
         )
         return self.info
 
+    @property
+    def disconnects(self) -> int:
+        """Answers cut short since the start because the client went away."""
+        return 0 if self._state is None else self._state.disconnects
+
     async def _sweep(self, state: ServerState) -> None:
         limits = state.limits
         interval = max(0.02, min(0.5, limits.header_timeout / 4, limits.keepalive_timeout / 4))

@@ -39,6 +39,9 @@ class ServerState:
     access_log: AccessLog | None = None
     connections: set[HttpConnection] = field(default_factory=set)
     shutting_down: bool = False
+    #: Responses cut short because the client went away (normal: a closed tab, a
+    #: cancelled download); counted, never logged as errors.
+    disconnects: int = 0
     #: Resolved when the last connection closes during shutdown.
     drained: asyncio.Future[None] = field(init=False)
     #: ``limits`` as the request parser takes them, built once for every connection.

@@ -34,6 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+from siteserve import bounds
 from siteserve.hosts import AllowedHosts, Authority, parse_authority
 from siteserve.http.request import Request
 from siteserve.http.response import Response
@@ -45,7 +46,7 @@ from siteserve.share.health import HEALTH_PATH
 log = logging.getLogger("siteserve.hosts")
 
 #: Host values remembered with their verdict (a bound: clients choose the keys).
-VERDICTS = 1024
+VERDICTS = bounds.HOST_VERDICTS
 #: A refused name is logged again at most this often, in seconds.
 QUIET_SECONDS = 60.0
 #: ... and no more than this many lines a minute are logged for all names together.
@@ -118,7 +119,9 @@ class HostCheck(Layer[App]):
 class RefusalLog:
     """One terminal line per refused name, then quiet: per name, and for all names at once."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, *, names: int = 256) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, names: int = bounds.REFUSED_NAMES
+    ) -> None:
         self._clock = clock
         self._names = names
         self._last: OrderedDict[str, float] = OrderedDict()

@@ -14,14 +14,14 @@ import stat
 import time
 from pathlib import Path
 
+from siteserve import bounds
 from siteserve.share.upload_names import is_temporary
 from siteserve.sizes import human_size
 
 log = logging.getLogger("siteserve.share")
 
-#: Folders remembered as swept; past this many the memory starts over (a second sweep of
-#: a folder finds nothing and costs one directory read).
-MAX_SWEPT_FOLDERS = 4096
+#: Folders remembered as swept (``bounds``).
+MAX_SWEPT_FOLDERS = bounds.SWEPT_FOLDERS
 
 
 class LeftoverSweep:

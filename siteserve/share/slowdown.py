@@ -29,6 +29,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from siteserve import bounds
+
 #: Failures an address may have before its attempts wait.
 FREE_FAILURES = 5
 #: The first wait, in seconds; each further failure doubles it.
@@ -37,8 +39,8 @@ BASE_DELAY = 0.1
 MAX_DELAY = 4.0
 #: Seconds after which one failure of an address is forgotten.
 DECAY = 60.0
-#: Addresses remembered at most.
-CAPACITY = 4096
+#: Addresses remembered at most (``bounds``).
+CAPACITY = bounds.FAILED_ADDRESSES
 
 
 @dataclass(slots=True)

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from markupsafe import Markup
 
+from siteserve import bounds
 from siteserve.config import Config
 from siteserve.site.front_matter import Indexed
 from siteserve.site.jinja_env import is_within, record
@@ -40,9 +41,9 @@ from siteserve.site.resolver import url_for
 from siteserve.site.routes import SKIPPED_FOLDERS
 
 #: The most files one glob may list (a glob over a whole home folder must stay bounded).
-MAX_LISTED = 50_000
+MAX_LISTED = bounds.LISTED_PAGES
 #: Globs whose listing is kept at once.
-MAX_GLOBS = 256
+MAX_GLOBS = bounds.LISTED_GLOBS
 _GLOB_CHARS = frozenset("*?[")
 #: Plain files that are pages as they are.
 HTML_SUFFIXES = (".html", ".htm")

@@ -22,6 +22,7 @@ from typing import Final, Literal
 
 import brotli
 
+from siteserve import bounds
 from siteserve.http.negotiation import weighted
 from siteserve.site.mime import is_textual
 
@@ -38,8 +39,9 @@ MIN_SIZE: Final = 1024
 #: the bytes saved are worth less than that; who wants a 100 MB text file compressed
 #: can put ``file.gz`` or ``file.br`` next to it.
 MAX_SIZE: Final = 16 * 1024 * 1024
-#: Total size of the compressed-body cache.
-CACHE_BYTES: Final = 64 * 1024 * 1024
+#: Total size of the compressed-body cache, and how many bodies it keeps (``bounds``).
+CACHE_BYTES: Final = bounds.COMPRESSED_BYTES
+CACHE_ENTRIES: Final = bounds.COMPRESSED_ENTRIES
 #: Bodies larger than this are compressed in a worker thread (zlib and brotli release
 #: the GIL), so a first request for a big bundle does not stall every other connection.
 THREAD_THRESHOLD: Final = 64 * 1024
@@ -140,13 +142,16 @@ NOT_SMALLER: Final = b""
 class CompressionCache:
     """Compressed bodies, bounded by total size, least recently used evicted first.
 
-    Keyed by (identity ETag, coding): a new version of a file has a new tag, so a stale
-    body is never served and simply ages out. ``NOT_SMALLER`` (empty bytes) records
-    a body that coding would not shrink, so we do not try again.
+    Keyed by (representation, coding), the representation named by its identity ETag
+    and the device of its file (``Representation.cache_key``): a new version of a file
+    has a new tag, so a stale body is never served and simply ages out. ``NOT_SMALLER``
+    (empty bytes) records a body that coding would not shrink, so we do not try again;
+    those count against ``max_entries``, as they weigh nothing against ``max_bytes``.
     """
 
-    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+    def __init__(self, max_bytes: int = CACHE_BYTES, max_entries: int = CACHE_ENTRIES) -> None:
         self.max_bytes = max_bytes
+        self.max_entries = max_entries
         self.size = 0
         self._entries: OrderedDict[tuple[str, Coding], bytes] = OrderedDict()
         self._pending: dict[tuple[str, Coding], asyncio.Future[bytes]] = {}
@@ -154,58 +159,73 @@ class CompressionCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, etag: str, coding: Coding) -> bytes | None:
-        """The cached body (or NOT_SMALLER), or None when it has not been made yet."""
-        key = (etag, coding)
-        body = self._entries.get(key)
+    def get(self, key: str, coding: Coding) -> bytes | None:
+        """The cached body (or NOT_SMALLER), or None when it has not been made yet.
+
+        ``key`` names the uncoded representation (``Representation.cache_key``).
+        """
+        entry = (key, coding)
+        body = self._entries.get(entry)
         if body is not None:
-            self._entries.move_to_end(key)
+            self._entries.move_to_end(entry)
         return body
 
-    def put(self, etag: str, coding: Coding, body: bytes) -> None:
+    def put(self, key: str, coding: Coding, body: bytes) -> None:
         # One body may not take more than a quarter of the budget, or a single big
         # file would flush everything else at every request.
         if len(body) > self.max_bytes // 4:
             return
-        key = (etag, coding)
-        previous = self._entries.pop(key, None)
+        entry = (key, coding)
+        previous = self._entries.pop(entry, None)
         if previous is not None:
             self.size -= len(previous)
-        self._entries[key] = body
+        self._entries[entry] = body
         self.size += len(body)
-        while self.size > self.max_bytes:
+        while self.size > self.max_bytes or len(self._entries) > self.max_entries:
             _, evicted = self._entries.popitem(last=False)
             self.size -= len(evicted)
 
-    def compress_now(self, etag: str, coding: Coding, data: bytes) -> bytes:
+    def forget(self, key: str) -> None:
+        """Drop every coding of one representation (its file changed: it will not be asked
+        for again, and would otherwise hold memory until it is the least recently used)."""
+        for coding in OFFERED:
+            body = self._entries.pop((key, coding), None)
+            if body is not None:
+                self.size -= len(body)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.size = 0
+
+    def compress_now(self, key: str, coding: Coding, data: bytes) -> bytes:
         """Compress on the calling thread (small bodies), cache, and answer the body."""
-        cached = self.get(etag, coding)
+        cached = self.get(key, coding)
         if cached is not None:
             return cached
         body = compress(data, coding)
         if len(body) >= len(data):
             body = NOT_SMALLER
-        self.put(etag, coding, body)
+        self.put(key, coding, body)
         return body
 
-    async def compressed(self, etag: str, coding: Coding, read: Callable[[], bytes]) -> bytes:
+    async def compressed(self, key: str, coding: Coding, read: Callable[[], bytes]) -> bytes:
         """The coded body for a file version, made at most once however many ask at once.
 
         ``read`` gives the identity bytes; it runs, with the compressor, in a worker
         thread when the body is large, so the event loop keeps serving.
         """
-        cached = self.get(etag, coding)
+        cached = self.get(key, coding)
         if cached is not None:
             return cached
-        key = (etag, coding)
-        pending = self._pending.get(key)
+        entry = (key, coding)
+        pending = self._pending.get(entry)
         if pending is not None:
             return await asyncio.shield(pending)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
+        self._pending[entry] = future
         try:
             body = await asyncio.to_thread(self._make, read, coding)
-            self.put(etag, coding, body)
+            self.put(key, coding, body)
             future.set_result(body)
             return body
         except asyncio.CancelledError:
@@ -217,7 +237,7 @@ class CompressionCache:
             future.exception()
             raise
         finally:
-            del self._pending[key]
+            del self._pending[entry]
 
     @staticmethod
     def _make(read: Callable[[], bytes], coding: Coding) -> bytes:

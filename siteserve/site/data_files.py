@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import tomllib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,12 @@ from typing import Any
 import yaml
 from jinja2 import Undefined
 
+from siteserve import bounds
 from siteserve.site.jinja_env import is_within, record, render_memo
 
 DATA_FOLDER = "_data"
+#: Parsed files kept, least recently used dropped first (``bounds``).
+MAX_FILES = bounds.DATA_FILES
 
 _MISSING = object()
 
@@ -69,7 +73,7 @@ class DataFiles:
         self._folder = os.path.join(self._root, DATA_FOLDER)
         self._follow_symlinks = follow_symlinks
         self._lock = threading.Lock()
-        self._files: dict[str, tuple[tuple[int, int, int], Any]] = {}
+        self._files: OrderedDict[str, tuple[tuple[int, int, int], Any]] = OrderedDict()
         self._index: tuple[int, dict[str, str]] | None = None
 
     def names(self) -> dict[str, str]:
@@ -135,9 +139,11 @@ class DataFiles:
             raise DataFileError(f"{self._relative(path)}: {error.strerror}") from error
         # The inode too: a symlink pointed elsewhere is a new version, checked again below.
         stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
-        cached = self._files.get(path)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
+        with self._lock:
+            cached = self._files.get(path)
+            if cached is not None and cached[0] == stamp:
+                self._files.move_to_end(path)
+                return cached[1]
         if not self._follow_symlinks and not is_within(os.path.realpath(path), self._root):
             raise DataFileError(f"{self._relative(path)}: refers outside the site folder")
         reader = _READERS[os.path.splitext(path)[1].lower()]
@@ -150,6 +156,9 @@ class DataFiles:
             raise DataFileError(f"{self._relative(path)}: {error}") from error
         with self._lock:
             self._files[path] = (stamp, value)
+            self._files.move_to_end(path)
+            while len(self._files) > MAX_FILES:
+                self._files.popitem(last=False)
         return value
 
     def missing(self, name: str) -> str:

@@ -1,14 +1,24 @@
 """A file as it is on disk now: its identity, validators, headers and (when small) its bytes.
 
-A *file version* is (path, inode, size, mtime_ns). Everything a response about it
-needs and that does not depend on the request is computed once per version and kept
-on the ``FileVersion``; ``StaticFiles`` (``static.py``) finds the current version
-with one ``os.stat`` and decides each response from it.
+A *file version* is (device, inode, size, mtime_ns), read with one ``os.fstat`` of
+an open file. Everything a response about it needs and that does not depend on the
+request is computed once per version and kept on the ``FileVersion``; ``StaticFiles``
+(``static.py``) finds the current version and decides each response from it.
+
+One response, one version: a response's headers and its bytes come from the same open
+file. A small file's bytes are read once, checked against a second ``fstat`` (a read
+that straddled a rewrite is done again), and kept with its version; a large file is
+sent from the very file its validators were taken from (``OpenFile``, carried by the
+``FileBody``), so a rename over it, a delete or a folder put in its place meanwhile
+change nothing in the answer, and a rewrite in place is caught while sending.
 """
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import stat
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -19,6 +29,13 @@ from siteserve.http.response import FileBody
 if TYPE_CHECKING:
     from siteserve.site.transfer import Representation
 
+#: (device, inode, size, mtime_ns): what tells two versions of a file apart.
+VersionKey = tuple[int, int, int, int]
+
+# Opening a path that names no regular file: gone, a folder now, a loop of links, a
+# socket or a device without a driver. Each means "resolve the URL again".
+_NOT_A_FILE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.ENXIO})
+
 
 class NotAFile(Exception):
     """The path is gone or is no longer a regular file: resolve the URL again."""
@@ -28,12 +45,75 @@ class FileChanged(Exception):
     """The file on disk is no longer the version being answered."""
 
 
+class OpenFile(io.FileIO):
+    """A regular file opened for one response: the bytes it sends come from here.
+
+    Whoever opens one either hands it to a body (``give``: the body owns it now, and
+    the server closes it once the body is sent or the connection is gone) or lets
+    ``release`` close it. Opened non-blocking, so a path swapped for a FIFO cannot
+    hang the event loop (the fstat that follows refuses it). Closing when collected
+    is a safety net for a response built and never sent (a test, a layer that
+    replaced the body); a plain FileIO would warn there.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "rb", opener=_open_nonblocking)
+        self.given = False
+
+    def give(self) -> OpenFile:
+        """This file, now owned by the body it goes into."""
+        self.given = True
+        return self
+
+    def release(self) -> None:
+        """Close the file unless a body took it."""
+        if not self.given:
+            self.close()
+
+    def __del__(self) -> None:
+        if not self.closed:
+            self.close()
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
+def open_file(path: Path) -> tuple[OpenFile, os.stat_result]:
+    """``path`` opened, with the fstat of the open file; NotAFile unless a regular file.
+
+    PermissionError goes to the caller (403).
+    """
+    try:
+        file = OpenFile(path)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as error:
+        raise NotAFile(str(path)) from error
+    except OSError as error:
+        if error.errno in _NOT_A_FILE:
+            raise NotAFile(str(path)) from error
+        raise
+    try:
+        info = os.fstat(file.fileno())
+    except BaseException:
+        file.close()
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        file.close()
+        raise NotAFile(str(path))
+    return file, info
+
+
+def version_key(info: os.stat_result) -> VersionKey:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 @dataclass(slots=True, eq=False)
 class FileVersion:
     """One version of one file, with everything a response about it needs."""
 
     path: Path
     served_as: str
+    device: int
     inode: int
     size: int
     mtime_ns: int
@@ -55,6 +135,10 @@ class FileVersion:
     shown: Representation | None = None
 
     @property
+    def key(self) -> VersionKey:
+        return (self.device, self.inode, self.size, self.mtime_ns)
+
+    @property
     def sources(self) -> tuple[Path, ...]:
         """What a response about this version was made from (for live reload)."""
         return (self.path,)
@@ -63,6 +147,15 @@ class FileVersion:
     def memory(self) -> int:
         """The bytes this version keeps in memory."""
         return len(self.data or b"") + len(self.rewritten or b"")
+
+    def is_described_by(self, info: os.stat_result) -> bool:
+        """Whether ``info`` (a stat of the path or an fstat) is this version."""
+        return (
+            info.st_mtime_ns == self.mtime_ns
+            and info.st_size == self.size
+            and info.st_ino == self.inode
+            and info.st_dev == self.device
+        )
 
 
 def make_etag(inode: int, size: int, mtime_ns: int) -> str:
@@ -75,49 +168,56 @@ def http_date(seconds: int) -> str:
     return formatdate(seconds, usegmt=True)
 
 
-def read_whole(path: Path, info: os.stat_result, limit: int) -> tuple[bytes | None, os.stat_result]:
-    """Read a file of up to ``limit`` bytes whole, with the stat that describes the bytes read.
+def read_whole(
+    file: OpenFile, info: os.stat_result, limit: int
+) -> tuple[bytes | None, os.stat_result]:
+    """The open file's bytes (None past ``limit``), with the fstat that describes them.
 
-    A file rewritten between the stat and the read would pair new bytes with
-    old validators, so the stat is taken again on the open file and the read
-    repeated until both agree. A file that grew past ``limit`` is left to be
-    sent from disk (None).
+    ``info`` is the fstat taken when the file was opened. A rewrite in place during
+    the read could give bytes of two versions, so the file is stat'ed again after
+    reading: when it changed, the read is done once more (from the same open file,
+    which a rename over the path does not touch), and FileChanged raised if it changed
+    again. A file that grew past ``limit`` is left to be sent from disk (None).
     """
-    data = b""
-    for _ in range(3):
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(limit + 1)
-                after = os.fstat(handle.fileno())
-        except FileNotFoundError as error:
-            raise NotAFile(str(path)) from error
-        if after.st_size > limit:
-            return None, after
-        if len(data) == after.st_size and after.st_mtime_ns == info.st_mtime_ns:
+    fd = file.fileno()
+    for _ in range(2):
+        if info.st_size > limit:
+            return None, info
+        data = _pread_all(fd, info.st_size + 1)
+        after = os.fstat(fd)
+        if version_key(after) == version_key(info) and len(data) == after.st_size:
             return data, after
         info = after
-    # Still changing under us: serve what was read; the caller sizes it by the bytes.
-    return data, info
+    raise FileChanged(str(file.name))
 
 
 def read_version(version: FileVersion) -> bytes:
     """The version's bytes read from disk; FileChanged when the file is another version now."""
-    with open(version.path, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if (info.st_ino, info.st_size, info.st_mtime_ns) != (
-            version.inode,
-            version.size,
-            version.mtime_ns,
-        ):
+    file, info = open_file(version.path)
+    try:
+        if not version.is_described_by(info):
             raise FileChanged(str(version.path))
-        data = handle.read(version.size + 1)
-    if len(data) != version.size:
-        raise FileChanged(str(version.path))
-    return data
+        data = _pread_all(file.fileno(), version.size + 1)
+        if len(data) != version.size or not version.is_described_by(os.fstat(file.fileno())):
+            raise FileChanged(str(version.path))
+        return data
+    finally:
+        file.close()
 
 
-def file_body(version: FileVersion) -> bytes | FileBody:
-    """The whole file: from memory when small, else a slice for ``sendfile``."""
-    if version.data is not None:
-        return version.data
-    return FileBody(version.path, 0, version.size)
+def _pread_all(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes from the start of the file (fewer at its end)."""
+    chunks: list[bytes] = []
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def file_body(version: FileVersion, file: OpenFile, offset: int, length: int) -> FileBody:
+    """A slice of the open file ``version`` was read from, for ``sendfile``; the body owns it."""
+    return FileBody(version.path, offset, length, file.give(), (version.size, version.mtime_ns))

@@ -32,6 +32,8 @@ from typing import Any
 import jinja2
 import yaml
 
+from siteserve import bounds
+
 _CLOSING = frozenset({"---", "..."})
 _BOM = "\ufeff"
 # The C loader when PyYAML has it: a thousand posts' front matter parse in a blink.
@@ -146,7 +148,7 @@ class FrontMatterIndex:
     (mtime, size, inode) with the entry's. Safe to share between threads.
     """
 
-    def __init__(self, *, trusted: bool = False, limit: int = 20_000) -> None:
+    def __init__(self, *, trusted: bool = False, limit: int = bounds.FRONT_MATTER_FILES) -> None:
         self.trusted = trusted
         self._limit = limit
         self._entries: dict[Path, Indexed] = {}

@@ -37,6 +37,7 @@ from typing import Any
 import jinja2
 from jinja2.loaders import split_template_path
 
+from siteserve import bounds
 from siteserve.config import Config
 from siteserve.site.front_matter import blanked
 from siteserve.site.names import strip_template_suffix
@@ -270,6 +271,7 @@ def build_environment(config: Config, globals: dict[str, Any]) -> SiteEnvironmen
         extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
         undefined=undefined_class(config),
         auto_reload=True,
+        cache_size=bounds.COMPILED_TEMPLATES,
     )
     environment.globals.update(globals)
     # Chance makes a render that a second request would not see again.

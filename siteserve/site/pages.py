@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 import jinja2
 
+from siteserve import bounds
 from siteserve.config import Config
 from siteserve.http import Request, Response
 from siteserve.http.request import BodyIncomplete, BodyTooLarge
@@ -60,7 +61,7 @@ INLINE_BUDGET = 0.005
 K = TypeVar("K")
 V = TypeVar("V")
 #: Bound on the memo tables below (their keys are files of the site).
-MEMO_LIMIT = 4096
+MEMO_LIMIT = bounds.PAGE_MEMO
 
 
 class PageTarget(Protocol):
@@ -194,7 +195,7 @@ class Pages:
 
     def _note_cost(self, path: Path, seconds: float) -> None:
         # The last render decides: one slow render moves a page off the loop at once.
-        self._render_cost[path] = seconds
+        _remember(self._render_cost, path, seconds)
 
     async def render_error_page(self, request: Request, status: int) -> Response | None:
         """``STATUS.html.jinja`` (or ``.jinja``, ``.j2``...) at the root, rendered; else None.

@@ -6,14 +6,16 @@ Range with on-the-fly compression, so offsets always mean bytes of the file on d
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import secrets
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from siteserve.http.headers import Headers
-from siteserve.http.response import FileBody
+from siteserve.http.response import BodyChanged, FileBody
 from siteserve.site.conditional import if_range_holds
 
 #: More range-specs than this and we send the whole file (RFC 9110 section 14.2 lets a
@@ -179,10 +181,19 @@ def unsatisfiable_headers(total: int) -> list[tuple[str, str]]:
     return [("Content-Range", f"bytes */{total}")]
 
 
-def single_body(source: bytes | Path, byte_range: ByteRange) -> bytes | FileBody:
+#: Where a range body's bytes come from: bytes in memory, a whole file's body (an open
+#: file, read as it is: its version is the one its headers were made from), or a path.
+RangeSource = bytes | FileBody | Path
+
+
+def single_body(source: RangeSource, byte_range: ByteRange) -> bytes | FileBody:
     """The body of a single-part 206: a slice of the cached bytes or of the file."""
     if isinstance(source, bytes):
         return source[byte_range.start : byte_range.end + 1]
+    if isinstance(source, FileBody):
+        # The same open file (and its ownership), cut to the range.
+        start = source.offset + byte_range.start
+        return replace(source, offset=start, length=byte_range.length)
     return FileBody(source, byte_range.start, byte_range.length)
 
 
@@ -196,7 +207,7 @@ class Multipart:
 
 
 def multipart(
-    source: bytes | Path,
+    source: RangeSource,
     ranges: tuple[ByteRange, ...],
     total: int,
     part_type: str,
@@ -228,26 +239,70 @@ def multipart(
 
 
 async def _parts(
-    source: bytes | Path, ranges: tuple[ByteRange, ...], heads: list[bytes], tail: bytes
+    source: RangeSource, ranges: tuple[ByteRange, ...], heads: list[bytes], tail: bytes
 ) -> AsyncIterator[bytes]:
     if isinstance(source, bytes):
         for head, byte_range in zip(heads, ranges, strict=True):
             yield head + source[byte_range.start : byte_range.end + 1]
         yield tail
         return
-    # Reads are synchronous: CHUNK-sized reads of a file that was just stat'ed come from
-    # the page cache in microseconds, less than handing each one to a thread would cost.
-    with source.open("rb") as handle:
-        for head, byte_range in zip(heads, ranges, strict=True):
+    pieces = _FileParts(source, ranges, heads, tail)
+    try:
+        # Reads are synchronous: CHUNK-sized reads of a file that was just stat'ed come
+        # from the page cache in microseconds, less than a thread hop for each would cost.
+        for piece in pieces:
+            yield piece
+    finally:
+        pieces.close()
+
+
+class _FileParts:
+    """The pieces of a multipart body read from one open file, each checked before it goes.
+
+    A file truncated or rewritten in place after its headers were made raises
+    BodyChanged: the connection must then close, short of the promised length,
+    rather than send parts of two versions.
+    """
+
+    def __init__(
+        self,
+        source: FileBody | Path,
+        ranges: tuple[ByteRange, ...],
+        heads: list[bytes],
+        tail: bytes,
+    ) -> None:
+        self._source = source
+        self._ranges = ranges
+        self._heads = heads
+        self._tail = tail
+        if isinstance(source, FileBody):
+            self._path = source.path
+            self._file = source.file if source.file is not None else io.FileIO(source.path)
+            stamp = source.stamp
+        else:
+            self._path = source
+            self._file = io.FileIO(source)
+            stamp = None
+        if stamp is None:
+            info = os.fstat(self._file.fileno())
+            stamp = (info.st_size, info.st_mtime_ns)
+        self._stamp = stamp
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        fd = self._file.fileno()
+        for head, byte_range in zip(self._heads, self._ranges, strict=True):
             yield head
-            handle.seek(byte_range.start)
+            offset = byte_range.start
             remaining = byte_range.length
             while remaining:
-                chunk = handle.read(min(CHUNK, remaining))
-                if not chunk:
-                    # The file shrank after we promised a length: the writer must
-                    # abort the connection rather than send a short body.
-                    raise OSError(f"{source} changed while it was being sent")
+                chunk = os.pread(fd, min(CHUNK, remaining), offset)
+                info = os.fstat(fd)
+                if not chunk or (info.st_size, info.st_mtime_ns) != self._stamp:
+                    raise BodyChanged(f"{self._path} changed while it was being sent")
+                offset += len(chunk)
                 remaining -= len(chunk)
                 yield chunk
-    yield tail
+        yield self._tail

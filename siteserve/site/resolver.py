@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import quote, unquote_to_bytes
 
+from siteserve import bounds
 from siteserve.site import routes as route_table
 from siteserve.site.layouts import MARKDOWN_SUFFIX, LayoutRules
 from siteserve.site.names import (
@@ -50,7 +51,7 @@ class Resolved:
 NOT_FOUND = Resolved("not_found")
 
 #: Positive answers kept per raw path; a bound, because clients choose the keys.
-CACHE_LIMIT = 8192
+CACHE_LIMIT = bounds.RESOLVER_ENTRIES
 
 
 def split_path(raw_path: str) -> tuple[list[str], bool] | None:

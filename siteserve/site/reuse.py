@@ -23,11 +23,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from siteserve import bounds
 from siteserve.http import Request, Response
 
-#: Renders kept at once, and the bytes of their bodies.
-MAX_ENTRIES = 4096
-MAX_BYTES = 64 * 1024 * 1024
+#: Renders kept at once, and the bytes of their bodies (``bounds``).
+MAX_ENTRIES = bounds.RENDERED_PAGES
+MAX_BYTES = bounds.RENDERED_BYTES
 #: A source written this recently may have changed while the page was rendered
 #: (timestamps are as coarse as the kernel's clock tick): such a render is not kept.
 FRESH_NS = 50_000_000

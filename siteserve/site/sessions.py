@@ -19,6 +19,7 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from siteserve import bounds
 from siteserve.config import Config
 from siteserve.options import site_path
 
@@ -26,7 +27,7 @@ COOKIE_NAME = "siteserve_session"
 #: A session nobody used for this long is gone; the cookie lives as long.
 IDLE_SECONDS = 14 * 24 * 3600
 #: The memory store forgets the least recently used sessions past this many.
-MEMORY_CAPACITY = 10_000
+MEMORY_CAPACITY = bounds.SESSIONS_IN_MEMORY
 
 
 def _encode(data: dict[str, Any]) -> str:

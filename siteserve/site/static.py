@@ -6,6 +6,12 @@ representation, evaluate the preconditions, honour a Range, code the body, send 
 A version's validators, content type, headers and representations are built the first
 time it is served and reused until the file changes (``file_version``, ``transfer``); a
 small file's bytes are kept too, so an unchanged small file is never read twice.
+
+A small file in the cache is answered after one ``os.stat`` of its path, from the
+bytes and headers its version was built with. Any other answer opens the file first,
+takes the version from ``os.fstat`` of the open file, and, when the bytes are sent
+from disk, sends them from that same open file (``file_version.OpenFile``): headers
+and bytes are one version whatever happens to the path meanwhile.
 """
 
 from __future__ import annotations
@@ -16,18 +22,27 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
+from siteserve import bounds
 from siteserve.config import Config
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.site import cache_policy, conditional, ranges, transfer
-from siteserve.site.compression import THREAD_THRESHOLD, Coding, CompressionCache, is_compressible
+from siteserve.site.compression import (
+    NOT_SMALLER,
+    THREAD_THRESHOLD,
+    Coding,
+    CompressionCache,
+    is_compressible,
+)
 from siteserve.site.errors import builtin_error
 from siteserve.site.file_version import (
     FileChanged,
     FileVersion,
     NotAFile,
+    OpenFile,
     http_date,
     make_etag,
+    open_file,
     read_version,
     read_whole,
 )
@@ -36,10 +51,10 @@ from siteserve.site.transfer import HtmlTransform, Representation
 
 #: Files up to this size are answered from memory.
 SMALL_FILE = 64 * 1024
-#: The memory all cached small files (and rewritten pages) may take together.
-CACHE_BYTES = 32 * 1024 * 1024
+#: The memory all cached small files (and rewritten pages) may take together (``bounds``).
+CACHE_BYTES = bounds.STATIC_BYTES
 #: File versions remembered (headers and validators), beyond the bytes bound.
-CACHE_ENTRIES = 16384
+CACHE_ENTRIES = bounds.STATIC_VERSIONS
 
 
 class StaticFiles:
@@ -68,18 +83,40 @@ class StaticFiles:
     def _respond(
         self, request: Request, path: Path, served_as: str, *, retry: bool
     ) -> Response | Awaitable[Response]:
+        """The current version of the file, and the answer about it (``_decide``).
+
+        ``retry`` is spent when the file changes under an answer being made.
+        """
+        try:
+            version, file = self._current(path, served_as)
+        except FileChanged:
+            # Rewritten in place while its bytes were read, twice: too busy to pin down.
+            return _busy()
+        try:
+            return self._decide(request, version, file, retry=retry)
+        except FileChanged:
+            # A precompressed sibling changed between its stat and its open.
+            if not retry:
+                return _busy()
+            return self._respond(request, path, served_as, retry=False)
+        finally:
+            if file is not None:
+                file.release()  # unless a body took it
+
+    def _decide(
+        self, request: Request, version: FileVersion, file: OpenFile | None, *, retry: bool
+    ) -> Response | Awaitable[Response]:
         """Every file's answer is decided here, in the order of RFC 9110 section 13.2.2.
 
-        Resolve the version; take the validators of the representation the request
-        selects; evaluate the preconditions (304, 412); honour a Range (206, 416); code
-        the body; send it. ``retry`` is spent when the file changes while being coded.
+        Take the validators of the representation the request selects; evaluate the
+        preconditions (304, 412); honour a Range (206, 416); code the body; send it.
+        ``file`` is the open file ``version`` was read from, for bodies sent from disk
+        (None when the version's bytes are in memory).
         """
-        # Resolve: the file as it is on disk now (one stat; built once per version).
-        version = self.version(path, served_as)
         representation = transfer.as_is(version)
         method = request.method
         if method not in ("GET", "HEAD"):
-            return representation.whole()
+            return representation.whole(file)
         headers = request.headers
 
         # Validators: of the page as shown (rewritten HTML) or of the file's own bytes,
@@ -121,51 +158,78 @@ class StaticFiles:
                 size, tag = representation.size, representation.etag
                 plan = ranges.plan(method, headers, size, tag, version.mtime)
                 if plan.status != 200:
-                    return transfer.partial(representation, plan)
-            return representation.whole()
+                    return transfer.partial(representation, plan, file)
+            return representation.whole(file)
 
         # Content coding, then the body.
         if sibling is not None:
             return sibling.response(representation)
-        return self._coded(request, representation, coding, retry=retry)
+        return self._coded(request, representation, coding, file, retry=retry)
 
     def _coded(
-        self, request: Request, representation: Representation, coding: Coding, *, retry: bool
+        self,
+        request: Request,
+        representation: Representation,
+        coding: Coding,
+        file: OpenFile | None,
+        *,
+        retry: bool,
     ) -> Response | Awaitable[Response]:
-        cached = self.codings.get(representation.etag, coding)
+        cached = self.codings.get(representation.cache_key, coding)
         data = representation.data
         if cached is None and data is not None and representation.size <= THREAD_THRESHOLD:
             # Small and already in memory: coding it takes well under a millisecond.
-            cached = self.codings.compress_now(representation.etag, coding, data)
+            cached = self.codings.compress_now(representation.cache_key, coding, data)
         if cached is not None:
-            return representation.coded(coding, cached)
+            return representation.coded(coding, cached, file)
         return self._coded_later(request, representation, coding, retry=retry)
 
     async def _coded_later(
         self, request: Request, representation: Representation, coding: Coding, *, retry: bool
     ) -> Response:
+        # The file is read again here, in a worker thread, and checked to be the version
+        # the headers name: the coded body is made whole before anything is sent.
         data = representation.data
         version = representation.version
         read: Callable[[], bytes] = (
             (lambda: data) if data is not None else (lambda: read_version(version))
         )
         try:
-            body = await self.codings.compressed(representation.etag, coding, read)
-        except (FileChanged, FileNotFoundError):
+            body = await self.codings.compressed(representation.cache_key, coding, read)
+        except (FileChanged, NotAFile):
             if not retry:
-                return builtin_error(503, headers=[("Retry-After", "1")])
+                return _busy()
             # Rewritten while we read it: answer about the new version instead.
-            try:
-                result = self._respond(request, version.path, version.served_as, retry=False)
-            except NotAFile:
-                return builtin_error(404)
-            return result if isinstance(result, Response) else await result
-        return representation.coded(coding, body)
+            return await self._again(request, version)
+        if body == NOT_SMALLER and data is None:
+            # Coding did not pay: the file's own bytes, from a file opened for them.
+            return await self._again(request, version)
+        return representation.coded(coding, body, None)
+
+    async def _again(self, request: Request, version: FileVersion) -> Response:
+        """The answer made afresh (the version is looked up again), with no retry left."""
+        try:
+            result = self._respond(request, version.path, version.served_as, retry=False)
+        except NotAFile:
+            return builtin_error(404)
+        return result if isinstance(result, Response) else await result
 
     # -- resolving the version -------------------------------------------------------
 
     def version(self, path: Path, served_as: str) -> FileVersion:
         """The current version of ``path``: one stat, and a cache hit when unchanged."""
+        version, file = self._current(path, served_as)
+        if file is not None:
+            file.close()
+        return version
+
+    def _current(self, path: Path, served_as: str) -> tuple[FileVersion, OpenFile | None]:
+        """The version of ``path`` now, with the file open when its bytes are not in memory.
+
+        A small file kept in memory costs one stat of the path. Otherwise the file is
+        opened and its version is the one ``fstat`` of the open file names, built or
+        found in the cache by (device, inode, size, mtime_ns).
+        """
         try:
             info = os.stat(path)
         except (FileNotFoundError, NotADirectoryError, ValueError) as error:
@@ -175,16 +239,41 @@ class StaticFiles:
         cached = self._versions.get(path)
         if (
             cached is not None
-            and cached.mtime_ns == info.st_mtime_ns
-            and cached.size == info.st_size
-            and cached.inode == info.st_ino
+            and cached.data is not None
             and cached.served_as == served_as
+            and cached.is_described_by(info)
         ):
             self._versions.move_to_end(path)
-            return cached
-        return self._remember(self._build(path, served_as, info))
+            return cached, None
+        file, info = open_file(path)
+        try:
+            if (
+                cached is not None
+                and cached.served_as == served_as
+                and cached.is_described_by(info)
+            ):
+                self._versions.move_to_end(path)
+                version = cached
+            else:
+                version = self._remember(self._build(path, served_as, info, file))
+        except BaseException:
+            file.close()
+            raise
+        if version.data is not None:
+            file.close()
+            return version, None
+        return version, file
 
-    def _build(self, path: Path, served_as: str, info: os.stat_result) -> FileVersion:
+    def _build(
+        self, path: Path, served_as: str, info: os.stat_result, file: OpenFile | None = None
+    ) -> FileVersion:
+        """A new version from the open ``file`` and its fstat ``info`` (``file`` None: open it)."""
+        if file is None:
+            file, _ = open_file(path)
+            try:
+                return self._build(path, served_as, info, file)
+            finally:
+                file.close()
         media_type = content_type(served_as or path.name)
         transform = self.html_transform
         limit = SMALL_FILE
@@ -193,14 +282,13 @@ class StaticFiles:
             limit = max(SMALL_FILE, transform.max_bytes)
         else:
             transform = None
-        data: bytes | None = None
-        if info.st_size <= limit:
-            data, info = read_whole(path, info, limit)
-        size = info.st_size if data is None else len(data)
+        data, info = read_whole(file, info, limit)
+        size = info.st_size
         mtime = int(info.st_mtime)
         version = FileVersion(
             path=path,
             served_as=served_as,
+            device=info.st_dev,
             inode=info.st_ino,
             size=size,
             mtime_ns=info.st_mtime_ns,
@@ -240,7 +328,7 @@ class StaticFiles:
     def _remember(self, version: FileVersion) -> FileVersion:
         old = self._versions.pop(version.path, None)
         if old is not None:
-            self._cached_bytes -= old.memory
+            self._forget(old)
         self._versions[version.path] = version
         self._cached_bytes += version.memory
         # Least recently served first out, until both bounds hold.
@@ -248,8 +336,15 @@ class StaticFiles:
             self._cached_bytes > CACHE_BYTES or len(self._versions) > CACHE_ENTRIES
         ):
             _, evicted = self._versions.popitem(last=False)
-            self._cached_bytes -= evicted.memory
+            self._forget(evicted)
         return version
+
+    def _forget(self, version: FileVersion) -> None:
+        """A version out of the cache: its bytes, and the bodies coded from them."""
+        self._cached_bytes -= version.memory
+        for representation in (version.as_is, version.shown):
+            if representation is not None:
+                self.codings.forget(representation.cache_key)
 
     # -- invalidation ----------------------------------------------------------------
 
@@ -257,18 +352,25 @@ class StaticFiles:
         """Drop cached versions of ``paths`` (and of anything under them); all if None.
 
         Not needed for correctness (every request stats its file), but a changed
-        file's old bytes should not wait for eviction to leave memory.
+        file's old bytes, and the bodies coded from them, should not wait for eviction
+        to leave memory.
         """
         if paths is None:
             self._versions.clear()
+            self.codings.clear()
             self._cached_bytes = 0
             return
         prefixes = [str(path) for path in paths]
         for key in list(self._versions):
             text = str(key)
             if any(text == p or text.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes):
-                self._cached_bytes -= self._versions.pop(key).memory
+                self._forget(self._versions.pop(key))
 
     @property
     def cached_bytes(self) -> int:
         return self._cached_bytes
+
+
+def _busy() -> Response:
+    """The file keeps changing while we read it: ask the client to come back shortly."""
+    return builtin_error(503, headers=[("Retry-After", "1")])

@@ -6,10 +6,15 @@ as shown (``shown``: rewritten, say with live reload's script in it), which is a
 byte sequence and so has its own ETag (section 8.8.3). Each may be sent coded (gzip, br),
 another representation again with its own tag. Everything here is computed once per
 version and kept on it; ``StaticFiles.respond`` decides, per request, which one answers.
+
+A body sent from disk is cut from the open file the version was read from (passed in
+per request as ``file``), never from a file opened again by name: its bytes are the
+version its headers describe.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -31,7 +36,14 @@ from siteserve.site.compression import (
     is_compressible,
 )
 from siteserve.site.errors import builtin_error
-from siteserve.site.file_version import FileVersion, make_etag
+from siteserve.site.file_version import (
+    FileChanged,
+    FileVersion,
+    OpenFile,
+    file_body,
+    make_etag,
+    open_file,
+)
 
 VARY = ("Vary", "Accept-Encoding")
 
@@ -72,6 +84,9 @@ class Representation:
 
     version: FileVersion
     etag: str
+    #: What names this representation in the coded-body cache: its tag and its device,
+    #: so two versions never share an entry (``file_version.VersionKey``).
+    cache_key: str
     #: The identity body: bytes in memory, or None for the file on disk.
     data: bytes | None
     size: int
@@ -94,24 +109,26 @@ class Representation:
     #: The headers of a 304 (RFC 9110 section 15.4.5), per entity-tag it may name.
     not_modified: dict[str, HeaderPairs]
 
-    def body(self) -> bytes | FileBody:
+    def body(self, file: OpenFile | None) -> bytes | FileBody:
+        """The identity body: from memory, else from ``file`` (the version's open file)."""
         if self.data is not None:
             return self.data
-        return FileBody(self.version.path, 0, self.size)
+        assert file is not None, "a body on disk is sent from the file its version came from"
+        return file_body(self.version, file, 0, self.size)
 
-    def whole(self) -> Response:
+    def whole(self, file: OpenFile | None) -> Response:
         """The 200 with the whole identity body."""
         # A fresh list: the writer and later middleware may append to it.
-        return Response(200, list(self.headers), self.body(), sources=self.version.sources)
+        return Response(200, list(self.headers), self.body(file), sources=self.version.sources)
 
     def not_modified_response(self, tag: str) -> Response:
         found = self.not_modified.get(tag)
         headers = found if found is not None else _with_etag(self.not_modified[self.etag], tag)
         return Response(304, list(headers), b"", sources=self.version.sources)
 
-    def coded(self, coding: Coding, body: bytes) -> Response:
+    def coded(self, coding: Coding, body: bytes, file: OpenFile | None) -> Response:
         if body == NOT_SMALLER:
-            return self.whole()
+            return self.whole(file)
         return Response(200, list(self.coded_headers[coding]), body, sources=self.version.sources)
 
 
@@ -167,6 +184,7 @@ def _represent(
     return Representation(
         version=version,
         etag=etag,
+        cache_key=f"{version.device:x}:{etag}",
         data=data,
         size=size,
         headers=headers,
@@ -197,12 +215,22 @@ class Sibling:
 
     coding: Coding
     path: Path
-    size: int
+    info: os.stat_result
     etag: str
 
     def response(self, representation: Representation) -> Response:
+        """The 200 with the sibling's bytes, from the file its tag was made from.
+
+        FileChanged when it is another file than the one stat'ed (replaced since).
+        """
+        file, info = open_file(self.path)
+        stamp = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        was = self.info
+        if stamp != (was.st_dev, was.st_ino, was.st_size, was.st_mtime_ns):
+            file.close()
+            raise FileChanged(str(self.path))
         headers = _with_etag(representation.coded_headers[self.coding], self.etag)
-        body = FileBody(self.path, 0, self.size)
+        body = FileBody(self.path, 0, info.st_size, file.give(), (info.st_size, info.st_mtime_ns))
         return Response(200, headers, body, sources=representation.version.sources)
 
 
@@ -213,7 +241,7 @@ def _sibling(version: FileVersion, coding: Coding) -> Sibling | None:
     return Sibling(
         coding,
         Path(str(version.path) + SIBLING_SUFFIX[coding]),
-        info.st_size,
+        info,
         make_etag(info.st_ino, info.st_size, info.st_mtime_ns),
     )
 
@@ -249,8 +277,13 @@ def choose(
 # -- ranges of the identity body --------------------------------------------------------
 
 
-def partial(representation: Representation, plan: ranges.RangePlan) -> Response:
-    """The 206 or 416 for a Range plan that is not "the whole body"."""
+def partial(
+    representation: Representation, plan: ranges.RangePlan, file: OpenFile | None
+) -> Response:
+    """The 206 or 416 for a Range plan that is not "the whole body".
+
+    A file on disk is read from ``file``, the open file the version came from.
+    """
     size = representation.size
     if plan.status == 416:
         return builtin_error(
@@ -259,8 +292,7 @@ def partial(representation: Representation, plan: ranges.RangePlan) -> Response:
             headers=ranges.unsatisfiable_headers(size),
         )
     version = representation.version
-    data = representation.data
-    source: bytes | Path = data if data is not None else version.path
+    source = representation.body(file)
     if len(plan.ranges) == 1:
         only = plan.ranges[0]
         headers = list(representation.headers)

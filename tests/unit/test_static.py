@@ -267,3 +267,16 @@ def test_an_html_transform_makes_a_representation_of_its_own(tmp_path: Path) -> 
     assert files.respond(get(), css, "a.css").body == b"p{}"
     files.invalidate([path, css])
     assert files.cached_bytes == 0
+
+
+def test_a_changed_files_coded_bodies_leave_memory(tmp_path: Path, files: Files) -> None:
+    path = write(tmp_path / "a.css", b"body { color: red; } " * 100, 1_700_000_000_000_000_000)
+    coded = Request("GET", "/a.css", "/a.css", "", Headers([("accept-encoding", "gzip")]))
+    assert files.respond(coded, path, "a.css").header("Content-Encoding") == "gzip"
+    assert len(files.codings) == 1
+    # A new version replaces the old one, and the old one's coded body goes with it.
+    write(path, b"body { color: blue; } " * 100, 1_700_000_001_000_000_000)
+    assert files.respond(coded, path, "a.css").header("Content-Encoding") == "gzip"
+    assert len(files.codings) == 1
+    files.invalidate([path])
+    assert len(files.codings) == 0 and files.cached_bytes == 0

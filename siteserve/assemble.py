@@ -40,11 +40,27 @@ is tested is what runs. The modules are imported when the app is built, so
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from siteserve.config import Config
 from siteserve.layers import App
 
+if TYPE_CHECKING:
+    from siteserve.share.links import ShareLink
 
-def build_app(config: Config) -> App:
+
+def new_share_link(config: Config) -> ShareLink | None:
+    """The run's share link (a fresh random token) when the config asks for one."""
+    if config.share_link == "off":
+        return None
+    from siteserve.share.links import ShareLink
+
+    return ShareLink.new(config.share_link, lifetime=config.expire)
+
+
+def build_app(config: Config, *, link: ShareLink | None = None) -> App:
+    """The stack for ``config``; ``link``: the share link made already (``--workers``: the
+    supervisor's, so that one token opens every worker), else a new one if asked for."""
     from siteserve.hosts import AllowedHosts
     from siteserve.rules.layer import RulesApp
     from siteserve.rules.load import has_rules
@@ -69,12 +85,10 @@ def build_app(config: Config) -> App:
     if config.auth or config.share_link != "off":
         from siteserve.share.auth import AuthApp
         from siteserve.share.credentials import parse_credential
-        from siteserve.share.links import ShareLink
 
         credentials = tuple(parse_credential(spec) for spec in config.auth)
-        link = None
-        if config.share_link != "off":
-            link = ShareLink.new(config.share_link, lifetime=config.expire)
+        if link is None:
+            link = new_share_link(config)
         app = AuthApp(app, credentials, link=link)
     if config.cors:
         from siteserve.share.cors import CorsApp

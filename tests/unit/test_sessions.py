@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from siteserve.config import ConfigError, build_config
+from siteserve.site.session_sqlite import SQLiteStore
 from siteserve.site.sessions import (
     COOKIE_NAME,
     IDLE_SECONDS,
     MemoryStore,
     Sessions,
-    SQLiteStore,
     sessions_path,
 )
 

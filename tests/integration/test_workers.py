@@ -1,0 +1,259 @@
+"""``siteserve --workers 2`` as a user runs it: real processes, real signals, real sockets.
+
+Linux: the workers share the port with SO_REUSEPORT, and the tests tell which
+worker accepted a connection from /proc (``processes.holder``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from wsproto.events import AcceptConnection, TextMessage
+
+from tests.integration.worker_processes import DEADLINE, alive, children, holder, until
+from tests.integration.test_cli import Siteserve, _env
+from tests.integration.test_reload_http import Socket
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the tests read /proc")
+
+WORKERS_LINE = re.compile(r"^  Workers  2 processes, sessions in SQLite \(_state/sessions\.db\)$")
+LOCAL = re.compile(r"Local +(http://127\.0\.0\.1:(\d+)/)")
+
+
+class Workers(Siteserve):
+    """A ``siteserve --workers 2`` process and its workers."""
+
+    def ready(self) -> str:
+        return self.wait_for(LOCAL, DEADLINE).group(1)
+
+    @property
+    def port(self) -> int:
+        local = next(m for m in map(LOCAL.search, self.stdout) if m)
+        return int(local.group(2))
+
+    def workers(self) -> list[int]:
+        return children(self.process.pid)
+
+    def stderr_lines(self, pattern: re.Pattern[str]) -> list[str]:
+        return [line for line in self.stderr if pattern.search(line)]
+
+
+@pytest.fixture
+def start() -> Iterator[type[Workers]]:
+    started: list[Workers] = []
+
+    class Tracked(Workers):
+        def __init__(self, *args: str) -> None:
+            super().__init__(*args, env=_env())
+            started.append(self)
+
+    yield Tracked
+    for server in started:
+        pids = server.workers()
+        server.kill()
+        for pid in pids:  # orphans, if the supervisor died before them
+            if alive(pid):
+                with_signal(pid, signal.SIGKILL)
+
+
+def with_signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "index.html").write_text(
+        '<!doctype html><link rel="stylesheet" href="/style.css"><h1>home</h1>'
+    )
+    (root / "style.css").write_text("h1 { color: red }")
+    (root / "siteserve.toml").write_text('sessions = "_state/sessions.db"\n')
+    return root
+
+
+def connection_per_worker(port: int, pids: list[int]) -> dict[int, socket.socket]:
+    """Open connections until each worker holds one (SO_REUSEPORT spreads them by hash,
+    and a worker just started may not listen yet); each asks for ``/`` once."""
+    held: dict[int, socket.socket] = {}
+    extra: list[socket.socket] = []
+    end = time.monotonic() + DEADLINE
+    while len(held) < len(pids) and time.monotonic() < end:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        sock.recv(65536)  # answered: accepted by a worker
+        pid = holder(sock, pids)
+        if pid is not None and pid not in held:
+            held[pid] = sock
+        else:
+            extra.append(sock)
+    for sock in extra:
+        sock.close()
+    assert len(held) == len(pids), f"connections reached {len(held)} of {len(pids)} workers"
+    return held
+
+
+def test_two_workers_serve_one_port_with_one_banner_and_one_log(
+    start: type[Workers], site: Path
+) -> None:
+    server = start(str(site), "--workers", "2", "-p", "0")
+    url = server.ready()
+    pids = server.workers()
+    assert len(pids) == 2
+    for sock in connection_per_worker(server.port, pids).values():
+        sock.close()  # both workers have answered
+    with httpx.Client(timeout=DEADLINE) as client:
+        for _ in range(6):
+            assert client.get(url + "style.css", headers={"Connection": "close"}).status_code == 200
+    until(lambda: len(server.log_lines()) >= 2 + 6, "the requests in the log")
+    assert server.stop() == 0
+    assert sum(line.startswith("siteserve ") for line in server.stdout) == 1
+    assert [line for line in server.stdout if LOCAL.search(line)] == [f"  Local    {url}"]
+    assert any(WORKERS_LINE.match(line) for line in server.stdout)
+    logged = [match.group(1, 2, 3) for match in server.log_lines()]
+    assert logged.count(("GET", "/style.css", "200")) == 6, "each request once"
+    assert set(logged) == {("GET", "/", "200"), ("GET", "/style.css", "200")}
+    assert server.stderr == []
+
+
+def test_two_workers_with_sessions_in_memory_refuse_to_start(site: Path) -> None:
+    (site / "siteserve.toml").unlink()
+    done = subprocess.run(
+        [sys.executable, "-m", "siteserve", str(site), "--workers", "2", "-p", "0"],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("siteserve: error: 2 workers cannot share sessions kept in")
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_a_worker_that_dies_is_replaced_and_logged_once(start: type[Workers], site: Path) -> None:
+    server = start(str(site), "--workers", "2", "-p", "0", "--quiet")
+    url = server.ready()
+    first, second = server.workers()
+    with_signal(first, signal.SIGKILL)
+    died = re.compile(rf"^worker [12] \(pid {first}\) was killed by SIGKILL; starting a new one$")
+    until(lambda: bool(server.stderr_lines(died)), "the line about the dead worker")
+    until(lambda: len(server.workers()) == 2 and first not in server.workers(), "a new worker")
+    replacement = next(pid for pid in server.workers() if pid != second)
+    for sock in connection_per_worker(server.port, [second, replacement]).values():
+        sock.close()  # both serve
+    with httpx.Client(timeout=DEADLINE) as client:
+        for _ in range(8):
+            assert client.get(url, headers={"Connection": "close"}).status_code == 200
+    assert server.stop() == 0
+    assert server.stderr == [server.stderr_lines(died)[0]]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_every_worker_with_status_0(
+    start: type[Workers], site: Path, signum: int
+) -> None:
+    server = start(str(site), "--workers", "2", "-p", "0")
+    url = server.ready()
+    pids = server.workers()
+    with httpx.Client(timeout=DEADLINE) as client:  # an idle keep-alive connection
+        assert client.get(url).status_code == 200
+        assert server.stop(signum) == 0
+    assert not any(alive(pid) for pid in pids)
+    assert "Traceback" not in server.output()
+    assert server.stderr == []
+
+
+def test_a_download_in_flight_finishes_when_the_workers_stop(
+    start: type[Workers], site: Path
+) -> None:
+    size = 32 * 1024 * 1024  # far more than the socket buffers hold
+    (site / "big.bin").write_bytes(b"x" * size)
+    server = start(str(site), "--workers", "2", "-p", "0", "--quiet")
+    url = server.ready()
+    with httpx.stream("GET", url + "big.bin", timeout=DEADLINE) as response:
+        assert response.status_code == 200
+        chunks = response.iter_raw(64 * 1024)
+        received = len(next(chunks))
+        server.process.send_signal(signal.SIGTERM)
+        refused = False
+
+        def closed() -> bool:
+            nonlocal refused
+            try:
+                socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE).close()
+            except ConnectionRefusedError:
+                refused = True
+            return refused
+
+        until(closed, "the workers to stop listening")
+        for chunk in chunks:
+            received += len(chunk)
+    assert received == size
+    assert server.finish() == 0
+
+
+def test_workers_stop_when_their_supervisor_is_killed(start: type[Workers], site: Path) -> None:
+    server = start(str(site), "--workers", "2", "-p", "0", "--quiet")
+    server.ready()
+    pids = server.workers()
+    server.kill()
+    until(lambda: not any(alive(pid) for pid in pids), "the orphaned workers to stop")
+
+
+@dataclass
+class _Port:
+    """What the WebSocket client of the reload tests reads of a server."""
+
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def test_live_reload_reaches_the_tabs_of_every_worker(start: type[Workers], site: Path) -> None:
+    server = start(str(site), "--workers", "2", "-p", "0", "--quiet")
+    server.ready()
+    pids = server.workers()
+    address = _Port(server.port)
+    tabs: dict[int, Socket] = {}
+    end = time.monotonic() + DEADLINE
+    while len(tabs) < len(pids) and time.monotonic() < end:
+        tab = Socket(address, origin=address.base_url)  # type: ignore[arg-type]
+        tab.events(AcceptConnection)
+        pid = holder(tab.wire.sock, pids)
+        if pid is not None and pid not in tabs:
+            tabs[pid] = tab
+        else:
+            tab.wire.close()
+    assert len(tabs) == 2, "a tab on each worker"
+    for tab in tabs.values():
+        tab.say({"type": "hello", "page": "/", "scripts": []})
+    (site / "style.css").write_text("h1 { color: blue }")
+    for tab in tabs.values():
+        update = tab.events(TextMessage)[-1]
+        assert isinstance(update, TextMessage)
+        assert json.loads(update.data) == {"type": "update", "css": ["/style.css"], "images": []}
+    (site / "index.html").write_text("<!doctype html><h1>new</h1>")
+    for tab in tabs.values():
+        reload = tab.events(TextMessage)[-1]
+        assert isinstance(reload, TextMessage)
+        assert json.loads(reload.data) == {"type": "reload"}
+    assert server.stop() == 0

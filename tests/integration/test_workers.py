@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ import httpx
 import pytest
 from wsproto.events import AcceptConnection, TextMessage
 
+from siteserve.config import build_config
+from siteserve.server import workers
+from siteserve.server.state import AccessRecord
 from tests.integration.worker_processes import DEADLINE, alive, children, holder, until
 from tests.integration.test_cli import Siteserve, _env
 from tests.integration.test_reload_http import Socket
@@ -257,3 +261,32 @@ def test_live_reload_reaches_the_tabs_of_every_worker(start: type[Workers], site
         assert isinstance(reload, TextMessage)
         assert json.loads(reload.data) == {"type": "reload"}
     assert server.stop() == 0
+
+
+def test_workers_can_share_one_inherited_listening_socket(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where SO_REUSEPORT does not spread connections (macOS, the BSDs), the supervisor
+    # listens and the workers accept on the socket they inherit: the same here, on Linux.
+    monkeypatch.setattr(workers, "REUSE_PORT", False)
+    records: list[AccessRecord] = []
+    config = build_config(site, port=0, workers=2, reload=False)
+    supervisor = workers.Supervisor(config, access_log=records.append)
+    served: threading.Thread | None = None
+    pids: list[int] = []
+    try:
+        info = supervisor.start()
+        assert info is not None and info.port == supervisor.port != 0
+        served = threading.Thread(target=supervisor.serve)
+        served.start()
+        pids = supervisor.pids
+        for sock in connection_per_worker(info.port, pids).values():
+            sock.close()
+        until(lambda: len(records) >= 2, "the records of both workers")
+        assert {record.path for record in records} == {"/"}
+    finally:
+        supervisor.request_stop()
+        if served is not None:
+            served.join(DEADLINE)
+        supervisor.stop()
+    assert not any(alive(pid) for pid in pids)

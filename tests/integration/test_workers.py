@@ -30,6 +30,7 @@ from siteserve.server.state import AccessRecord
 from tests.integration.worker_processes import DEADLINE, alive, children, holder, until
 from tests.integration.test_cli import Siteserve, _env
 from tests.integration.test_reload_http import Socket
+from tests.integration.wire import Wire
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the tests read /proc")
 
@@ -90,23 +91,20 @@ def site(tmp_path: Path) -> Path:
     return root
 
 
-def connection_per_worker(port: int, pids: list[int]) -> dict[int, socket.socket]:
+def connection_per_worker(port: int, pids: list[int], target: str = "/") -> dict[int, Wire]:
     """Open connections until each worker holds one (SO_REUSEPORT spreads them by hash,
-    and a worker just started may not listen yet); each asks for ``/`` once."""
-    held: dict[int, socket.socket] = {}
-    extra: list[socket.socket] = []
+    and a worker just started may not listen yet); each asks for ``target`` once."""
+    held: dict[int, Wire] = {}
     end = time.monotonic() + DEADLINE
     while len(held) < len(pids) and time.monotonic() < end:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        sock.recv(65536)  # answered: accepted by a worker
-        pid = holder(sock, pids)
+        wire = Wire(port)
+        wire.send(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        wire.read_response()  # answered: accepted by a worker
+        pid = holder(wire.sock, pids)
         if pid is not None and pid not in held:
-            held[pid] = sock
+            held[pid] = wire
         else:
-            extra.append(sock)
-    for sock in extra:
-        sock.close()
+            wire.close()
     assert len(held) == len(pids), f"connections reached {len(held)} of {len(pids)} workers"
     return held
 
@@ -118,8 +116,8 @@ def test_two_workers_serve_one_port_with_one_banner_and_one_log(
     url = server.ready()
     pids = server.workers()
     assert len(pids) == 2
-    for sock in connection_per_worker(server.port, pids).values():
-        sock.close()  # both workers have answered
+    for wire in connection_per_worker(server.port, pids).values():
+        wire.close()  # both workers have answered
     with httpx.Client(timeout=DEADLINE) as client:
         for _ in range(6):
             assert client.get(url + "style.css", headers={"Connection": "close"}).status_code == 200
@@ -160,8 +158,8 @@ def test_a_worker_that_dies_is_replaced_and_logged_once(start: type[Workers], si
     until(lambda: bool(server.stderr_lines(died)), "the line about the dead worker")
     until(lambda: len(server.workers()) == 2 and first not in server.workers(), "a new worker")
     replacement = next(pid for pid in server.workers() if pid != second)
-    for sock in connection_per_worker(server.port, [second, replacement]).values():
-        sock.close()  # both serve
+    for wire in connection_per_worker(server.port, [second, replacement]).values():
+        wire.close()  # both serve
     with httpx.Client(timeout=DEADLINE) as client:
         for _ in range(8):
             assert client.get(url, headers={"Connection": "close"}).status_code == 200
@@ -280,8 +278,8 @@ def test_workers_can_share_one_inherited_listening_socket(
         served = threading.Thread(target=supervisor.serve)
         served.start()
         pids = supervisor.pids
-        for sock in connection_per_worker(info.port, pids).values():
-            sock.close()
+        for wire in connection_per_worker(info.port, pids).values():
+            wire.close()
         until(lambda: len(records) >= 2, "the records of both workers")
         assert {record.path for record in records} == {"/"}
     finally:
@@ -290,3 +288,19 @@ def test_workers_can_share_one_inherited_listening_socket(
             served.join(DEADLINE)
         supervisor.stop()
     assert not any(alive(pid) for pid in pids)
+
+
+def test_one_share_link_opens_every_worker(start: type[Workers], site: Path) -> None:
+    server = start(str(site), "--workers", "2", "-p", "0", "--share-link", "ro", "--quiet")
+    server.ready()
+    link = server.wait_for(re.compile(r"\?token=([\w-]+)"), DEADLINE).group(1)
+    pids = server.workers()
+    host = f"Host: 127.0.0.1:{server.port}\r\n"
+    for wire in connection_per_worker(server.port, pids, f"/?token={link}").values():
+        wire.send(f"GET /?token={link} HTTP/1.1\r\n{host}\r\n".encode())
+        status, headers, _ = wire.read_response()
+        assert status == 303, "the token of the banner is this worker's too"
+        cookie = headers["set-cookie"].split(";")[0]
+        wire.send(f"GET / HTTP/1.1\r\n{host}Cookie: {cookie}\r\n\r\n".encode())
+        assert wire.read_response()[0] == 200
+    assert server.stop() == 0

@@ -13,7 +13,7 @@ supervisor listens once and every worker accepts on the socket it inherits.
 A worker is a new interpreter (``python -c``), not a fork: nothing of the
 supervisor's state, threads or event loop is copied. It gets its Config over a
 socketpair, builds the layer stack as one process does (``assemble.build_app``,
-its own file watcher included) and serves with ``runner.run``. Over the same
+its own file watcher included) and serves with ``runner.run`` (``server.worker``). Over the same
 socketpair it says when it listens, sends its access records in batches (one
 message per event-loop iteration) and reports a start-up error in its own words.
 The supervisor prints the one banner once every worker listens, and the one
@@ -31,12 +31,8 @@ the log; one that keeps dying at start waits longer each time, up to 30 s.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import copyreg
-import io
 import logging
-import pickle
 import signal
 import socket
 import subprocess
@@ -46,8 +42,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from types import FrameType, MappingProxyType
-from typing import TYPE_CHECKING, NoReturn
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
@@ -55,6 +51,7 @@ from siteserve.config import Config, ConfigError
 from siteserve.options import is_redis_url
 from siteserve.server.runner import ServerInfo, bind_socket
 from siteserve.server.state import AccessLog, AccessRecord
+from siteserve.server.worker import AccessFields, WorkerSpec, dumps
 
 if TYPE_CHECKING:
     from siteserve.share.links import ShareLink
@@ -70,25 +67,7 @@ MAX_RESTART_DELAY = 30.0
 #: Beyond ``shutdown_timeout``: what a stopping worker gets before it is killed.
 KILL_GRACE = 5.0
 
-_WORKER_CODE = "from siteserve.server.workers import worker_main; worker_main()"
-
-#: One access record on the wire: method, path, status, size, duration_ms, client.
-_Fields = tuple[str, str, int, int, float, str]
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerSpec:
-    """What a worker process is told at start."""
-
-    config: Config
-    #: 1 to N, for the log; a restarted worker keeps the number of the one it replaces.
-    number: int
-    port: int
-    #: The listening socket's descriptor when it is inherited, None when the worker binds.
-    inherited_fd: int | None
-    log_requests: bool
-    #: The run's share link: one token for every worker.
-    link: ShareLink | None = None
+_WORKER_CODE = "from siteserve.server.worker import worker_main; worker_main()"
 
 
 def banner_note(config: Config) -> Text:
@@ -325,7 +304,7 @@ class Supervisor:
     def _handle(self, worker: _Worker, message: tuple[object, ...]) -> None:
         kind = message[0]
         if kind == "log" and self.access_log is not None:
-            records: list[_Fields] = message[1]  # type: ignore[assignment]
+            records: list[AccessFields] = message[1]  # type: ignore[assignment]
             for fields in records:
                 self.access_log(AccessRecord(*fields))
         elif kind == "ready":
@@ -372,110 +351,3 @@ def _hold_port(config: Config) -> socket.socket:
     sock = bind_socket(config.host, config.port, strict=config.strict_port, listen=False)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     return sock
-
-
-# -- what goes to the worker ---------------------------------------------------------------
-
-
-def read_only(table: dict[str, object]) -> MappingProxyType[str, object]:
-    return MappingProxyType(table)
-
-
-def _reduce_mapping_proxy(
-    proxy: MappingProxyType[str, object],
-) -> tuple[Callable[[dict[str, object]], MappingProxyType[str, object]], tuple[dict[str, object]]]:
-    # The type itself cannot be pickled by name (it is not in builtins): rebuild it by ours.
-    return read_only, (dict(proxy),)
-
-
-def dumps(spec: WorkerSpec) -> bytes:
-    """``spec`` pickled; Config's read-only ``site`` table goes as the dict it wraps."""
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _reduce_mapping_proxy}
-    pickler.dump(spec)
-    return buffer.getvalue()
-
-
-# -- in the worker process -----------------------------------------------------------------
-
-
-def worker_main() -> NoReturn:
-    """The worker's entry point: ``python -c`` with the socketpair's descriptor."""
-    control = Connection(int(sys.argv[1]))
-    spec: WorkerSpec = pickle.loads(control.recv_bytes())
-    sys.exit(serve_worker(spec, control))
-
-
-class ParentChannel:
-    """The worker's side of the socketpair: ready, access records in batches, failures."""
-
-    def __init__(self, control: Connection) -> None:
-        self._control = control
-        self._records: list[_Fields] = []
-        self._flush_pending = False
-
-    def ready(self, info: ServerInfo) -> None:
-        # Anything from the supervisor, or its end closing (it was killed), means: stop.
-        asyncio.get_running_loop().add_reader(self._control.fileno(), self._from_parent)
-        self._send(("ready",))
-
-    def access(self, record: AccessRecord) -> None:
-        r = record
-        self._records.append((r.method, r.path, r.status, r.size, r.duration_ms, r.client))
-        if not self._flush_pending:
-            self._flush_pending = True
-            asyncio.get_running_loop().call_soon(self.flush)
-
-    def flush(self) -> None:
-        self._flush_pending = False
-        if self._records:
-            records, self._records = self._records, []
-            self._send(("log", records))
-
-    def failed(self, message: str) -> None:
-        self._send(("failed", message))
-
-    def _from_parent(self) -> None:
-        asyncio.get_running_loop().remove_reader(self._control.fileno())
-        signal.raise_signal(signal.SIGTERM)  # the runner's handler stops gracefully
-
-    def _send(self, message: tuple[object, ...]) -> None:
-        with contextlib.suppress(OSError):  # the supervisor is gone: we stop on its EOF
-            self._control.send(message)
-
-
-def serve_worker(spec: WorkerSpec, control: Connection) -> int:
-    """Serve as one of the workers until SIGTERM; the exit status (2: could not start)."""
-    from siteserve.assemble import build_app
-    from siteserve.server.runner import run
-
-    config = spec.config
-    channel = ParentChannel(control)
-    try:
-        app = build_app(config, link=spec.link)
-        ssl_context = None
-        if config.tls:
-            from siteserve.share.tls import setup_tls  # the certificate the supervisor made
-
-            tls = setup_tls(config)
-            ssl_context = None if tls is None else tls.context
-        if spec.inherited_fd is not None:
-            sock = socket.socket(fileno=spec.inherited_fd)
-            sock.setblocking(False)
-        else:
-            sock = bind_socket(config.host, spec.port, strict=True, reuse_port=True)
-        run(
-            config,
-            app,
-            on_ready=channel.ready,
-            access_log=channel.access if spec.log_requests else None,
-            ssl_context=ssl_context,
-            sock=sock,
-        )
-    except ConfigError as error:
-        channel.failed(str(error))
-        return 2
-    finally:
-        channel.flush()
-    return 0

@@ -20,6 +20,16 @@ The supervisor prints the one banner once every worker listens, and the one
 request log; a start-up error of the first workers is the command's (one line,
 status 2).
 
+Live reload. Each worker runs its own watcher, rather than the supervisor
+watching and sending change sets to the workers: each worker must invalidate
+its own caches on every change anyway, and every worker sees the same file
+events, so a tab hears of a change from whichever worker holds its WebSocket.
+The cost is N times the inotify watches (one per folder and worker; the
+default limit is 8192 on older kernels and far more on newer ones), and a
+worker refused a watch polls that folder (``reload.watcher``). A tab whose
+WebSocket landed on a worker that did not serve its page reloads on any change
+but a stylesheet's or an image's, as for a page whose sources are unknown.
+
 Stopping. Ctrl-C reaches the supervisor only (each worker has a process group of
 its own, so a terminal's SIGINT does not hit them half-started); Ctrl-C and
 SIGTERM make it send SIGTERM to every worker, which finishes the responses in

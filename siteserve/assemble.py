@@ -40,6 +40,8 @@ is tested is what runs. The modules are imported when the app is built, so
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from siteserve.config import Config
@@ -58,9 +60,23 @@ def new_share_link(config: Config) -> ShareLink | None:
     return ShareLink.new(config.share_link, lifetime=config.expire)
 
 
-def build_app(config: Config, *, link: ShareLink | None = None) -> App:
-    """The stack for ``config``; ``link``: the share link made already (``--workers``: the
-    supervisor's, so that one token opens every worker), else a new one if asked for."""
+@dataclass(frozen=True, slots=True)
+class RunSecrets:
+    """The random values of one run that all its worker processes share (``--workers``):
+    the share link, and the live-reload socket's token (a page served by one worker
+    fetches the token from one worker and connects its socket to another)."""
+
+    link: ShareLink | None
+    reload_token: str
+
+
+def new_run_secrets(config: Config) -> RunSecrets:
+    return RunSecrets(new_share_link(config), secrets.token_urlsafe(32))
+
+
+def build_app(config: Config, *, shared: RunSecrets | None = None) -> App:
+    """The stack for ``config``; ``shared``: the run's secrets made already (the workers'
+    supervisor made them), else each is made here when the config asks for it."""
     from siteserve.hosts import AllowedHosts
     from siteserve.rules.layer import RulesApp
     from siteserve.rules.load import has_rules
@@ -78,7 +94,8 @@ def build_app(config: Config, *, link: ShareLink | None = None) -> App:
     if config.reload:
         from siteserve.reload.app import ReloadApp
 
-        reload_app = ReloadApp(app, config, hosts=hosts)
+        token = None if shared is None else shared.reload_token
+        reload_app = ReloadApp(app, config, hosts=hosts, token=token)
         # The script goes into HTML files inside the Site's pipeline, before validators.
         site.static.html_transform = reload_app.injector
         app = reload_app
@@ -87,8 +104,7 @@ def build_app(config: Config, *, link: ShareLink | None = None) -> App:
         from siteserve.share.credentials import parse_credential
 
         credentials = tuple(parse_credential(spec) for spec in config.auth)
-        if link is None:
-            link = new_share_link(config)
+        link = new_share_link(config) if shared is None else shared.link
         app = AuthApp(app, credentials, link=link)
     if config.cors:
         from siteserve.share.cors import CorsApp

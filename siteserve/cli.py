@@ -163,17 +163,19 @@ def serve(folder: Path, **given: Any) -> None:
     config = build_config(folder, **options)
 
     # Imported here so that --help, --version and option errors stay fast.
-    from siteserve.assemble import build_app, new_share_link
+    from siteserve.assemble import build_app, new_run_secrets
     from siteserve.server.runner import run
     from siteserve.share.auth import access_layer
     from siteserve.share.banner import share_notes
 
     console = Console()
     # With workers, each worker process builds its own app (server.workers) around the
-    # one share link the supervisor made.
+    # share link and reload token the supervisor made.
     site_app = build_app(config) if config.workers == 1 else None
+    shared = None
     if site_app is None:
-        link = new_share_link(config)
+        shared = new_run_secrets(config)
+        link = shared.link
     else:
         access = access_layer(site_app)
         link = None if access is None else access.link
@@ -199,7 +201,7 @@ def serve(folder: Path, **given: Any) -> None:
     if site_app is None:
         from siteserve.server.workers import run_workers
 
-        run_workers(config, on_ready=on_ready, access_log=access_log, link=link)
+        run_workers(config, on_ready=on_ready, access_log=access_log, shared=shared)
         return
     run(
         config,

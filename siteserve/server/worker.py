@@ -31,7 +31,7 @@ from siteserve.server.runner import ServerInfo, bind_socket
 from siteserve.server.state import AccessRecord
 
 if TYPE_CHECKING:
-    from siteserve.share.links import ShareLink
+    from siteserve.assemble import RunSecrets
 
 #: One access record on the wire: method, path, status, size, duration_ms, client.
 AccessFields = tuple[str, str, int, int, float, str]
@@ -48,8 +48,8 @@ class WorkerSpec:
     #: The listening socket's descriptor when it is inherited, None when the worker binds.
     inherited_fd: int | None
     log_requests: bool
-    #: The run's share link: one token for every worker.
-    link: ShareLink | None = None
+    #: The run's share link and reload token: the same in every worker.
+    shared: RunSecrets | None = None
 
 
 def read_only(table: dict[str, object]) -> MappingProxyType[str, object]:
@@ -125,7 +125,7 @@ def serve_worker(spec: WorkerSpec, control: Connection) -> int:
     config = spec.config
     channel = ParentChannel(control)
     try:
-        app = build_app(config, link=spec.link)
+        app = build_app(config, shared=spec.shared)
         ssl_context = None
         if config.tls:
             from siteserve.share.tls import setup_tls  # the certificate the supervisor made

@@ -64,7 +64,7 @@ from siteserve.server.state import AccessLog, AccessRecord
 from siteserve.server.worker import AccessFields, WorkerSpec, dumps
 
 if TYPE_CHECKING:
-    from siteserve.share.links import ShareLink
+    from siteserve.assemble import RunSecrets
 
 log = logging.getLogger("siteserve.server")
 
@@ -92,15 +92,16 @@ def run_workers(
     *,
     on_ready: Callable[[ServerInfo], None] | None = None,
     access_log: AccessLog | None = None,
-    link: ShareLink | None = None,
+    shared: RunSecrets | None = None,
 ) -> None:
     """Serve with ``config.workers`` processes until SIGINT or SIGTERM, then stop them all.
 
-    ``link``: the run's share link (``assemble.new_share_link``), the same in every worker.
+    ``shared``: the run's share link and reload token (``assemble.new_run_secrets``),
+    the same in every worker; made here when not given.
     """
     if sys.platform == "win32":
         raise ConfigError("--workers needs Linux or macOS; on Windows, serve one process")
-    supervisor = Supervisor(config, access_log=access_log, link=link)
+    supervisor = Supervisor(config, access_log=access_log, shared=shared)
     with _stop_on_signals(supervisor):
         try:
             info = supervisor.start()
@@ -168,11 +169,13 @@ class Supervisor:
         config: Config,
         *,
         access_log: AccessLog | None = None,
-        link: ShareLink | None = None,
+        shared: RunSecrets | None = None,
     ) -> None:
+        from siteserve.assemble import new_run_secrets
+
         self.config = config
         self.access_log = access_log
-        self.link = link
+        self.shared = new_run_secrets(config) if shared is None else shared
         self.port = 0
         self._listener: socket.socket | None = None
         self._workers: dict[int, _Worker] = {}
@@ -260,7 +263,7 @@ class Supervisor:
         inherited = None if REUSE_PORT else self._listener.fileno()
         passed = [child_end.fileno()] + ([] if inherited is None else [inherited])
         logs = self.access_log is not None
-        spec = WorkerSpec(self.config, number, self.port, inherited, logs, self.link)
+        spec = WorkerSpec(self.config, number, self.port, inherited, logs, self.shared)
         try:
             process = subprocess.Popen(
                 [sys.executable, "-c", _WORKER_CODE, str(child_end.fileno())],

@@ -17,20 +17,21 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, TextMessage
+from wsproto.events import Request as WsRequest
 
 from siteserve.config import build_config
 from siteserve.server import workers
 from siteserve.server.state import AccessRecord
-from tests.integration.worker_processes import DEADLINE, alive, children, holder, until
 from tests.integration.test_cli import Siteserve, _env
 from tests.integration.test_reload_http import Socket
 from tests.integration.wire import Wire
+from tests.integration.worker_processes import DEADLINE, alive, children, holder, until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the tests read /proc")
 
@@ -219,33 +220,47 @@ def test_workers_stop_when_their_supervisor_is_killed(start: type[Workers], site
     until(lambda: not any(alive(pid) for pid in pids), "the orphaned workers to stop")
 
 
-@dataclass
-class _Port:
-    """What the WebSocket client of the reload tests reads of a server."""
+class Tab(Socket):
+    """A tab's WebSocket, with the token the page fetched (from whichever worker)."""
 
-    port: int
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self, port: int, token: str) -> None:
+        self.wire = Wire(port)
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        origin = f"http://127.0.0.1:{port}"
+        self.wire.send(
+            self.ws.send(
+                WsRequest(
+                    host=f"127.0.0.1:{port}",
+                    target=f"/__siteserve/ws?token={token}",
+                    extra_headers=[("Origin", origin)],
+                )
+            )
+        )
 
 
 def test_live_reload_reaches_the_tabs_of_every_worker(start: type[Workers], site: Path) -> None:
     server = start(str(site), "--workers", "2", "-p", "0", "--quiet")
     server.ready()
     pids = server.workers()
-    address = _Port(server.port)
-    tabs: dict[int, Socket] = {}
+    # The page asks one worker for the socket's token and may connect to the other.
+    asked = connection_per_worker(server.port, pids, "/__siteserve/ws-token")
+    issuer, wire = next(iter(asked.items()))
+    host = f"Host: 127.0.0.1:{server.port}\r\n"
+    wire.send(f"GET /__siteserve/ws-token HTTP/1.1\r\n{host}\r\n".encode())
+    status, _, body = wire.read_response()
+    assert status == 200
+    token = json.loads(body)["token"]
+    tabs: dict[int, Tab] = {}
     end = time.monotonic() + DEADLINE
     while len(tabs) < len(pids) and time.monotonic() < end:
-        tab = Socket(address, origin=address.base_url)  # type: ignore[arg-type]
+        tab = Tab(server.port, token)
         tab.events(AcceptConnection)
         pid = holder(tab.wire.sock, pids)
         if pid is not None and pid not in tabs:
             tabs[pid] = tab
         else:
             tab.wire.close()
-    assert len(tabs) == 2, "a tab on each worker"
+    assert len(tabs) == 2 and issuer in tabs, "a tab on each worker, one token"
     for tab in tabs.values():
         tab.say({"type": "hello", "page": "/", "scripts": []})
     (site / "style.css").write_text("h1 { color: blue }")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from siteserve.assemble import new_share_link
+from siteserve.assemble import new_run_secrets
 from siteserve.config import ConfigError, build_config
 from siteserve.options import SessionStore, Workers, cpu_count
 from siteserve.server.worker import WorkerSpec, dumps
@@ -66,12 +66,12 @@ def test_a_redis_url_is_checked_and_is_no_file_to_keep_private(tmp_path: Path) -
 def test_a_worker_gets_the_whole_config_pickled(tmp_path: Path) -> None:
     (tmp_path / "siteserve.toml").write_text('[site]\ntitle = "Mine"\n[limits]\nmax_body = 9\n')
     config = build_config(tmp_path, workers=2, sessions="_s.db", port=0)
-    link = new_share_link(build_config(tmp_path, share_link="ro"))
-    spec = WorkerSpec(config, 2, 8123, None, log_requests=True, link=link)
+    shared = new_run_secrets(build_config(tmp_path, share_link="ro"))
+    spec = WorkerSpec(config, 2, 8123, None, log_requests=True, shared=shared)
     back = pickle.loads(dumps(spec))
     assert back == spec
     assert back.config.site["title"] == "Mine" and back.config.limits.max_body == 9
-    assert back.link is not None and link is not None and back.link.token == link.token
+    assert back.shared == shared and shared.link is not None
     with pytest.raises(TypeError):
         back.config.site["title"] = "changed"  # type: ignore[index]  # still read-only
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.redis_server import RedisServer, running_redis
+from tests.integration.processes import asgi_command, server_process
+from tests.integration.redis_server import RedisServer, free_port, running_redis
 from tests.integration.test_cli import LOCAL_URL, Siteserve, _env
 
 DEADLINE = 30.0
@@ -78,7 +79,13 @@ def test_two_servers_share_one_visitors_session_and_lose_no_write(
         assert client.post(second + "count", headers=cookie).text == "n=2"
         assert client.get(first + "count", headers=cookie).text == "n=2"
 
-    # Now both servers at once, for the same visitor: every answered write counts.
+    assert_no_lost_write(first, second, cookie)
+    for server in servers:
+        assert server.stop() == 0
+
+
+def assert_no_lost_write(first: str, second: str, cookie: dict[str, str]) -> None:
+    """Both servers at once, for the same visitor (n=2 so far): every answered write counts."""
     answered: list[int] = []
 
     def hammer(url: str) -> None:
@@ -97,8 +104,6 @@ def test_two_servers_share_one_visitors_session_and_lose_no_write(
     assert written > len(answered) // 2, "conflicts are retried: nearly all get through"
     final = httpx.get(second + "count", headers=cookie, timeout=DEADLINE).text
     assert final == f"n={2 + written}"
-    for server in servers:
-        assert server.stop() == 0
 
 
 _WRITER = textwrap.dedent(
@@ -121,6 +126,27 @@ _WRITER = textwrap.dedent(
     print(conflicts, flush=True)
     """
 )
+
+
+def test_the_built_in_server_and_siteserve_asgi_share_a_session_through_redis(
+    tmp_path: Path, redis: RedisServer, servers: list[Siteserve]
+) -> None:
+    root = _site(tmp_path / "site", redis.url)
+    servers.append(Siteserve(str(root), "-p", "0", "--quiet", "--no-reload", env=_env()))
+    built_in = servers[0].wait_for(LOCAL_URL, DEADLINE).group(1)
+    port = free_port()
+    command = asgi_command("uvicorn", port)
+    env = {"SITESERVE_ROOT": str(root)}
+    with server_process("uvicorn", command, port=port, log=tmp_path / "uvicorn.log", env=env):
+        asgi = f"http://127.0.0.1:{port}/"
+        with httpx.Client(timeout=DEADLINE) as client:
+            made = client.post(built_in + "count")
+            assert made.text == "n=1"
+            cookie = {"Cookie": f"{COOKIE}={made.cookies[COOKIE]}"}
+            assert client.post(asgi + "count", headers=cookie).text == "n=2"
+            assert client.get(built_in + "count", headers=cookie).text == "n=2"
+        assert_no_lost_write(built_in, asgi, cookie)
+    assert servers[0].stop() == 0
 
 
 def test_two_processes_incrementing_one_sqlite_session_lose_nothing(tmp_path: Path) -> None:

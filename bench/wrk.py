@@ -88,8 +88,12 @@ def run_wrk(
     headers: Sequence[str] = (),
     threads: int = 1,
     server_pid: int | None = None,
+    client_cpu: int | None = CLIENT_CPU,
 ) -> WrkResult:
-    """One wrk run; with ``server_pid``, also the CPU time that server spent meanwhile."""
+    """One wrk run; with ``server_pid``, also the CPU time that server spent meanwhile.
+
+    ``client_cpu=None`` lets wrk run on any CPU (a server on every CPU shares them).
+    """
     url = f"http://{LOCALHOST}:{port}{path}"
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--latency"]
     argv += ["-s", str(LUA_SCRIPT)]
@@ -101,7 +105,7 @@ def run_wrk(
     client_busy_before = cpu_busy_seconds(CLIENT_CPU)
     children_before = _children_cpu()
     done = subprocess.run(
-        pinned(argv, CLIENT_CPU),
+        argv if client_cpu is None else pinned(argv, client_cpu),
         capture_output=True,
         text=True,
         timeout=duration_s + 30,

@@ -43,11 +43,43 @@ is tested is what runs. The modules are imported when the app is built, so
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from siteserve.config import Config
 from siteserve.layers import App
 
+if TYPE_CHECKING:
+    from siteserve.share.links import ShareLink
 
-def build_app(config: Config) -> App:
+
+def new_share_link(config: Config) -> ShareLink | None:
+    """The run's share link (a fresh random token) when the config asks for one."""
+    if config.share_link == "off":
+        return None
+    from siteserve.share.links import ShareLink
+
+    return ShareLink.new(config.share_link, lifetime=config.expire)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSecrets:
+    """The random values of one run that all its worker processes share (``--workers``):
+    the share link, and the live-reload socket's token (a page served by one worker
+    fetches the token from one worker and connects its socket to another)."""
+
+    link: ShareLink | None
+    reload_token: str
+
+
+def new_run_secrets(config: Config) -> RunSecrets:
+    return RunSecrets(new_share_link(config), secrets.token_urlsafe(32))
+
+
+def build_app(config: Config, *, shared: RunSecrets | None = None) -> App:
+    """The stack for ``config``; ``shared``: the run's secrets made already (the workers'
+    supervisor made them), else each is made here when the config asks for it."""
     from siteserve.hosts import AllowedHosts
     from siteserve.rules.layer import RulesApp
     from siteserve.rules.load import has_rules
@@ -72,19 +104,17 @@ def build_app(config: Config) -> App:
     if config.reload:
         from siteserve.reload.app import ReloadApp
 
-        reload_app = ReloadApp(app, config, hosts=hosts)
+        token = None if shared is None else shared.reload_token
+        reload_app = ReloadApp(app, config, hosts=hosts, token=token)
         # The script goes into HTML files inside the Site's pipeline, before validators.
         site.static.html_transform = reload_app.injector
         app = reload_app
     if config.auth or config.share_link != "off":
         from siteserve.share.auth import AuthApp
         from siteserve.share.credentials import parse_credential
-        from siteserve.share.links import ShareLink
 
         credentials = tuple(parse_credential(spec) for spec in config.auth)
-        link = None
-        if config.share_link != "off":
-            link = ShareLink.new(config.share_link, lifetime=config.expire)
+        link = new_share_link(config) if shared is None else shared.link
         app = AuthApp(app, credentials, link=link)
     if config.cors:
         from siteserve.share.cors import CorsApp

@@ -163,15 +163,22 @@ def serve(folder: Path, **given: Any) -> None:
     config = build_config(folder, **options)
 
     # Imported here so that --help, --version and option errors stay fast.
-    from siteserve.assemble import build_app
+    from siteserve.assemble import build_app, new_run_secrets
     from siteserve.server.runner import run
     from siteserve.share.auth import access_layer
     from siteserve.share.banner import share_notes
 
     console = Console()
-    site_app = build_app(config)
-    access = access_layer(site_app)
-    link = None if access is None else access.link
+    # With workers, each worker process builds its own app (server.workers) around the
+    # share link and reload token the supervisor made.
+    site_app = build_app(config) if config.workers == 1 else None
+    shared = None
+    if site_app is None:
+        shared = new_run_secrets(config)
+        link = shared.link
+    else:
+        access = access_layer(site_app)
+        link = None if access is None else access.link
     tls_setup = None
     if config.tls:
         from siteserve.share.tls import setup_tls  # cryptography loads only for --tls
@@ -180,17 +187,27 @@ def serve(folder: Path, **given: Any) -> None:
 
     def on_ready(info: ServerAddress) -> None:
         notes = share_notes(config, info, tls=tls_setup, link=link)
+        if site_app is None:
+            from siteserve.server.workers import banner_note
+
+            notes = [banner_note(config), *notes]
         console.banner(config.root, info, notes=notes)
         if config.open_browser:
             url = local_url(info.host, info.port, info.scheme)
             # webbrowser.open may wait for the browser to start: keep it off the event loop.
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
+    access_log = None if config.quiet else console.access
+    if site_app is None:
+        from siteserve.server.workers import run_workers
+
+        run_workers(config, on_ready=on_ready, access_log=access_log, shared=shared)
+        return
     run(
         config,
         site_app,
         on_ready=on_ready,
-        access_log=None if config.quiet else console.access,
+        access_log=access_log,
         ssl_context=None if tls_setup is None else tls_setup.context,
     )
 

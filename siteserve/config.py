@@ -122,7 +122,10 @@ class Config:
     ignore: tuple[str, ...] = ()
     poll: bool = False
     strict_undefined: bool = False
+    #: A SQLite file (relative to the site folder) or a ``redis://`` URL; None: in memory.
     sessions: str | None = None
+    #: Worker processes serving the port (``siteserve.server.workers``); 1: this process.
+    workers: int = 1
     # -- sharing (siteserve.share) --
     #: ``--share``: listen on every interface with the sharing cache profile (and a share link).
     share: bool = False
@@ -415,6 +418,14 @@ def _combined_values(values: dict[str, Any]) -> None:
         except CredentialError as error:
             raise ConfigError(str(error)) from None
         values["auth"] = tuple(credential.spec for credential in credentials)
+    workers = values.get("workers", 1)
+    if workers > 1 and values.get("sessions") is None:
+        # Each worker is a process of its own: a session kept in one's memory is not in the next.
+        raise ConfigError(
+            f"{workers} workers cannot share sessions kept in memory: set"
+            ' sessions = "_sessions.db" (SQLite) or sessions = "redis://HOST:6379/0"'
+            " in siteserve.toml"
+        )
     cert, key = values.get("cert"), values.get("key")
     if (cert is None) != (key is None):
         raise ConfigError("--cert and --key go together: give both or neither")
@@ -430,7 +441,8 @@ def _refuse_served_secrets(root: Path, values: dict[str, Any]) -> None:
     for option in OPTIONS:
         if isinstance(option.kind, FileKind) and values.get(option.name) is not None:
             where = option.kind.location(root, values[option.name])
-            refuse_if_served(root, where, option.kind.secret)
+            if where is not None:  # a Redis URL is no file
+                refuse_if_served(root, where, option.kind.secret)
 
 
 def refuse_if_served(root: Path, path: Path, what: str) -> None:

@@ -18,6 +18,7 @@ and ``--help`` load it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -261,8 +262,8 @@ class FileKind(Kind):
     def __init__(self, *, secret: str) -> None:
         self.secret: Final = secret
 
-    def location(self, root: Path, value: object) -> Path:
-        """Where the file is, for the check that it is not served."""
+    def location(self, root: Path, value: object) -> Path | None:
+        """Where the file is, for the check that it is not served; None: no file here."""
         raise NotImplementedError
 
 
@@ -278,7 +279,7 @@ class File(FileKind):
     def parse(self, value: object) -> Path:
         return Path(str(value))
 
-    def location(self, root: Path, value: object) -> Path:
+    def location(self, root: Path, value: object) -> Path | None:
         return Path(str(value)).expanduser()
 
 
@@ -290,8 +291,78 @@ class SiteFile(FileKind):
     def parse(self, value: object) -> str:
         return str(value)
 
-    def location(self, root: Path, value: object) -> Path:
+    def location(self, root: Path, value: object) -> Path | None:
         return site_path(root, str(value))
+
+
+#: How a ``sessions`` value that names a Redis server starts (``rediss``: over TLS).
+REDIS_SCHEMES = ("redis://", "rediss://")
+
+
+def is_redis_url(value: str) -> bool:
+    return value.lower().startswith(REDIS_SCHEMES)
+
+
+class SessionStore(SiteFile):
+    """Where sessions live: a SQLite file (as :class:`SiteFile`) or ``redis://HOST:PORT/DB``.
+
+    A URL is checked here, without importing redis: a scheme, a host, a port
+    and a database number that are numbers, so a typo is a start-up error and
+    not a connection attempt to somewhere else.
+    """
+
+    __slots__ = ()
+
+    def parse(self, value: object) -> str:
+        text = str(value)
+        if "://" not in text:
+            return text
+        if not is_redis_url(text):
+            raise ConfigError(
+                f"sessions must be a SQLite file or redis://HOST:PORT/DB, not {text!r}"
+            )
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(text)
+        try:
+            numbered = parts.port is None or parts.port >= 0
+        except ValueError:  # a port that is not a number, or out of range
+            numbered = False
+        database = parts.path.strip("/")
+        if not parts.hostname or not numbered or not (database == "" or database.isdigit()):
+            raise ConfigError(f"sessions: not a Redis URL: {text!r} (redis://HOST:PORT/DB)")
+        return text
+
+    def location(self, root: Path, value: object) -> Path | None:
+        return None if is_redis_url(str(value)) else super().location(root, value)
+
+
+class Workers(Kind):
+    """A number of worker processes, or ``auto``: one per CPU this process may run on."""
+
+    __slots__ = ()
+    toml_types = (int, str)
+    #: More is a typo (``--workers 1000``), not a plan for one machine.
+    MAXIMUM: ClassVar[int] = 256
+
+    def parse(self, value: object) -> int:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return cpu_count()
+        text = value.strip() if isinstance(value, str) else value
+        number = int(text) if isinstance(text, str) and text.isdigit() else text
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise ConfigError(f"workers must be a whole number of 1 or more, or auto, not {value}")
+        if number > self.MAXIMUM:
+            raise ConfigError(f"workers must be at most {self.MAXIMUM}, not {value}")
+        return number
+
+
+def cpu_count() -> int:
+    """The CPUs this process may use (``taskset``, a container's cpuset), else all of them."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 def site_path(root: Path, value: str) -> Path:
@@ -475,6 +546,17 @@ OPTIONS: tuple[Option, ...] = (
         flags=("--quiet", "-q"),
     ),
     Option(
+        "workers",
+        Workers(),
+        1,
+        "Worker processes serving the port: a number, or auto for one per CPU [default: 1].",
+        "worker processes that serve the port together; `auto`: one per CPU. More than one"
+        " needs `sessions` in a SQLite file or Redis (see [Workers](#several-workers-and-"
+        "shared-sessions))",
+        flags=("--workers",),
+        metavar="N",
+    ),
+    Option(
         "follow_symlinks",
         Flag(),
         False,
@@ -511,9 +593,10 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "sessions",
-        SiteFile(secret="sessions file"),
+        SessionStore(secret="sessions file"),
         None,
-        "Keep sessions in this SQLite file [default: in memory].",
+        "Keep sessions in this SQLite file, or in Redis (redis://HOST:PORT/DB)"
+        " [default: in memory].",
         top_level=True,
         group="Pages",
     ),

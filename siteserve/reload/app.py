@@ -89,6 +89,7 @@ class ReloadApp(Layer[App]):
         *,
         poll: bool | None = None,
         hosts: AllowedHosts | None = None,
+        token: str | None = None,
     ) -> None:
         super().__init__(inner)
         self.config = config
@@ -96,8 +97,9 @@ class ReloadApp(Layer[App]):
         self.hosts = (
             hosts if hosts is not None else AllowedHosts.for_bind(config.host, config.allowed_hosts)
         )
-        #: Every socket must carry this; a restarted server has a new one.
-        self.token = secrets.token_urlsafe(32)
+        #: Every socket must carry this; a restarted server has a new one. Given: the one
+        #: all workers of the run share (``assemble.RunSecrets``).
+        self.token = token if token is not None else secrets.token_urlsafe(32)
         self.graph = PageGraph(config.root)
         self.injector = inject.Injector()
         self.clients: set[Client] = set()

@@ -32,30 +32,40 @@ class ServerInfo:
     scheme: str
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, *, listen: bool, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            # Worker processes each listen on the port; the kernel spreads connections.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6 and host == "::":
             # "::" means every address, IPv4 ones included.
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind((host, port))
-        sock.listen(1024)
-        sock.setblocking(False)
+        if listen:
+            sock.listen(1024)
+            sock.setblocking(False)
     except BaseException:
         sock.close()
         raise
     return sock
 
 
-def bind_socket(host: str, port: int, *, strict: bool) -> socket.socket:
-    """Bind ``port``, or the next free one unless ``strict``; errors are ConfigError."""
+def bind_socket(
+    host: str, port: int, *, strict: bool, listen: bool = True, reuse_port: bool = False
+) -> socket.socket:
+    """Bind ``port``, or the next free one unless ``strict``; errors are ConfigError.
+
+    ``listen=False`` only reserves the port (``--workers`` picks it so);
+    ``reuse_port`` lets the listening sockets of worker processes share it.
+    """
     last = port if port == 0 else min(port + PORT_ATTEMPTS, 65536)
     candidate = port
     while True:
         try:
-            return _bind(host, candidate)
+            return _bind(host, candidate, listen=listen, reuse_port=reuse_port)
         except OSError as error:
             if error.errno == errno.EADDRINUSE and not strict and candidate + 1 < last:
                 candidate += 1
@@ -177,13 +187,15 @@ def run(
     on_ready: Callable[[ServerInfo], None] | None = None,
     access_log: AccessLog | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully and return.
 
     Binding happens before the loop starts, so a taken port is a ConfigError
-    raised straight to the CLI.
+    raised straight to the CLI. ``sock``: a listening socket bound already (a worker's).
     """
-    sock = bind_socket(config.host, config.port, strict=config.strict_port)
+    if sock is None:
+        sock = bind_socket(config.host, config.port, strict=config.strict_port)
     loop = new_event_loop()
     try:
         loop.run_until_complete(

@@ -71,6 +71,10 @@ class PageHandler(Protocol):
     def close(self) -> None:
         """The server is stopping: release threads and session stores."""
 
+    async def shutdown(self) -> None:
+        """``close``, and what only the event loop can close (a Redis client)."""
+        self.close()
+
     def invalidate(self, paths: Iterable[Path]) -> None:
         """Files changed: forget compiled templates and data made from them."""
 
@@ -138,7 +142,7 @@ class Site(App):
         await self.pages.startup()
 
     async def shutdown(self) -> None:
-        self.pages.close()
+        await self.pages.shutdown()
 
     def body_limit(self, request: Request) -> int | None:
         """The Site reads no body larger than ``limits.max_body`` (pages check it too)."""

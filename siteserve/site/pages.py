@@ -49,7 +49,7 @@ from siteserve.site.page_context import (
     site_globals,
 )
 from siteserve.site.reuse import ReusedRenders
-from siteserve.site.sessions import Sessions
+from siteserve.site.sessions import SessionConflict, SessionProblem, Sessions, SessionStoreDown
 from siteserve.site.template_errors import describe, log_problem, problem_response
 
 #: Threads rendering pages at once; more would only contend for the GIL.
@@ -62,6 +62,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 #: Bound on the memo tables below (their keys are files of the site).
 MEMO_LIMIT = bounds.PAGE_MEMO
+#: Renders of one request when other requests of the same visitor keep writing its session.
+SESSION_ATTEMPTS = 5
 
 
 class PageTarget(Protocol):
@@ -128,7 +130,7 @@ class Pages:
         """
         path = resolved.path
         body = request.body
-        if path is None or not body.complete or body.received:
+        if path is None or self.sessions.blocking or not body.complete or body.received:
             return None
         cost = self._render_cost.get(path)
         if cost is None or cost >= self._inline_budget:
@@ -170,7 +172,8 @@ class Pages:
         is rendered inline only while its last render took under INLINE_BUDGET.
         """
         cost = self._render_cost.get(path)
-        if cost is not None and cost < self._inline_budget:
+        # A session store that waits on the network (Redis) is only ever waited for in a thread.
+        if cost is not None and cost < self._inline_budget and not self.sessions.blocking:
             started = time.perf_counter()
             outcome = self._render(request, path, served_as, params, body, None)
             self._note_cost(path, time.perf_counter() - started)
@@ -236,12 +239,18 @@ class Pages:
         self.reuse.forget(paths)
 
     async def startup(self) -> None:
-        """Nothing to prepare: templates compile, and data files load, on first use."""
+        """Connect the session store; templates compile, and data files load, on first use."""
+        await self.sessions.startup()
 
     def close(self) -> None:
         """Stop the render threads and close the session store (at shutdown)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.sessions.close()
+
+    async def shutdown(self) -> None:
+        """``close``, and the session store's connections (Redis) closed on the loop."""
+        self.close()
+        await self.sessions.shutdown()
 
     # -- on the event loop -------------------------------------------------------
 
@@ -302,6 +311,26 @@ class Pages:
         body: bytes,
         error_status: int | None,
     ) -> Response | _Aborted:
+        """The page; rendered again while another request of the visitor wrote its session
+        in between (``sessions``: no lost update), and 503 while the store is unreachable."""
+        for _ in range(SESSION_ATTEMPTS):
+            try:
+                return self._render_once(request, path, served_as, params, body, error_status)
+            except SessionConflict:
+                continue  # the next render reads what the other request stored
+            except SessionStoreDown:
+                break
+        return _Aborted(503, (), ())
+
+    def _render_once(
+        self,
+        request: Request,
+        path: Path,
+        served_as: str,
+        params: dict[str, str],
+        body: bytes,
+        error_status: int | None,
+    ) -> Response | _Aborted:
         reuse_key = None if error_status is not None else self.reuse.key(request, path, served_as)
         if reuse_key is not None:
             reused = self.reuse.get(reuse_key)
@@ -341,6 +370,8 @@ class Pages:
             except PageAbort as stop:
                 stop_cookies = (*page.cookies, *self.sessions.commit(session, secure=secure))
                 return _Aborted(stop.status, stop_cookies, self._sources_of(loaded))
+            except SessionProblem:
+                raise  # the store's, not the template's: see _render
             except jinja2.TemplateNotFound as error:
                 if error.name == name and not os.path.isfile(path):
                     # The page went away between resolving and rendering.

@@ -1,17 +1,27 @@
 """Server-side sessions: a dict per visitor, found by a random id in a cookie.
 
 The cookie carries only the id (HttpOnly, SameSite=Lax, Secure under TLS);
-the data stays on the server, in memory by default or in SQLite when
-``sessions = "PATH"`` is configured. A session is created only when a page
-stores something in it, and ids the server did not hand out are never
-adopted (no session fixation).
+the data stays on the server, in memory by default, in SQLite when
+``sessions = "PATH"`` is configured (``session_sqlite``), or in Redis for
+``sessions = "redis://HOST:PORT/DB"`` (``session_redis``). A session is created
+only when a page stores something in it, and ids the server did not hand out
+are never adopted (no session fixation). It expires 14 days after it was last
+written (each write starts the 14 days again, in every store, as its cookie's
+Max-Age does: the cookie is sent again with each write).
+
+No lost updates. Two requests of one visitor may run at once (two tabs, two
+workers, two machines). Each store keeps a version per session, bumped by
+every write, and a write only happens if the version is still the one the page
+read (compare and set). When it is not, another request wrote in between: the
+page is rendered again on what that one stored (``pages``), so a counter that
+both increment counts both. Merging per key would be cheaper but would keep
+only one of two increments of the same key, which is the lost update itself.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -21,103 +31,135 @@ from typing import Any, Protocol
 
 from siteserve import bounds
 from siteserve.config import Config
-from siteserve.options import site_path
+from siteserve.options import is_redis_url, site_path
 
 COOKIE_NAME = "siteserve_session"
-#: A session nobody used for this long is gone; the cookie lives as long.
+#: A session nobody wrote for this long is gone; the cookie lives as long.
 IDLE_SECONDS = 14 * 24 * 3600
 #: The memory store forgets the least recently used sessions past this many.
 MEMORY_CAPACITY = bounds.SESSIONS_IN_MEMORY
+#: ``expect=NEW``: the write creates the session, which must not exist yet.
+NEW = 0
 
 
-def _encode(data: dict[str, Any]) -> str:
+def encode(data: dict[str, Any]) -> str:
     # default=str: a value JSON cannot hold (a date) comes back as its text, never an error.
     return json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
 
 
+class Stored(dict[str, Any]):
+    """A session's data as a store holds it, with the version its last write gave it."""
+
+    __slots__ = ("version",)
+
+    def __init__(self, data: dict[str, Any], version: int) -> None:
+        super().__init__(data)
+        self.version = version
+
+
+class SessionProblem(Exception):
+    """The store, not the page: answered by the page handler, never as a template error."""
+
+
+class SessionConflict(SessionProblem):
+    """Another request wrote the session since it was read: render the page again."""
+
+
+class SessionStoreDown(SessionProblem):
+    """The store cannot be reached (Redis went away): the page answers 503."""
+
+
 class SessionStore(Protocol):
-    def load(self, session_id: str) -> dict[str, Any] | None: ...
+    """Where session data lives.
 
-    def save(self, session_id: str, data: dict[str, Any]) -> None: ...
+    ``expect`` makes a write conditional: ``NEW`` (the session must not exist),
+    or the version ``load`` gave (another write since makes it False). None
+    writes whatever is there. Every write bumps the version and restarts the
+    14 days.
+    """
 
-    def delete(self, session_id: str) -> None: ...
+    #: Its calls wait on the network: pages using it render in a thread, never on the loop.
+    blocking: bool
+
+    def load(self, session_id: str) -> Stored | None: ...
+
+    def save(self, session_id: str, data: dict[str, Any], *, expect: int | None = None) -> bool:
+        """Write ``data``; False when ``expect`` no longer holds."""
+        ...
+
+    def delete(self, session_id: str, *, expect: int | None = None) -> bool:
+        """Forget the session; False when ``expect`` no longer holds (gone already is fine)."""
+        ...
+
+    async def startup(self) -> None:
+        """Get ready on the event loop that will serve (Redis connects here)."""
+        ...
+
+    async def shutdown(self) -> None:
+        """Let go of everything (the last call)."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what can be let go of without the event loop (a file)."""
+        ...
 
 
 class MemoryStore:
     """Sessions in a dict, oldest use first; lost when the server stops."""
 
+    blocking = False
+
     def __init__(self, capacity: int = MEMORY_CAPACITY) -> None:
         self._capacity = capacity
         self._lock = threading.Lock()
-        self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        #: id -> (written at, JSON, version)
+        self._items: OrderedDict[str, tuple[float, str, int]] = OrderedDict()
 
-    def load(self, session_id: str) -> dict[str, Any] | None:
+    def _current(self, session_id: str) -> tuple[float, str, int] | None:
+        item = self._items.get(session_id)
+        if item is not None and time.monotonic() - item[0] > IDLE_SECONDS:
+            del self._items[session_id]
+            return None
+        return item
+
+    def load(self, session_id: str) -> Stored | None:
         with self._lock:
-            item = self._items.get(session_id)
+            item = self._current(session_id)
             if item is None:
                 return None
-            if time.monotonic() - item[0] > IDLE_SECONDS:
-                del self._items[session_id]
-                return None
             self._items.move_to_end(session_id)
-        data: dict[str, Any] = json.loads(item[1])
-        return data
+        return Stored(json.loads(item[1]), item[2])
 
-    def save(self, session_id: str, data: dict[str, Any]) -> None:
-        # Stored as JSON, like the SQLite store, so both behave the same for a page.
-        encoded = _encode(data)
+    def save(self, session_id: str, data: dict[str, Any], *, expect: int | None = None) -> bool:
+        # Stored as JSON, like the other stores, so all behave the same for a page.
+        encoded = encode(data)
         with self._lock:
-            self._items[session_id] = (time.monotonic(), encoded)
+            item = self._current(session_id)
+            version = NEW if item is None else item[2]
+            if expect is not None and expect != version:
+                return False
+            self._items[session_id] = (time.monotonic(), encoded, version + 1)
             self._items.move_to_end(session_id)
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
+        return True
 
-    def delete(self, session_id: str) -> None:
+    def delete(self, session_id: str, *, expect: int | None = None) -> bool:
         with self._lock:
+            item = self._current(session_id)
+            if item is not None and expect is not None and expect != item[2]:
+                return False
             self._items.pop(session_id, None)
+        return True
 
+    async def startup(self) -> None:
+        pass
 
-class SQLiteStore:
-    """Sessions in one SQLite file, kept across restarts."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        # One connection shared by the render threads, used under the lock.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS sessions"
-            " (id TEXT PRIMARY KEY, data TEXT NOT NULL, seen REAL NOT NULL)"
-        )
-        self._db.execute("DELETE FROM sessions WHERE seen < ?", (time.time() - IDLE_SECONDS,))
-
-    def load(self, session_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT data FROM sessions WHERE id = ? AND seen >= ?",
-                (session_id, time.time() - IDLE_SECONDS),
-            ).fetchone()
-        if row is None:
-            return None
-        data: dict[str, Any] = json.loads(row[0])
-        return data
-
-    def save(self, session_id: str, data: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO sessions (id, data, seen) VALUES (?, ?, ?)"
-                " ON CONFLICT(id) DO UPDATE SET data = excluded.data, seen = excluded.seen",
-                (session_id, _encode(data), time.time()),
-            )
-
-    def delete(self, session_id: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+    async def shutdown(self) -> None:
+        pass
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        pass
 
 
 class Session(MutableMapping[str, Any]):
@@ -133,6 +175,8 @@ class Session(MutableMapping[str, Any]):
         self.id = session_id
         self._data: dict[str, Any] | None = None
         self._loaded_as = "{}"
+        #: The version read (NEW for a session not stored yet), for the conditional write.
+        self.version = NEW
 
     @property
     def data(self) -> dict[str, Any]:
@@ -140,9 +184,11 @@ class Session(MutableMapping[str, Any]):
             found = self._store.load(self.id) if self.id is not None else None
             if found is None:
                 self.id = None  # unknown or expired: a new id is made if anything is stored
-                found = {}
-            self._data = found
-            self._loaded_as = _encode(found)
+                self._data = {}
+            else:
+                self.version = found.version
+                self._data = dict(found)
+            self._loaded_as = encode(self._data)
         return self._data
 
     def __getitem__(self, key: str) -> Any:
@@ -164,7 +210,7 @@ class Session(MutableMapping[str, Any]):
         return f"<session {self.data!r}>"
 
     def changed(self) -> bool:
-        return self._data is not None and _encode(self._data) != self._loaded_as
+        return self._data is not None and encode(self._data) != self._loaded_as
 
     @property
     def used(self) -> bool:
@@ -182,30 +228,55 @@ class Sessions:
     def from_config(cls, config: Config) -> Sessions:
         if config.sessions is None:
             return cls(MemoryStore())
+        if is_redis_url(config.sessions):
+            from siteserve.site.session_redis import RedisStore
+
+            return cls(RedisStore(config.sessions))
+        from siteserve.site.session_sqlite import SQLiteStore
+
         return cls(SQLiteStore(sessions_path(config)))
+
+    @property
+    def blocking(self) -> bool:
+        """Whether pages must render in a thread (the store waits on the network)."""
+        return self.store.blocking
+
+    async def startup(self) -> None:
+        """Connect to the store (Redis: a start-up error when it cannot be reached)."""
+        await self.store.startup()
+
+    async def shutdown(self) -> None:
+        await self.store.shutdown()
 
     def open(self, cookies: dict[str, str]) -> Session:
         return Session(self.store, cookies.get(COOKIE_NAME))
 
     def commit(self, session: Session, *, secure: bool) -> list[str]:
-        """Store what changed; answer the Set-Cookie values to send (often none)."""
+        """Store what changed; answer the Set-Cookie values to send (often none).
+
+        Raises SessionConflict when another request wrote the session since
+        this one read it (nothing is written then).
+        """
         if not session.changed():
             return []
         data = session.data
         if not data:
             # Emptied: forget it on both sides.
             if session.id is not None:
-                self.store.delete(session.id)
+                if not self.store.delete(session.id, expect=session.version):
+                    raise SessionConflict(session.id)
                 session.id = None
             return [_cookie("", 0, secure)]
         if session.id is None:
             session.id = secrets.token_urlsafe(32)
-        self.store.save(session.id, data)
+            session.version = NEW
+        if not self.store.save(session.id, data, expect=session.version):
+            raise SessionConflict(session.id)
         return [_cookie(session.id, IDLE_SECONDS, secure)]
 
     def close(self) -> None:
-        if isinstance(self.store, SQLiteStore):
-            self.store.close()
+        """Release a store that holds a file (SQLite); ``shutdown`` is the full stop."""
+        self.store.close()
 
 
 def _cookie(value: str, max_age: int, secure: bool) -> str:

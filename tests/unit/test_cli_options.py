@@ -26,6 +26,7 @@ from siteserve.options import (
     Text,
     Texts,
     Whole,
+    Workers,
 )
 
 
@@ -60,6 +61,8 @@ def _sample(option: Option) -> tuple[list[str], object]:
         return [flag, kind.choices[-1]], kind.choices[-1]
     if isinstance(kind, Duration):
         return [flag, "30m"], "30m"  # parsed by build_config, like a size
+    if isinstance(kind, Workers):
+        return [flag, "auto"], "auto"  # counted by build_config
     assert isinstance(kind, Text), f"no sample for {option.name}: add one here"
     return [flag, "example.test"], "example.test"
 

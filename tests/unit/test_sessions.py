@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from siteserve.config import ConfigError, build_config
+from siteserve.site.session_sqlite import BUSY_TIMEOUT, SQLiteStore
 from siteserve.site.sessions import (
     COOKIE_NAME,
     IDLE_SECONDS,
+    NEW,
     MemoryStore,
+    SessionConflict,
     Sessions,
-    SQLiteStore,
     sessions_path,
 )
 
@@ -128,3 +132,100 @@ def test_from_config_picks_the_store(tmp_path: Path) -> None:
         assert (tmp_path / "_data.sqlite").is_file()
     finally:
         sqlite.close()
+
+
+# -- versions: no lost update ------------------------------------------------------------------
+
+
+def test_every_write_bumps_the_version_and_a_stale_write_is_refused(sessions: Sessions) -> None:
+    store = sessions.store
+    assert store.save("v", {"n": 1}, expect=NEW)
+    first = store.load("v")
+    assert first == {"n": 1} and first is not None and first.version == 1
+    assert not store.save("v", {"n": 9}, expect=NEW), "an existing session is not new"
+    assert store.save("v", {"n": 2}, expect=first.version)
+    assert not store.save("v", {"n": 3}, expect=first.version), "written since it was read"
+    second = store.load("v")
+    assert second == {"n": 2} and second is not None and second.version == 2
+    assert not store.delete("v", expect=first.version)
+    assert store.delete("v", expect=second.version)
+    assert store.load("v") is None
+    assert store.delete("v", expect=second.version), "gone already is fine"
+
+
+def test_two_renders_of_one_visitor_conflict_instead_of_losing_a_write(sessions: Sessions) -> None:
+    first = sessions.open({})
+    first["n"] = 1
+    session_id = cookie_id(sessions.commit(first, secure=False)[0])
+    # Two requests read the same session at once...
+    one, two = (sessions.open({COOKIE_NAME: session_id}) for _ in range(2))
+    one["n"] += 1
+    two["n"] += 1
+    assert sessions.commit(one, secure=False) != []
+    # ...the second one's write would lose the first one's: it must be done again.
+    with pytest.raises(SessionConflict):
+        sessions.commit(two, secure=False)
+    again = sessions.open({COOKIE_NAME: session_id})
+    again["n"] += 1
+    sessions.commit(again, secure=False)
+    assert sessions.open({COOKIE_NAME: session_id})["n"] == 3
+
+
+def test_emptying_a_session_written_meanwhile_is_a_conflict(sessions: Sessions) -> None:
+    first = sessions.open({})
+    first["user"] = "ann"
+    session_id = cookie_id(sessions.commit(first, secure=False)[0])
+    logout, other = (sessions.open({COOKIE_NAME: session_id}) for _ in range(2))
+    logout.clear()
+    other["cart"] = ["tea"]
+    sessions.commit(other, secure=False)
+    with pytest.raises(SessionConflict):
+        sessions.commit(logout, secure=False)
+    assert sessions.open({COOKIE_NAME: session_id})["cart"] == ["tea"]
+
+
+def test_the_sqlite_file_is_ready_for_several_processes(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        check = sqlite3.connect(tmp_path / "s.db")
+        assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        check.close()
+        assert store._db.execute("PRAGMA busy_timeout").fetchone() == (BUSY_TIMEOUT * 1000,)
+        assert store._db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    finally:
+        store.close()
+
+
+def test_a_sqlite_file_from_before_versions_is_upgraded(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, data TEXT NOT NULL, seen REAL NOT NULL)"
+    )
+    old.execute("INSERT INTO sessions VALUES ('kept', '{\"n\":5}', ?)", (time.time(),))
+    old.commit()
+    old.close()
+    store = SQLiteStore(tmp_path / "old.db")
+    try:
+        kept = store.load("kept")
+        assert kept == {"n": 5} and kept is not None and kept.version == 1
+        assert store.save("kept", {"n": 6}, expect=1)
+    finally:
+        store.close()
+
+
+def test_expiry_counts_from_the_last_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        now = time.time()
+        monkeypatch.setattr(time, "time", lambda: now)
+        store.save("a", {"n": 1})
+        monkeypatch.setattr(time, "time", lambda: now + IDLE_SECONDS - 60)
+        assert store.load("a") == {"n": 1}
+        store.save("a", {"n": 2})  # a write: 14 more days
+        monkeypatch.setattr(time, "time", lambda: now + 2 * IDLE_SECONDS - 120)
+        assert store.load("a") == {"n": 2}
+        monkeypatch.setattr(time, "time", lambda: now + 3 * IDLE_SECONDS)
+        assert store.load("a") is None
+        assert not store.save("a", {"n": 3}, expect=2), "an expired session is not written back"
+    finally:
+        store.close()

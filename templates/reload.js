@@ -243,7 +243,7 @@ async function connect() {
   }
   if (leaving) return;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const query = `?token=${encodeURIComponent(token)}`;
+  const query = `?socket_token=${encodeURIComponent(token)}`;
   socket = new WebSocket(`${scheme}//${location.host}${SOCKET_PATH}${query}`);
   socket.addEventListener("open", () => {
     if (lost) {

@@ -35,6 +35,8 @@ from siteserve.origins import is_own_origin
 
 #: A reload client says hello and little else; anything larger is a mistake or abuse.
 MAX_MESSAGE = 64 * 1024
+#: The query parameter that carries the token (not ``token``: a share link's is called that).
+TOKEN_PARAMETER = "socket_token"
 
 
 def _tokens(value: str | None) -> set[str]:
@@ -84,7 +86,7 @@ def accept(
 
     ``on_open`` runs with the new WebSocket once the server has switched the
     connection over, so it can attach its callbacks before any frame arrives.
-    With ``token``, the handshake's query must carry ``token=`` that value.
+    With ``token``, the handshake's query must carry ``socket_token=`` that value.
     """
     problem = handshake_problem(request, hosts)
     if problem is not None:
@@ -111,7 +113,7 @@ def accept(
 
 def _carries(request: Request, token: str) -> bool:
     try:
-        given = parse_qs(request.query, max_num_fields=8).get("token", [""])[0]
+        given = parse_qs(request.query, max_num_fields=8).get(TOKEN_PARAMETER, [""])[0]
     except ValueError:
         return False
     # In constant time: how long a comparison takes says nothing of the token.

@@ -111,7 +111,7 @@ ATTACK = """async (victim) => {
     ws.onclose = () => resolve("refused");
   });
   out.socket = await socket("");
-  out.socket_guess = await socket("?token=guess");
+  out.socket_guess = await socket("?socket_token=guess");
   return out;
 }"""
 

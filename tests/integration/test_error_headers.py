@@ -47,13 +47,13 @@ BAD_REQUESTS = [
     ),
     (
         "a socket from another origin",
-        "GET /__siteserve/ws?token=TOKEN HTTP/1.1\r\nHost: localhost\r\n"
+        "GET /__siteserve/ws?socket_token=TOKEN HTTP/1.1\r\nHost: localhost\r\n"
         "Origin: http://127.0.0.1:1\r\n" + WS.format(version=13) + "\r\n",
         403,
     ),
     (
         "an old WebSocket version",
-        "GET /__siteserve/ws?token=TOKEN HTTP/1.1\r\nHost: localhost\r\n"
+        "GET /__siteserve/ws?socket_token=TOKEN HTTP/1.1\r\nHost: localhost\r\n"
         + WS.format(version=8)
         + "\r\n",
         426,

@@ -78,7 +78,7 @@ def upload(server: RunningServer, host: str, extra: str = "", name: str = "dropp
 def socket_status(server: RunningServer, host: str, origin: str | None = None) -> int:
     token = find_layer(server.app, ReloadApp).token
     origin_line = f"Origin: {origin}\r\n" if origin else ""
-    head = f"GET /__siteserve/ws?token={token} HTTP/1.1\r\nHost: {host}\r\n{origin_line}"
+    head = f"GET /__siteserve/ws?socket_token={token} HTTP/1.1\r\nHost: {host}\r\n{origin_line}"
     return exchange(server, head + WS_HEADERS.rstrip("\r\n"))[0]
 
 

@@ -168,7 +168,7 @@ class Socket:
             self.ws.send(
                 Request(
                     host=f"127.0.0.1:{server.port}",
-                    target=f"/__siteserve/ws?token={token}",
+                    target=f"/__siteserve/ws?socket_token={token}",
                     extra_headers=extra,
                 )
             )

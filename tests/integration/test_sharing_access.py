@@ -38,7 +38,7 @@ def _upgrade(server: RunningServer, authorization: str | None) -> int:
     wire = Wire(server.port)
     token = find_layer(server.app, ReloadApp).token
     lines = [
-        f"GET /__siteserve/ws?token={token} HTTP/1.1",
+        f"GET /__siteserve/ws?socket_token={token} HTTP/1.1",
         "Host: localhost",
         "Upgrade: websocket",
         "Connection: Upgrade",

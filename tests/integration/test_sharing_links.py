@@ -59,7 +59,7 @@ def upgrade(server: RunningServer, cookie: str | None) -> int:
     token = find_layer(server.app, ReloadApp).token  # what the page's script carries
     wire = Wire(port)
     lines = [
-        f"GET /__siteserve/ws?token={token} HTTP/1.1",
+        f"GET /__siteserve/ws?socket_token={token} HTTP/1.1",
         f"Host: 127.0.0.1:{port}",
         "Upgrade: websocket",
         "Connection: Upgrade",

@@ -231,7 +231,7 @@ class Tab(Socket):
             self.ws.send(
                 WsRequest(
                     host=f"127.0.0.1:{port}",
-                    target=f"/__siteserve/ws?token={token}",
+                    target=f"/__siteserve/ws?socket_token={token}",
                     extra_headers=[("Origin", origin)],
                 )
             )

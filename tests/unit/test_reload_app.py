@@ -79,7 +79,7 @@ class Tab:
     """A browser tab's WebSocket, as the app sees it after the 101."""
 
     def __init__(self, app: ReloadApp, page: str | None, scripts: list[str] | None = None) -> None:
-        response = app.handle(request(f"/__siteserve/ws?token={app.token}", **WS_HEADERS))
+        response = app.handle(request(f"/__siteserve/ws?socket_token={app.token}", **WS_HEADERS))
         assert isinstance(response, Response) and response.status == 101
         assert response.upgrade is not None
         self.channel = Channel()
@@ -200,7 +200,8 @@ def test_other_reserved_paths_go_to_the_site(app: ReloadApp, site: FakeSite) -> 
 
 
 def test_websocket_handshake_and_refusal(app: ReloadApp) -> None:
-    assert answer(app, request(f"/__siteserve/ws?token={app.token}", **WS_HEADERS)).status == 101
+    socket = f"/__siteserve/ws?socket_token={app.token}"
+    assert answer(app, request(socket, **WS_HEADERS)).status == 101
     assert answer(app, request("/__siteserve/ws")).status == 426
 
 
@@ -468,9 +469,10 @@ def test_a_partial_download_of_a_page_stays_partial(app: ReloadApp, site: FakeSi
 
 def test_the_socket_needs_the_token(app: ReloadApp) -> None:
     assert answer(app, request("/__siteserve/ws", **WS_HEADERS)).status == 403
-    wrong = answer(app, request("/__siteserve/ws?token=guess", **WS_HEADERS))
+    wrong = answer(app, request("/__siteserve/ws?socket_token=guess", **WS_HEADERS))
     assert wrong.status == 403 and wrong.header("x-content-type-options") == "nosniff"
-    assert answer(app, request(f"/__siteserve/ws?token={app.token}", **WS_HEADERS)).status == 101
+    socket = f"/__siteserve/ws?socket_token={app.token}"
+    assert answer(app, request(socket, **WS_HEADERS)).status == 101
 
 
 def test_pages_of_ours_get_the_token_and_no_one_else(app: ReloadApp) -> None:

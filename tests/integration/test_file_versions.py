@@ -240,17 +240,21 @@ def slow_read(port: int, path: str, change: Callable[[], None]) -> tuple[int, in
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
         client.settimeout(DEADLINE)
         client.connect(("127.0.0.1", port))
-        client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        client.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
         received = b""
         while b"\r\n\r\n" not in received:
-            received += client.recv(4096)
+            data = client.recv(4096)
+            assert data, f"no complete head: {received!r}"
+            received += data
         head, _, body = received.partition(b"\r\n\r\n")
         found = re.search(rb"(?i)content-length: (\d+)", head)
         assert found is not None
         promised = int(found.group(1))
         got = len(body)
-        while got < 256 * 1024:
-            got += len(client.recv(65536))
+        while got < min(promised, 256 * 1024):
+            data = client.recv(65536)
+            assert data, "closed before the change"
+            got += len(data)
         change()
         while True:
             data = client.recv(1024 * 1024)
@@ -315,7 +319,10 @@ def test_open_files_are_closed_whatever_becomes_of_the_answer(
     for number in range(60):
         with socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE) as client:
             ask = asks[number % len(asks)]
-            client.sendall(f"{ask}\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            host = f"127.0.0.1:{server.port}"
+            client.sendall(f"{ask}\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            if number == 0:
+                assert client.recv(100).startswith(b"HTTP/1.1 200 ")
             if number % 3 == 0:
                 client.recv(1000)  # then leave in the middle
                 continue

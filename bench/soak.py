@@ -94,6 +94,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--reload-clients", type=int, default=20)
     parser.add_argument("--edit-interval", type=float, default=0.2, help="seconds between edits")
+    parser.add_argument(
+        "--keep-uploads",
+        action="store_true",
+        help="leave uploads on disk until the end (else each is deleted once checked)",
+    )
     return parser.parse_args(argv)
 
 
@@ -157,7 +162,14 @@ async def soak(site: Site, child: Child, port: int, args: argparse.Namespace) ->
     started = time.monotonic()
     editor = Editor(site, args.edit_interval)
     rate = args.rate / args.file_clients if args.rate and args.file_clients else 0.0
-    load = Load(port, site, editor, deadline=started + seconds, client_rate=rate)
+    load = Load(
+        port,
+        site,
+        editor,
+        deadline=started + seconds,
+        client_rate=rate,
+        keep_uploads=args.keep_uploads,
+    )
     latencies: multiprocessing.Queue[list[float]] = multiprocessing.get_context("spawn").Queue()
     prober = multiprocessing.get_context("spawn").Process(
         target=probe_process,
@@ -359,7 +371,11 @@ def main(argv: list[str] | None = None) -> int:
         children.stop(child, timeout=30)
         exit_code = child.popen.returncode
         log = log_path.read_text(errors="replace")
-        leftovers = sorted(path.name for path in (root / "uploads").iterdir())
+        leftovers = sorted(
+            path.name
+            for path in (root / "uploads").iterdir()
+            if not (args.keep_uploads and path.name.startswith("up-"))
+        )
     text, correct = summary(outcome, args, exit_code, log)
     if leftovers:
         text += f"\nuploads folder not empty after the run: {leftovers[:10]}"

@@ -28,15 +28,9 @@ from multiprocessing import Queue
 from pathlib import Path
 
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import (
-    AcceptConnection,
-    CloseConnection,
-    Message,
-    TextMessage,
-)
-from wsproto.events import (
-    Request as WsRequest,
-)
+from wsproto.events import AcceptConnection, CloseConnection, Message, TextMessage
+from wsproto.events import Request as WsRequest
+from wsproto.utilities import RemoteProtocolError as WsProtocolError
 
 from bench.soak_site import Answer, Editor, Site, Verdicts, check_edited, check_fixed
 
@@ -60,6 +54,8 @@ class Load:
     deadline: float
     #: Requests per second each file client sends at most (0: as fast as answers come).
     client_rate: float = 0.0
+    #: Leave each checked upload on disk (else it is deleted at once: a change too).
+    keep_uploads: bool = False
     verdicts: Verdicts = field(default_factory=Verdicts)
     requests: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
@@ -323,7 +319,8 @@ async def uploader(load: Load, number: int) -> None:
                 load.verdicts.wrong(load.site.uploads, f"upload {name} not on disk as sent")
             else:
                 load.requests["upload kept"] += 1
-                placed.unlink()  # the soak's own file: keep the disk bounded
+                if not load.keep_uploads:
+                    placed.unlink()  # the soak's own file: keep the disk bounded
         finally:
             if cut:
                 reset(writer)
@@ -341,11 +338,27 @@ async def reload_client(load: Load, number: int) -> None:
     rng = random.Random(4000 + number)
 
     async def once() -> None:
+        # As reload.js does: the socket's token first, from the page's own origin.
+        reader, writer = await connect(load)
+        try:
+            writer.write(
+                f"GET /__siteserve/ws-token HTTP/1.1\r\nHost: {load.host}\r\n"
+                f"Origin: http://{load.host}\r\nConnection: close\r\n\r\n".encode()
+            )
+            answer = await read_answer(reader)
+        finally:
+            writer.close()
+        if answer.status != 200:
+            load.verdicts.note("/__siteserve/ws-token", f"answered {answer.status}")
+            await asyncio.sleep(1)
+            return
+        token = json.loads(answer.body)["token"]
         reader, writer = await connect(load)
         ws = WSConnection(ConnectionType.CLIENT)
         try:
             origin = (b"origin", f"http://{load.host}".encode())
-            opening = WsRequest(host=load.host, target="/__siteserve/ws", extra_headers=[origin])
+            target = f"/__siteserve/ws?socket_token={token}"
+            opening = WsRequest(host=load.host, target=target, extra_headers=[origin])
             writer.write(ws.send(opening))
             accepted = False
             stay = time.monotonic() + rng.uniform(1, 10)
@@ -356,8 +369,14 @@ async def reload_client(load: Load, number: int) -> None:
                     continue
                 if not data:
                     return
-                ws.receive_data(data)
-                for event in ws.events():
+                try:
+                    ws.receive_data(data)
+                    events = list(ws.events())
+                except WsProtocolError as error:  # refused: not a 101
+                    load.verdicts.note("/__siteserve/ws", f"handshake refused: {error}")
+                    await asyncio.sleep(1)
+                    return
+                for event in events:
                     if isinstance(event, AcceptConnection):
                         accepted = True
                         hello = {"type": "hello", "page": "/", "scripts": []}

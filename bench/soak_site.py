@@ -107,7 +107,7 @@ def make_site(root: Path, seed: int = 16) -> Site:
 class Editor(threading.Thread):
     """Every ``interval`` seconds writes a new version of each edited file, in turn by
     rewrite in place (truncate, write), by rename over it (an editor's atomic save), and
-    by delete (the next turn creates it again)."""
+    by delete (one of the files; the next turn creates it again)."""
 
     MODES = ("rewrite", "rename", "rewrite", "rename", "delete")
 
@@ -129,11 +129,13 @@ class Editor(threading.Thread):
             self.version += 1
             mode = self.MODES[turn % len(self.MODES)]
             turn += 1
-            for url, size in self.site.edited.items():
+            for number, (url, size) in enumerate(self.site.edited.items()):
                 path = self.site.root / url.lstrip("/")
                 if mode == "delete":
-                    path.unlink(missing_ok=True)
-                    self.edits["delete"] += 1
+                    # One file of the two per turn, in turn: a person deleting a file.
+                    if number == (turn // len(self.MODES)) % len(self.site.edited):
+                        path.unlink(missing_ok=True)
+                        self.edits["delete"] += 1
                     continue
                 data = version_bytes(self.version, size)
                 if mode == "rename":

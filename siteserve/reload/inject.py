@@ -24,11 +24,11 @@ from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 from siteserve import bounds
 from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
+from siteserve.share.download_query import download_wanted
 
 RELOAD_SCRIPT_PATH = "/__siteserve/reload.js"
 #: A module script is deferred: it never holds up parsing or rendering of the page.
@@ -169,14 +169,7 @@ def asks_download(request: Request) -> bool:
     Known before the Site answers, where a file's representation is chosen; the
     sharing layer marks the response ``attachment`` only afterwards.
     """
-    query = request.query
-    if "download" not in query:
-        return False
-    try:
-        fields = parse_qsl(query, keep_blank_values=True, max_num_fields=20)
-    except ValueError:
-        return False  # the sharing layer does not take it for a download either
-    return any(name == "download" for name, _ in fields)
+    return download_wanted(request.query) is not None
 
 
 def needs_script(response: Response) -> bool:

@@ -13,13 +13,13 @@ import inspect
 from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 from siteserve.config import Config
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.layers import Layer
 from siteserve.share.archive import content_disposition, zip_response
+from siteserve.share.download_query import download_wanted
 from siteserve.share.health import HEALTH_PATH, health_response
 from siteserve.share.uploads import UPLOAD_SLACK, Uploads
 from siteserve.site.app import Site
@@ -79,11 +79,7 @@ class ShareApp(Layer[Site]):
         return resolved.path if resolved.kind == "directory" else None
 
     def _download(self, request: Request) -> Response | Awaitable[Response] | None:
-        try:
-            params = dict(parse_qsl(request.query, keep_blank_values=True, max_num_fields=20))
-        except ValueError:
-            return None
-        wanted = params.get("download")
+        wanted = download_wanted(request.query)
         if wanted is None:
             return None
         if request.path.endswith("/"):

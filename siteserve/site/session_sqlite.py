@@ -30,6 +30,26 @@ from siteserve.site.sessions import IDLE_SECONDS, NEW, Stored, encode
 BUSY_TIMEOUT = 5.0
 
 
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """``journal_mode=WAL``, retried while another worker holds the new file.
+
+    Switching the journal mode needs the file to itself, and SQLite answers
+    "database is locked" at once instead of calling the busy handler when several
+    workers open a new sessions file together; so wait here, up to the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 class SQLiteStore:
     """Sessions in one SQLite file, kept across restarts."""
 
@@ -42,7 +62,7 @@ class SQLiteStore:
         self._db = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT, check_same_thread=False, isolation_level=None
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         # Workers starting together: one creates or upgrades the table, the others wait.
         self._db.execute("BEGIN IMMEDIATE")

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import cast
 from urllib.parse import urlsplit
 
 from siteserve.config import ProxyRoute
 from siteserve.http.request import BodyIncomplete, Request
-from siteserve.http.response import Response
+from siteserve.http.response import Channel, Response
 from siteserve.layers import App, Layer
 from siteserve.proxy import headers
 from siteserve.proxy.client import BackendConnection, BackendError, BackendPool, BackendTimeout
 from siteserve.proxy.errors import BackendHealth, error_page
-from siteserve.proxy.tunnel import Tunnel
+from siteserve.proxy.tunnel import FlowChannel, Tunnel
 
 #: Our own URLs are never the backend's.
 _RESERVED = "/__siteserve/"
@@ -137,10 +138,17 @@ class Proxy(Layer[App]):
             return Response(
                 101,
                 [("Connection", "Upgrade"), *switched],
-                upgrade=lambda channel: Tunnel(channel, connection),
+                upgrade=lambda channel: Tunnel(_with_flow(channel), connection),
             )
         out_fields = headers.response_headers(route, request, connection.headers)
         length = _length(connection.headers, status)
+        # All of a small answer came with its head (a HEAD's answer is framed by the
+        # backend's length, not by a body): the connection is free at once, and the
+        # browser gets head and body in one write.
+        whole = None if request.method == "HEAD" else connection.whole_body()
+        if whole is not None:
+            self._pool.release(connection)
+            return Response(status, out_fields, whole)
         body = _BackendBody(self._pool, connection, route.read_timeout)
         return Response(status, out_fields, body, length)
 
@@ -150,7 +158,8 @@ class Proxy(Layer[App]):
         assert self._pool is not None
         while True:
             connection, reused = await self._pool.connect(host, port, route.connect_timeout)
-            connection.head_only = request.method == "HEAD"
+            if request.method == "HEAD":
+                connection.expect_head_only()
             try:
                 await connection.send(
                     head, _request_body(request) if body else None, route.read_timeout
@@ -174,6 +183,11 @@ class Proxy(Layer[App]):
         text = str(error) or type(error).__name__
         self.health.failed(backend, request.method, request.target, text)
         return error_page(status, backend, problem, text)
+
+
+def _with_flow(channel: Channel) -> FlowChannel:
+    # The server hands an upgrade the connection's own transport, which has flow control.
+    return cast(FlowChannel, channel)
 
 
 def _upgrade(request: Request) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import cast
-from urllib.parse import urlsplit
 
 from siteserve.config import ProxyRoute
 from siteserve.http.request import BodyIncomplete, Request
@@ -116,12 +115,13 @@ class Proxy(Layer[App]):
         fields = headers.request_headers(route, request, plain_html=self.plain_html)
         if upgrade:
             fields += [("connection", "upgrade"), ("upgrade", request.headers["upgrade"])]
-        has_body = any(name in ("content-length", "transfer-encoding") for name, _ in fields)
+        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         target = headers.backend_target(route, request)
         lines = [f"{request.method} {target} HTTP/1.1\r\n"]
         lines += [f"{name}: {value}\r\n" for name, value in fields]
         head = ("".join(lines) + "\r\n").encode("latin-1")
-        _, host, port = _host_port(backend)
+        where = headers.backend_url(backend)
+        host, port = where.host, where.port
         try:
             connection = await self._exchange(route, host, port, head, request, has_body)
         except BackendTimeout as error:
@@ -193,12 +193,6 @@ def _with_flow(channel: Channel) -> FlowChannel:
 def _upgrade(request: Request) -> bool:
     connection = (request.headers.get("connection") or "").lower()
     return "upgrade" in connection and "upgrade" in request.headers
-
-
-def _host_port(url: str) -> tuple[str, str, int]:
-    parts = urlsplit(url)
-    default = 443 if parts.scheme == "https" else 80
-    return parts.scheme, parts.hostname or "", parts.port or default
 
 
 def _length(fields: list[tuple[str, str]], status: int) -> int | None:

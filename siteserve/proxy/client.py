@@ -147,14 +147,20 @@ class BackendConnection(asyncio.Protocol):
             if chunked:
                 transport.write(b"0\r\n\r\n")
         if not head_done.done():
+            # A bare timer, not asyncio.timeout: this wait is on every request's path.
+            timer = asyncio.get_running_loop().call_later(timeout, self._no_head, timeout)
             try:
-                async with asyncio.timeout(timeout):
-                    await head_done
-            except TimeoutError:
-                transport.close()
-                raise BackendTimeout(f"no answer within {timeout:g} s") from None
+                await head_done
+            finally:
+                timer.cancel()
         if self._lost is not None and self.status == 0:
             raise self._lost
+
+    def _no_head(self, timeout: float) -> None:
+        if self._head_done is not None and not self._head_done.done():
+            self._head_done.set_exception(BackendTimeout(f"no answer within {timeout:g} s"))
+        if self.transport is not None:
+            self.transport.close()
 
     async def _drain(self) -> None:
         if self._lost is not None:

@@ -24,7 +24,7 @@ from siteserve.config import ProxyRoute
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Channel, Response
 from siteserve.layers import App, Layer
-from siteserve.proxy import headers
+from siteserve.proxy import headers, validators
 from siteserve.proxy.client import BackendConnection, BackendError, BackendPool, BackendTimeout
 from siteserve.proxy.errors import BackendHealth, error_page
 from siteserve.proxy.tunnel import FlowChannel, Tunnel
@@ -56,7 +56,8 @@ class Proxy(Layer[App]):
         self.site_has = site_has
         # Longest prefix first, so /api/v2 wins over /api and both over /.
         self.routes = tuple(sorted(routes, key=lambda route: len(route.prefix), reverse=True))
-        #: Ask the backend for uncompressed HTML (live reload puts its script into pages).
+        #: Live reload puts its script into proxied pages: ask the backend for them
+        #: uncompressed, and map their validators (``proxy.validators``).
         self.plain_html = plain_html
         self.health = BackendHealth()
         self._pool: BackendPool | None = None
@@ -113,6 +114,13 @@ class Proxy(Layer[App]):
         backend = route.url
         upgrade = _upgrade(request)
         fields = headers.request_headers(route, request, plain_html=self.plain_html)
+        injected: frozenset[str] = frozenset()
+        if self.plain_html and "if-none-match" in request.headers:
+            # The browser's stored copy may be a page the reload script went into.
+            asked, injected = validators.backend_if_none_match(request.headers["if-none-match"])
+            if injected:
+                fields = [field for field in fields if field[0] != "if-none-match"]
+                fields.append(("if-none-match", asked))
         if upgrade:
             fields += [("connection", "upgrade"), ("upgrade", request.headers["upgrade"])]
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
@@ -141,6 +149,8 @@ class Proxy(Layer[App]):
                 upgrade=lambda channel: Tunnel(_with_flow(channel), connection),
             )
         out_fields = headers.response_headers(route, request, connection.headers)
+        if status == 304 and injected:
+            out_fields = validators.browser_not_modified(out_fields, injected)
         length = _length(connection.headers, status)
         # All of a small answer came with its head (a HEAD's answer is framed by the
         # backend's length, not by a body): the connection is free at once, and the

@@ -47,13 +47,22 @@ class ResponseSink(Protocol):
 class ResponseParser:
     """Answers on one connection, one after another (keep-alive reuses the parser)."""
 
-    __slots__ = ("_head_bytes", "_head_only", "_headers", "_parser", "_sink", "_skipping")
+    __slots__ = (
+        "_head_bytes",
+        "_head_only",
+        "_headers",
+        "_in_head",
+        "_parser",
+        "_sink",
+        "_skipping",
+    )
 
     def __init__(self, sink: ResponseSink) -> None:
         self._sink = sink
         self._parser = httptools.HttpResponseParser(self)
         self._headers: list[tuple[str, str]] = []
         self._head_bytes = 0
+        self._in_head = False
         self._head_only = False
         #: The answer being parsed is an interim 1xx: none of it is reported.
         self._skipping = False
@@ -77,6 +86,10 @@ class ResponseParser:
             raise ResponseParseError(f"not an HTTP answer: {error}") from None
         except httptools.HttpParserError as error:
             raise ResponseParseError(f"not an HTTP answer: {error}") from None
+        if self._in_head:
+            # A head split across reads: llhttp holds the unfinished field, so what was
+            # fed while the head is open counts (an over-estimate is harmless).
+            self._count(len(data))
         return None
 
     # -- llhttp callbacks --------------------------------------------------------
@@ -84,9 +97,7 @@ class ResponseParser:
     def on_message_begin(self) -> None:
         self._headers = []
         self._head_bytes = 0
-
-    def on_status(self, status: bytes) -> None:
-        self._count(len(status))
+        self._in_head = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count(len(name) + len(value))
@@ -98,6 +109,7 @@ class ResponseParser:
             raise ResponseParseError("answer head too large")
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         parser = self._parser
         status = parser.get_status_code()
         self._skipping = 100 <= status < 200 and status != 101

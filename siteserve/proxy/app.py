@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import urlsplit
+from typing import cast
 
 from siteserve.config import ProxyRoute
 from siteserve.http.request import BodyIncomplete, Request
-from siteserve.http.response import Response
+from siteserve.http.response import Channel, Response
 from siteserve.layers import App, Layer
-from siteserve.proxy import headers
+from siteserve.proxy import headers, validators
 from siteserve.proxy.client import BackendConnection, BackendError, BackendPool, BackendTimeout
 from siteserve.proxy.errors import BackendHealth, error_page
-from siteserve.proxy.tunnel import Tunnel
+from siteserve.proxy.tunnel import FlowChannel, Tunnel
 
 #: Our own URLs are never the backend's.
 _RESERVED = "/__siteserve/"
@@ -56,7 +56,8 @@ class Proxy(Layer[App]):
         self.site_has = site_has
         # Longest prefix first, so /api/v2 wins over /api and both over /.
         self.routes = tuple(sorted(routes, key=lambda route: len(route.prefix), reverse=True))
-        #: Ask the backend for uncompressed HTML (live reload puts its script into pages).
+        #: Live reload puts its script into proxied pages: ask the backend for them
+        #: uncompressed, and map their validators (``proxy.validators``).
         self.plain_html = plain_html
         self.health = BackendHealth()
         self._pool: BackendPool | None = None
@@ -113,14 +114,22 @@ class Proxy(Layer[App]):
         backend = route.url
         upgrade = _upgrade(request)
         fields = headers.request_headers(route, request, plain_html=self.plain_html)
+        injected: frozenset[str] = frozenset()
+        if self.plain_html and "if-none-match" in request.headers:
+            # The browser's stored copy may be a page the reload script went into.
+            asked, injected = validators.backend_if_none_match(request.headers["if-none-match"])
+            if injected:
+                fields = [field for field in fields if field[0] != "if-none-match"]
+                fields.append(("if-none-match", asked))
         if upgrade:
             fields += [("connection", "upgrade"), ("upgrade", request.headers["upgrade"])]
-        has_body = any(name in ("content-length", "transfer-encoding") for name, _ in fields)
+        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         target = headers.backend_target(route, request)
         lines = [f"{request.method} {target} HTTP/1.1\r\n"]
         lines += [f"{name}: {value}\r\n" for name, value in fields]
         head = ("".join(lines) + "\r\n").encode("latin-1")
-        _, host, port = _host_port(backend)
+        where = headers.backend_url(backend)
+        host, port = where.host, where.port
         try:
             connection = await self._exchange(route, host, port, head, request, has_body)
         except BackendTimeout as error:
@@ -137,10 +146,19 @@ class Proxy(Layer[App]):
             return Response(
                 101,
                 [("Connection", "Upgrade"), *switched],
-                upgrade=lambda channel: Tunnel(channel, connection),
+                upgrade=lambda channel: Tunnel(_with_flow(channel), connection),
             )
         out_fields = headers.response_headers(route, request, connection.headers)
+        if status == 304 and injected:
+            out_fields = validators.browser_not_modified(out_fields, injected)
         length = _length(connection.headers, status)
+        # All of a small answer came with its head (a HEAD's answer is framed by the
+        # backend's length, not by a body): the connection is free at once, and the
+        # browser gets head and body in one write.
+        whole = None if request.method == "HEAD" else connection.whole_body()
+        if whole is not None:
+            self._pool.release(connection)
+            return Response(status, out_fields, whole)
         body = _BackendBody(self._pool, connection, route.read_timeout)
         return Response(status, out_fields, body, length)
 
@@ -150,7 +168,8 @@ class Proxy(Layer[App]):
         assert self._pool is not None
         while True:
             connection, reused = await self._pool.connect(host, port, route.connect_timeout)
-            connection.head_only = request.method == "HEAD"
+            if request.method == "HEAD":
+                connection.expect_head_only()
             try:
                 await connection.send(
                     head, _request_body(request) if body else None, route.read_timeout
@@ -176,15 +195,14 @@ class Proxy(Layer[App]):
         return error_page(status, backend, problem, text)
 
 
+def _with_flow(channel: Channel) -> FlowChannel:
+    # The server hands an upgrade the connection's own transport, which has flow control.
+    return cast(FlowChannel, channel)
+
+
 def _upgrade(request: Request) -> bool:
     connection = (request.headers.get("connection") or "").lower()
     return "upgrade" in connection and "upgrade" in request.headers
-
-
-def _host_port(url: str) -> tuple[str, str, int]:
-    parts = urlsplit(url)
-    default = 443 if parts.scheme == "https" else 80
-    return parts.scheme, parts.hostname or "", parts.port or default
 
 
 def _length(fields: list[tuple[str, str]], status: int) -> int | None:

@@ -2,9 +2,11 @@
 
 One ``BackendConnection`` carries one exchange at a time: it writes the request
 head and streams the body (waiting for the socket to drain, so a slow backend
-slows the browser's upload, not our memory), then parses the answer with
-httptools and hands the body out as it comes, pausing the socket while the
-browser's side has not taken what was read. A connection whose answer ended
+slows the browser's upload, not our memory), then reads the answer with
+``http.response_parser`` and hands the body out as it comes, pausing the socket
+while the browser's side has not taken what was read. An answer that came whole
+with its head (a small JSON answer usually does) is taken in one piece, so it
+goes to the browser in one write with its head. A connection whose answer ended
 cleanly and may be kept alive goes back to ``BackendPool``. After a ``101`` the
 connection is handed over raw (``read``/``write``/``aclose``) for a tunnel.
 
@@ -18,16 +20,20 @@ only framing, keep-alive, back-pressure, timeouts and the raw socket after 101.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import cast
 
-import httptools
-
 from siteserve import bounds
+from siteserve.http.response_parser import ResponseHead, ResponseParseError, ResponseParser
 
 #: Above this many unread body bytes the backend's socket is paused.
 HIGH_WATER = 256 * 1024
+#: An answer that came whole with its head and is at most this large is passed on in
+#: one piece (one write with the head); a larger one is streamed chunk by chunk.
+WHOLE_BELOW = 64 * 1024
 
 
 class BackendError(Exception):
@@ -47,8 +53,7 @@ class BackendConnection(asyncio.Protocol):
         self.status = 0
         self.headers: list[tuple[str, str]] = []
         self.keep_alive = False
-        self.head_only = False
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser = ResponseParser(self)
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._head_done: asyncio.Future[None] | None = None
@@ -64,22 +69,28 @@ class BackendConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but are one.
         self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # A request head is one small write that must not wait for the ACK of the
+            # previous answer (Nagle); both loops set this by default, we do not rely on it.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
         if self._upgraded:
             self._push(data)
             return
         try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade as upgrade:
-            self._upgraded = True
-            rest = data[upgrade.args[0] :] if upgrade.args else b""
-            if rest:
-                self._push(rest)
-        except httptools.HttpParserError as error:
-            self._fail(BackendError(f"not an HTTP answer: {error}"))
+            offset = self._parser.feed(data)
+        except ResponseParseError as error:
+            self._fail(BackendError(str(error)))
             assert self.transport is not None
             self.transport.close()
+            return
+        if offset is not None:
+            self._upgraded = True
+            if offset < len(data):
+                self._push(data[offset:])
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(BackendError(str(exc) if exc else "the backend closed the connection"))
@@ -94,29 +105,27 @@ class BackendConnection(asyncio.Protocol):
             self._writable.set_result(None)
         self._writable = None
 
-    # -- httptools callbacks ---------------------------------------------------------
+    # -- http.response_parser.ResponseSink -------------------------------------------
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
-
-    def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
-        self.keep_alive = self._parser.should_keep_alive()
-        if self.head_only:
-            # llhttp cannot be told the answer is to a HEAD: it has no body, whatever it says.
-            self._message_done = True
-            self.keep_alive = False
+    def on_response_head(self, head: ResponseHead) -> None:
+        self.status = head.status
+        self.headers = head.headers
+        self.keep_alive = head.keep_alive
         if self._head_done is not None and not self._head_done.done():
             self._head_done.set_result(None)
 
-    def on_body(self, body: bytes) -> None:
-        self._push(body)
+    def on_response_body(self, data: bytes) -> None:
+        self._push(data)
 
-    def on_message_complete(self) -> None:
+    def on_response_end(self) -> None:
         self._message_done = True
         self._signal()
 
     # -- used by the proxy -----------------------------------------------------------
+
+    def expect_head_only(self) -> None:
+        """The request is a HEAD: its answer has no body (``http.response_parser``)."""
+        self._parser.expect_head_only()
 
     async def send(
         self,
@@ -124,27 +133,34 @@ class BackendConnection(asyncio.Protocol):
         body: AsyncIterable[bytes] | None,
         timeout: float,  # noqa: ASYNC109
     ) -> None:
-        assert self.transport is not None
-        loop = asyncio.get_running_loop()
-        self._head_done = loop.create_future()
-        self.transport.write(head)
+        transport = self.transport
+        assert transport is not None
+        head_done = self._head_done = asyncio.get_running_loop().create_future()
+        transport.write(head)
         if body is not None:
             chunked = b"transfer-encoding: chunked" in head.lower()
             async for chunk in body:
                 if not chunk:
                     continue
-                self.transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                 await self._drain()
             if chunked:
-                self.transport.write(b"0\r\n\r\n")
-        try:
-            async with asyncio.timeout(timeout):
-                await self._head_done
-        except TimeoutError:
-            self.transport.close()
-            raise BackendTimeout(f"no answer within {timeout:g} s") from None
+                transport.write(b"0\r\n\r\n")
+        if not head_done.done():
+            # A bare timer, not asyncio.timeout: this wait is on every request's path.
+            timer = asyncio.get_running_loop().call_later(timeout, self._no_head, timeout)
+            try:
+                await head_done
+            finally:
+                timer.cancel()
         if self._lost is not None and self.status == 0:
             raise self._lost
+
+    def _no_head(self, timeout: float) -> None:
+        if self._head_done is not None and not self._head_done.done():
+            self._head_done.set_exception(BackendTimeout(f"no answer within {timeout:g} s"))
+        if self.transport is not None:
+            self.transport.close()
 
     async def _drain(self) -> None:
         if self._lost is not None:
@@ -154,19 +170,24 @@ class BackendConnection(asyncio.Protocol):
             if self._lost is not None:
                 raise self._lost
 
+    def whole_body(self) -> bytes | None:
+        """The answer's body when all of it has come and is small, else None (stream it)."""
+        if not self._message_done or self._buffered > WHOLE_BELOW:
+            return None
+        chunks = self._chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._buffered = 0
+        self._resume_reading()
+        return body
+
     def body(self, timeout: float) -> AsyncIterator[bytes]:
         return self._body(timeout)
 
     async def _body(self, timeout: float) -> AsyncIterator[bytes]:  # noqa: ASYNC109
         while True:
             if self._chunks:
-                chunk = self._chunks.popleft()
-                self._buffered -= len(chunk)
-                if self._paused and self._buffered < HIGH_WATER // 2:
-                    self._paused = False
-                    assert self.transport is not None
-                    self.transport.resume_reading()
-                yield chunk
+                yield self._take()
                 continue
             if self._message_done:
                 return
@@ -187,20 +208,20 @@ class BackendConnection(asyncio.Protocol):
             self._message_done
             and self.keep_alive
             and self._lost is None
+            and not self._chunks
             and self.transport is not None
             and not self.transport.is_closing()
         )
 
     def reset(self) -> None:
-        """Ready for the next exchange on the same connection."""
+        """Ready for the next exchange on the same connection (the parser goes on with it)."""
         self.status = 0
         self.headers = []
         self._message_done = False
-        self._parser = httptools.HttpResponseParser(self)
 
     # -- the raw socket after 101 (``proxy.tunnel.BackendStream``) -------------------
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+    async def read(self, max_bytes: int) -> bytes:
         while not self._chunks:
             if self._lost is not None:
                 return b""
@@ -209,18 +230,32 @@ class BackendConnection(asyncio.Protocol):
                 await self._wake
             finally:
                 self._wake = None
-        chunk = self._chunks.popleft()
-        self._buffered -= len(chunk)
-        return chunk
+        return self._take()
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        assert self.transport is not None
-        self.transport.write(buffer)
-        await self._drain()
+    def send_nowait(self, data: bytes) -> bool:
+        """Write ``data``; False when the socket's buffer is now over its high-water mark
+        (await ``drained`` before sending more). Bytes for a lost backend are dropped."""
+        transport = self.transport
+        if self._lost is not None or transport is None or transport.is_closing():
+            return True
+        transport.write(data)
+        return self._writable is None
 
-    async def aclose(self) -> None:
+    async def drained(self) -> None:
+        """Until the socket's buffer is below its low-water mark, or the socket is gone."""
+        if self._writable is not None:
+            await self._writable
+
+    @property
+    def lost(self) -> bool:
+        return self._lost is not None
+
+    def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    async def aclose(self) -> None:
+        self.close()
 
     # -- inside ----------------------------------------------------------------------
 
@@ -231,6 +266,19 @@ class BackendConnection(asyncio.Protocol):
             self._paused = True
             self.transport.pause_reading()
         self._signal()
+
+    def _take(self) -> bytes:
+        chunk = self._chunks.popleft()
+        self._buffered -= len(chunk)
+        if self._paused and self._buffered < HIGH_WATER // 2:
+            self._resume_reading()
+        return chunk
+
+    def _resume_reading(self) -> None:
+        if self._paused:
+            self._paused = False
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
 
     def _signal(self) -> None:
         if self._wake is not None and not self._wake.done():

@@ -9,6 +9,8 @@ a login made by the backend lands on the proxy's own origin and path.
 
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from siteserve.config import ProxyRoute
@@ -22,6 +24,28 @@ HOP_BY_HOP = frozenset(
 #: The writer frames our responses and dates them itself (``http.writer``).
 _WRITER_OWNS = frozenset({"content-length", "date", "server"})
 VIA = "1.1 siteserve"
+#: Request fields never passed on as the browser sent them: hop-by-hop, our own
+#: forwarding fields (replaced) and ``Expect`` (answered by us when the body was read).
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "expect", "x-forwarded-proto", "x-forwarded-host"}
+
+
+class BackendURL(NamedTuple):
+    """A route's backend URL, taken apart once: where to connect and what to put in front."""
+
+    scheme: str
+    host: str
+    port: int
+    netloc: str
+    #: The base path, without its trailing slash ("" for none).
+    base: str
+
+
+@functools.lru_cache(maxsize=64)
+def backend_url(url: str) -> BackendURL:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme == "https" else 80
+    host, port = parts.hostname or "", parts.port or default
+    return BackendURL(parts.scheme, host, port, parts.netloc, parts.path.rstrip("/"))
 
 
 def hop_by_hop(fields: list[tuple[str, str]]) -> frozenset[str]:
@@ -46,8 +70,7 @@ def backend_target(route: ProxyRoute, request: Request) -> str:
         path = path[len(route.prefix) :] or "/"
         if not path.startswith("/"):
             path = "/" + path
-    base = urlsplit(route.url).path.rstrip("/")
-    target = base + path
+    target = backend_url(route.url).base + path
     return f"{target}?{request.query}" if request.query else target
 
 
@@ -59,37 +82,29 @@ def request_headers(
     ``plain_html``: a page the reload script goes into must come uncompressed,
     so a request that accepts HTML asks the backend for no content coding.
     """
-    fields = request.headers.items()
-    hops = hop_by_hop(fields)
-    out: list[tuple[str, str]] = []
+    fields = request.headers.items()  # names are lower-case
+    connection = request.headers.get("connection")
+    dropped = _NOT_FORWARDED if connection is None else _NOT_FORWARDED | hop_by_hop(fields)
+    strip_coding = plain_html and "text/html" in (request.headers.get("accept") or "")
+    backend = backend_url(route.url)
+    out: list[tuple[str, str]] = [("host", backend.netloc if route.change_origin else request.host)]
     forwarded_for: list[str] = []
     via: list[str] = []
     for name, value in fields:
-        if _is_hop(name, hops) or name in ("host", "expect"):
-            # Expect: 100-continue was answered by us when the body was first read.
+        if name in dropped or name.startswith("proxy-"):
             continue
         if name == "x-forwarded-for":
             forwarded_for.append(value)
         elif name == "via":
             via.append(value)
-        elif name in ("x-forwarded-proto", "x-forwarded-host"):
-            continue  # ours replace any the client sent
-        elif (
-            name == "accept-encoding"
-            and plain_html
-            and "text/html" in (request.headers.get("accept") or "")
-        ):
-            continue
-        else:
+        elif name != "accept-encoding" or not strip_coding:
             out.append((name, value))
-    backend = urlsplit(route.url)
-    host = backend.netloc if route.change_origin else request.host
-    client = request.client[0] if request.client else "unknown"
-    out.insert(0, ("host", host))
-    out.append(("x-forwarded-for", ", ".join([*forwarded_for, client])))
+    forwarded_for.append(request.client[0] if request.client else "unknown")
+    via.append(VIA)
+    out.append(("x-forwarded-for", ", ".join(forwarded_for)))
     out.append(("x-forwarded-proto", request.scheme))
     out.append(("x-forwarded-host", request.host))
-    out.append(("via", ", ".join([*via, VIA])))
+    out.append(("via", ", ".join(via)))
     body_length = request.headers.get("content-length")
     if body_length is not None:
         out.append(("content-length", body_length))
@@ -125,7 +140,7 @@ def response_headers(
 
 def _outside_path(route: ProxyRoute, backend_path: str) -> str:
     """A backend path as the browser must ask for it: the base path off, the prefix back on."""
-    base = urlsplit(route.url).path.rstrip("/")
+    base = backend_url(route.url).base
     if base and (backend_path == base or backend_path.startswith(base + "/")):
         backend_path = backend_path[len(base) :] or "/"
     if route.strip_prefix and route.prefix != "/":
@@ -139,7 +154,7 @@ def rewrite_location(route: ProxyRoute, request: Request, value: str) -> str:
     A redirect to anywhere else (a login provider) is left as it is.
     """
     parts = urlsplit(value)
-    backend = urlsplit(route.url)
+    backend = backend_url(route.url)
     if parts.scheme or parts.netloc:
         same = (parts.scheme or backend.scheme) == backend.scheme and parts.netloc in (
             backend.netloc,

@@ -1,15 +1,18 @@
 """Proxy mode in a real Chromium: a backend's pages behind the site, with live reload.
 
 ``--proxy /=BACKEND``: the site's files first, the backend's HTML pages get the
-reload script, a saved file in the folder reloads the tab, and a tab that saw
-the backend down (502) loads the page by itself once the backend is back.
+reload script, a saved file in the folder reloads the tab, a tab that saw
+the backend down (502) loads the page by itself once the backend is back, and
+a page with the script revalidates (304 while the backend's page is the same).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext
 
@@ -77,3 +80,36 @@ def test_a_tab_that_saw_the_backend_down_loads_it_when_it_is_back(
         assert page.text_content("#from") == "from the backend"
     finally:
         again.stop()
+
+
+def _statuses(live: Live, path: str, expected: list[int]) -> None:
+    """Wait until the access log has ``expected`` for ``path`` (it is written just after
+    the answer, from the server's thread)."""
+    deadline = time.monotonic() + DEADLINE_MS / 1000
+    while True:
+        seen = [record.status for record in live.server.records if record.path == path]
+        if seen == expected or time.monotonic() > deadline:
+            assert seen == expected
+            return
+        time.sleep(0.02)
+
+
+def test_a_proxied_page_with_the_script_revalidates_in_the_browser(
+    context: BrowserContext,
+    backend: Backend,
+    tmp_path: Path,
+    serve_site: Callable[..., RunningServer],
+) -> None:
+    live, _ = _live(tmp_path, serve_site, backend.url)
+    page = context.new_page()
+    page.goto(live.url("/versioned"))
+    assert page.text_content("#from") == "version 1"
+    # Chromium revalidates its stored copy with the injected page's tag: the backend,
+    # asked with its own, says 304, and so do we.
+    page.reload()
+    assert page.text_content("#from") == "version 1"
+    _statuses(live, "/versioned", [200, 304])
+    httpx.post(f"{backend.url}/bump")
+    page.reload()
+    assert page.text_content("#from") == "version 2"
+    _statuses(live, "/versioned", [200, 304, 200])

@@ -33,6 +33,8 @@ CHUNK = b"x" * 65536
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: The version of ``/versioned`` (its ETag is ``"vN"``); ``POST .../bump`` adds one.
+    version = 1
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -98,14 +100,35 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"y" * 1000)
             self.wfile.flush()
             os._exit(1)
+        if url.path.endswith("/versioned"):
+            return self._versioned()
         if url.path.endswith("/page") or url.path == "/":
             html = b"<!doctype html><html><head><title>backend</title></head>"
             html += b"<body><h1 id=from>from the backend</h1></body></html>"
             return self._send(200, html, "text/html; charset=utf-8")
         return self._send(404, b"backend: no such page", "text/plain")
 
+    def _versioned(self) -> None:
+        etag = f'"v{Handler.version}"'
+        asked = self.headers.get("If-None-Match", "")
+        seen = ("X-Seen-If-None-Match", asked)
+        if etag.strip('"') in [
+            tag.strip().removeprefix("W/").strip('"') for tag in asked.split(",")
+        ]:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header(*seen)
+            self.end_headers()
+            return
+        html = b"<!doctype html><html><head><title>versioned</title></head>"
+        html += b"<body><h1 id=from>version %d</h1></body></html>" % Handler.version
+        self._send(200, html, "text/html; charset=utf-8", ("ETag", etag), seen)
+
     def do_POST(self) -> None:
         url = urlsplit(self.path)
+        if url.path.endswith("/bump"):
+            Handler.version += 1
+            return self._json({"version": Handler.version})
         if url.path.endswith("/login"):
             return self._json(
                 {"ok": True},

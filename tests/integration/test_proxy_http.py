@@ -218,3 +218,40 @@ def test_a_browser_that_leaves_mid_upload_leaves_the_proxy_working(
     assert httpx.get(server.url("/api/echo")).status_code == 200
     assert httpx.post(server.url("/api/upload"), content=b"abc").json() == {"received": 3}
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_an_injected_page_revalidates_through_the_backends_own_etag(
+    serve_site: Serve, site: Path, backend: Backend
+) -> None:
+    _write_config(site, f'[proxy."/api"]\nurl = "{backend.url}"\n')
+    server = serve_site(site, reload=True)
+    html = {"Accept": "text/html"}
+    first = httpx.get(server.url("/api/versioned"), headers=html)
+    assert first.status_code == 200
+    assert "/__siteserve/reload.js" in first.text and "version 1" in first.text
+    assert first.headers["etag"] == '"v1+reload"'  # the injected page's own tag
+
+    # The browser's stored copy revalidates: the backend is asked with its own tag.
+    again = httpx.get(
+        server.url("/api/versioned"), headers={**html, "If-None-Match": '"v1+reload"'}
+    )
+    assert again.status_code == 304
+    assert again.headers["etag"] == '"v1+reload"'
+    assert again.headers["x-seen-if-none-match"] == '"v1"'
+    weak = httpx.get(
+        server.url("/api/versioned"), headers={**html, "If-None-Match": 'W/"v1+reload"'}
+    )
+    assert weak.status_code == 304 and weak.headers["x-seen-if-none-match"] == 'W/"v1"'
+
+    # The backend's page changed: 200, the new page injected, its new tag derived.
+    assert httpx.post(f"{backend.url}/bump").json() == {"version": 2}
+    changed = httpx.get(
+        server.url("/api/versioned"), headers={**html, "If-None-Match": '"v1+reload"'}
+    )
+    assert changed.status_code == 200
+    assert "version 2" in changed.text and "/__siteserve/reload.js" in changed.text
+    assert changed.headers["etag"] == '"v2+reload"'
+    # A tag the backend made itself (an uninjected copy) still reaches it as it was.
+    plain = httpx.get(server.url("/api/versioned"), headers={**html, "If-None-Match": '"v2"'})
+    assert plain.status_code == 304 and plain.headers["etag"] == '"v2"'
+    assert plain.headers["x-seen-if-none-match"] == '"v2"'

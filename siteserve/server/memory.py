@@ -11,7 +11,8 @@ glibc's heaps is kept by the process. Two habits of glibc's malloc cause it:
   its mmap threshold to that size (up to 32 MiB), so later large blocks come from the
   heaps instead of being handed back to the system when freed.
 
-So at start (``tune``) the arenas are capped and the threshold fixed, and while the
+So at start (``tune``) the arenas are capped and the threshold fixed, what start-up
+made is kept out of the collector's full walks (``freeze_startup``), and while the
 server runs (``Trimmer``) what the heaps hold free is handed back every
 ``TRIM_SECONDS``. On a C library without these calls (musl, macOS, Windows) all of this
 does nothing.
@@ -23,6 +24,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import gc
 import logging
 from collections.abc import Callable
 
@@ -70,6 +72,18 @@ def tune() -> bool:
     if not (arenas and threshold):
         log.debug("mallopt refused: arenas %s, threshold %s", arenas, threshold)
     return True
+
+
+def freeze_startup() -> None:
+    """Move what start-up made (modules, templates, the app) out of the collector's sight.
+
+    A full collection walks every object that lives long; most are start-up's and
+    never become garbage, yet walking them took about 10-25 ms each time, a pause
+    that a request arriving then waits out. Frozen, a full collection walks only what
+    was made since (``gc.freeze``).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def trim() -> bool:

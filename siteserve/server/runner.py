@@ -229,6 +229,7 @@ async def _serve(
                 installed.append(signum)
     server = Server(config, app, access_log=access_log, ssl_context=ssl_context)
     info = await server.start(sock)
+    memory.freeze_startup()
     trimmer = memory.Trimmer()
     trimmer.start()
     try:

@@ -8,6 +8,7 @@ alone, makes glibc keep such blocks in its heaps).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -75,3 +76,12 @@ def test_the_trimmer_trims_in_a_thread_until_stopped() -> None:
     done, loop_thread = asyncio.run(go())
     assert done >= 3
     assert all(thread is not loop_thread for thread in seen)
+
+
+def test_what_start_up_made_is_left_out_of_full_collections() -> None:
+    made_at_start = [{"n": n} for n in range(10_000)]
+    try:
+        memory.freeze_startup()
+        assert gc.get_freeze_count() >= len(made_at_start)
+    finally:
+        gc.unfreeze()

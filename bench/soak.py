@@ -16,7 +16,8 @@ The summary: requests, wrong bodies (a body that is not bytes of one version as 
 head describes, or whose ETag names another version), tracebacks in the server's
 output, fds and threads idle before vs after, the RSS slope after the warm-up, the
 probe's p50/p99 during the load, and a PNG chart of RSS and latency over time
-(``--out PREFIX``: PREFIX.png and PREFIX.json with the samples).
+(``--out PREFIX``: PREFIX.png and PREFIX.json with the samples; the chart needs
+matplotlib: ``pip install -e '.[bench]'``).
 
 Traffic goes to 127.0.0.1 only; the run ends by itself; the only process stopped is
 the server this run started (by its PID), and the probe process it started.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import queue
 import re
 import sys
@@ -94,6 +96,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--reload-clients", type=int, default=20)
     parser.add_argument("--edit-interval", type=float, default=0.2, help="seconds between edits")
+    parser.add_argument(
+        "--tracemalloc",
+        type=Path,
+        metavar="DIR",
+        help="run the server with tracemalloc, a snapshot into DIR each minute "
+        "(bench/soak_server.py; slows the server: for finding what grows, not for figures)",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the server (MALLOC_ARENA_MAX=2), repeatable",
+    )
     parser.add_argument(
         "--keep-uploads",
         action="store_true",
@@ -292,6 +308,12 @@ def summary(
     back_to_idle = after.fds <= before.fds and after.threads <= before.threads
     lines = [
         f"# siteserve soak: {minutes:g} minutes",
+        *(
+            [f"server run with tracemalloc ({args.tracemalloc}): slower, figures not comparable"]
+            if args.tracemalloc is not None
+            else []
+        ),
+        *([f"server environment: {' '.join(args.server_env)}"] if args.server_env else []),
         "",
         f"requests: {sum(load.requests.values())} "
         + ", ".join(f"{name} {count}" for name, count in load.requests.most_common()),
@@ -357,10 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         root.mkdir()
         site = make_site(root)
         port = free_port()
-        argv_server = [sys.executable, "-m", "siteserve", str(root), "--port", str(port)]
-        argv_server += ["--strict-port", "-q", "--upload"]
+        argv_server = [sys.executable, "-m", "siteserve"]
+        if args.tracemalloc is not None:
+            argv_server = [sys.executable, "-m", "bench.soak_server", str(args.tracemalloc), "--"]
+        argv_server += [str(root), "--port", str(port), "--strict-port", "-q", "--upload"]
         log_path = Path(folder) / "server.log"
-        child = children.launch("siteserve", pinned(argv_server, SERVER_CPU), log_path)
+        env = dict(os.environ, **dict(item.partition("=")[::2] for item in args.server_env))
+        child = children.launch("siteserve", pinned(argv_server, SERVER_CPU), log_path, env=env)
         wait_ready(child, port, site.probe)
         pin_self(CLIENT_CPU)
         print(

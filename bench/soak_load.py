@@ -153,7 +153,8 @@ def _choose(
         choice = rng.random()
         if choice < 0.3 and size > 64 * 1024:
             start = rng.randrange(0, size - 100)
-            return "edited", url, {"range": f"bytes={start}-{start + rng.randrange(16, 200_000)}"}
+            # At least 32 bytes: a whole 16-byte record, which names the version.
+            return "edited", url, {"range": f"bytes={start}-{start + rng.randrange(31, 200_000)}"}
         if choice < 0.4 and size > 64 * 1024:
             return "edited", url, {"range": "bytes=0-99,5000-5999,300000-"}
         if choice < 0.7 and url.endswith(".txt"):

@@ -85,7 +85,7 @@ def draw(samples: list[Sample], warmup_s: float, path: Path) -> str:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return "no chart: matplotlib is not installed (pip install matplotlib)"
+        return "no chart: matplotlib is not installed (pip install -e '.[bench]')"
     minutes = [sample.seconds / 60 for sample in samples]
     figure, (memory, latency) = plt.subplots(2, 1, sharex=True, figsize=(10, 6.5))
     memory.plot(minutes, [sample.rss_mib for sample in samples], color="tab:blue")

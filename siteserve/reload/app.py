@@ -38,6 +38,7 @@ from siteserve.reload.changes import (
     IgnoreRules,
 )
 from siteserve.reload.graph import PageGraph, kind_of
+from siteserve.reload.hold import HoldRule
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
 from siteserve.reload.ws_token import socket_token_response
@@ -101,6 +102,10 @@ class ReloadApp(Layer[App]):
         #: all workers of the run share (``assemble.RunSecrets``).
         self.token = token if token is not None else secrets.token_urlsafe(32)
         self.graph = PageGraph(config.root)
+        #: Which requests a burst in progress holds back (those it can affect).
+        self.hold = HoldRule(config.root, self.graph)
+        #: Requests waiting for a burst to settle now (tests wait for it, never for a time).
+        self.held = 0
         self.injector = inject.Injector()
         self.clients: set[Client] = set()
         self._poll = config.poll if poll is None else poll
@@ -151,7 +156,12 @@ class ReloadApp(Layer[App]):
                 return accept(request, self._connected, token=self.token, hosts=self.hosts)
             if request.path == TOKEN_PATH:
                 return socket_token_response(request, self.token, self.hosts)
-        if self.debouncer is not None and self.debouncer.settling:
+        debouncer = self.debouncer
+        if (
+            debouncer is not None
+            and debouncer.settling
+            and self.hold.holds(request.path, debouncer.pending())
+        ):
             return self._after_settling(request)
         return self._handle(request)
 
@@ -159,7 +169,11 @@ class ReloadApp(Layer[App]):
 
     async def _after_settling(self, request: Request) -> Response:
         assert self.debouncer is not None
-        await self.debouncer.wait_settled(SETTLE_TIMEOUT)
+        self.held += 1
+        try:
+            await self.debouncer.wait_settled(SETTLE_TIMEOUT)
+        finally:
+            self.held -= 1
         return await _resolved(self._handle(request))
 
     def _handle(self, request: Request) -> Response | Awaitable[Response]:

@@ -105,6 +105,19 @@ class ChangeSet:
         return bool(self.paths)
 
 
+@dataclass(frozen=True, slots=True)
+class PendingChanges:
+    """What the burst still settling has touched so far: which requests must wait for it.
+
+    ``paths`` are the files (and folders) named by its events so far. ``folders`` are a
+    rebuild's folders, those it deleted files from: anything in them may be rewritten
+    before the burst ends, also files no event has named yet (``reload.hold``).
+    """
+
+    paths: frozenset[Path]
+    folders: frozenset[Path] = frozenset()
+
+
 class IgnoreRules:
     """Decides which paths under ``root`` are noise.
 
@@ -248,6 +261,10 @@ class Debouncer:
         self._open_for_write: set[Path] = set()
         self._writes = 0
         self._deletes = 0
+        #: The folders this burst deleted files from (a rebuild's output folders).
+        self._deleted_in: set[Path] = set()
+        #: ``pending()``'s answer, made again only when the burst has grown.
+        self._snapshot: PendingChanges | None = None
         self._first = 0.0
         self._last = 0.0
         #: The next look at the burst, and when it is due (loop time). The due time is
@@ -275,6 +292,18 @@ class Debouncer:
             return False
         return True
 
+    @property
+    def rebuilding(self) -> bool:
+        """A folder emptied and being refilled: the burst waits for the whole output."""
+        return self._deletes >= REBUILD_DELETES
+
+    def pending(self) -> PendingChanges:
+        """What the burst in progress has touched so far (empty when none is)."""
+        if self._snapshot is None:
+            folders = frozenset(self._deleted_in) if self.rebuilding else frozenset()
+            self._snapshot = PendingChanges(frozenset(self._pending), folders)
+        return self._snapshot
+
     def add(self, events: Iterable[RawEvent]) -> None:
         """Take a batch of events from the watcher (called on the loop)."""
         before = set(self._pending)
@@ -286,6 +315,7 @@ class Debouncer:
             touched |= self._note(event)
         if not touched:
             return
+        self._snapshot = None
         loop = asyncio.get_running_loop()
         now = loop.time()
         if starting:
@@ -321,6 +351,7 @@ class Debouncer:
             return False
         if event.kind == "deleted":
             self._deletes += 1
+            self._deleted_in.add(event.path.parent)
         if event.kind != "modified" or not self.track_close:
             self._writes += 1
         if self.track_close and not event.is_directory:
@@ -341,7 +372,7 @@ class Debouncer:
         loop = asyncio.get_running_loop()
         now = loop.time()
         # A folder emptied and being refilled is one change: wait for the whole output.
-        rebuilding = self._deletes >= REBUILD_DELETES
+        rebuilding = self.rebuilding
         max_wait = max(self.max_wait, REBUILD_MAX_WAIT_SECONDS) if rebuilding else self.max_wait
         if now - self._first < max_wait:
             quiet = self.burst_quiet if self._writes >= BURST_WRITES else self.quiet
@@ -378,6 +409,8 @@ class Debouncer:
         self._open_for_write.clear()
         self._writes = 0
         self._deletes = 0
+        self._deleted_in.clear()
+        self._snapshot = None
         try:
             if changes:
                 self._on_change(changes)
@@ -392,4 +425,6 @@ class Debouncer:
         self._open_for_write.clear()
         self._writes = 0
         self._deletes = 0
+        self._deleted_in.clear()
+        self._snapshot = None
         self._settled.set()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from siteserve.config import Config, ConfigError
 from siteserve.layers import App
+from siteserve.server import memory
 from siteserve.server.protocol import HttpConnection
 from siteserve.server.state import AccessLog, AccessRecord, ServerState
 from siteserve.server.tls_sniff import Listener, listen_tls
@@ -196,6 +197,7 @@ def run(
     """
     if sock is None:
         sock = bind_socket(config.host, config.port, strict=config.strict_port)
+    memory.tune()  # before the thread pool's threads exist (see server.memory)
     loop = new_event_loop()
     try:
         loop.run_until_complete(
@@ -227,11 +229,15 @@ async def _serve(
                 installed.append(signum)
     server = Server(config, app, access_log=access_log, ssl_context=ssl_context)
     info = await server.start(sock)
+    memory.freeze_startup()
+    trimmer = memory.Trimmer()
+    trimmer.start()
     try:
         if on_ready is not None:
             on_ready(info)
         await stop.wait()
     finally:
+        await trimmer.stop()
         await server.stop()
         for signum in installed:
             loop.remove_signal_handler(signum)

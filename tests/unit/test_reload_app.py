@@ -17,7 +17,7 @@ from siteserve.http.headers import Headers
 from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
 from siteserve.reload.app import ReloadApp
-from siteserve.reload.changes import ChangeSet, RawEvent
+from siteserve.reload.changes import ChangeSet, Debouncer, RawEvent
 from siteserve.reload.inject import SCRIPT_TAG
 
 HTML = "text/html; charset=utf-8"
@@ -438,6 +438,72 @@ def test_requests_during_a_burst_wait_for_its_change_set(root: Path, site: FakeS
             assert site.log.index("invalidate") < site.log.index("handle /")
         finally:
             await app.shutdown()
+
+    asyncio.run(go())
+
+
+def test_a_rebuild_holds_only_the_requests_under_its_folder(root: Path, site: FakeSite) -> None:
+    app = ReloadApp(site, build_config(root, reload=True))  # type: ignore[arg-type]
+    dist, other = root / "dist", root / "other.txt"
+    dist.mkdir()
+    other.write_text("other")
+    chunk = dist / "x.js"
+    chunk.write_text("old")
+    site.routes["/other.txt"] = lambda r: Response(200, [], other.read_bytes(), sources=(other,))
+    site.routes["/dist/x.js"] = lambda r: Response(200, [], chunk.read_bytes(), sources=(chunk,))
+
+    async def go() -> None:
+        # No watcher: the events are fed by hand, and the burst settles when the test says.
+        debouncer = app.debouncer = Debouncer(app.apply, app.ignore, on_progress=app.progress)
+        try:
+            debouncer.add([RawEvent("deleted", dist / f"old-{i}.js") for i in range(3)])
+            assert debouncer.settling and debouncer.pending().folders == {dist}
+            waiting = app.handle(request("/dist/x.js"))
+            assert not isinstance(waiting, Response)
+            task = asyncio.ensure_future(waiting)
+            # An unrelated file is answered at once, while the rebuild is still settling.
+            free = app.handle(request("/other.txt"))
+            assert isinstance(free, Response) and free.body == b"other"
+            await asyncio.sleep(0)  # the task's first step: it starts waiting
+            assert app.held == 1 and debouncer.settling and not task.done()
+            chunk.write_text("new")
+            debouncer.add([RawEvent("closed", chunk)])
+            debouncer.flush()
+            answered = await task
+            assert answered.body == b"new"
+            assert site.log.index("invalidate") < site.log.index("handle /dist/x.js")
+            assert site.log.index("handle /other.txt") < site.log.index("invalidate")
+        finally:
+            debouncer.close()
+
+    asyncio.run(go())
+
+
+def test_a_small_edit_holds_the_file_it_changed_and_not_its_neighbours(
+    root: Path, site: FakeSite
+) -> None:
+    app = ReloadApp(site, build_config(root, reload=True))  # type: ignore[arg-type]
+    (root / "edit").mkdir()
+    edited, beside, probe = root / "edit" / "a.txt", root / "edit" / "b.txt", root / "probe.txt"
+    for path in (edited, beside, probe):
+        path.write_text(path.name)
+        site.routes["/" + path.relative_to(root).as_posix()] = lambda r, p=path: Response(
+            200, [], p.read_bytes(), sources=(p,)
+        )
+
+    async def go() -> None:
+        debouncer = app.debouncer = Debouncer(app.apply, app.ignore, on_progress=app.progress)
+        try:
+            debouncer.add([RawEvent("modified", edited)])
+            assert debouncer.settling
+            waiting = app.handle(request("/edit/a.txt"))
+            assert not isinstance(waiting, Response)
+            assert isinstance(app.handle(request("/edit/b.txt")), Response)
+            assert isinstance(app.handle(request("/probe.txt")), Response)
+            debouncer.flush()
+            assert (await waiting).body == b"a.txt"
+        finally:
+            debouncer.close()
 
     asyncio.run(go())
 

@@ -15,11 +15,13 @@ import pytest
 import uvloop
 
 from siteserve.reload.changes import (
+    REBUILD_DELETES,
     RESCAN,
     ChangeSet,
     Debouncer,
     FileStates,
     IgnoreRules,
+    PendingChanges,
     RawEvent,
 )
 from siteserve.share.upload_names import is_temporary, temporary_name
@@ -503,5 +505,28 @@ def test_a_folder_emptied_and_refilled_is_one_change_set() -> None:
         debouncer.add([event for path in new[3:] for event in save(path)])
         assert await debouncer.wait_settled(DEADLINE)
         assert got.sets == [frozenset(old + new)]
+
+    run(test)
+
+
+def test_pending_names_the_burst_so_far_and_a_rebuilds_folders() -> None:
+    async def test() -> None:
+        debouncer = Collector().debouncer()
+        assert debouncer.pending() == PendingChanges(frozenset())
+        edited = ROOT / "edit" / "a.txt"
+        debouncer.add(save(edited))
+        # One deletion is an edit, not a rebuild: no folder is held whole.
+        debouncer.add([ev("deleted", ROOT / "dist" / "old-0.js")])
+        assert debouncer.pending() == PendingChanges(
+            frozenset({edited, ROOT / "dist" / "old-0.js"})
+        )
+        gone = [ROOT / "dist" / f"old-{i}.js" for i in range(1, REBUILD_DELETES)]
+        gone.append(ROOT / "dist" / "assets" / "x.js")
+        debouncer.add([ev("deleted", path) for path in gone])
+        pending = debouncer.pending()
+        assert pending.folders == {ROOT / "dist", ROOT / "dist" / "assets"}
+        assert debouncer.pending() is pending  # made once while the burst does not grow
+        debouncer.flush()
+        assert debouncer.pending() == PendingChanges(frozenset())
 
     run(test)

@@ -29,6 +29,7 @@ from siteserve.build.manifest import Manifest
 from siteserve.build.output import OutputFolder
 from siteserve.build.report import BuildReport
 from siteserve.config import Config
+from siteserve.site.spa import SpaFallback
 
 NO_JEKYLL = ".nojekyll"
 
@@ -65,6 +66,28 @@ def page_redirects(crawl: Crawl) -> list[Redirect]:
     return redirects
 
 
+def spa_fallbacks(config: Config, crawl: Crawl) -> list[Redirect]:
+    """The history fallback of ``[spa]`` as rewrite rules: ``/app/* /app/index.html 200``.
+
+    The target is the file the entry was written as (``--layout folder`` writes
+    ``app.html.jinja`` as ``app/index.html``); the longest prefix comes first, as
+    live, where ``/admin/`` wins over ``/`` for ``/admin/users``.
+    """
+    fallbacks = []
+    for prefix, entry in SpaFallback(config.spa).entries:
+        target = entry
+        source = crawl.static_urls.get(entry)
+        record = crawl.visits.get(entry)
+        if record is not None and record.kind == "alias" and record.location is not None:
+            record = crawl.visits.get(record.location)  # /app/index.html -> /app/
+        if source is not None:
+            target = file_urls(source.rel)[0]
+        elif record is not None and record.out is not None and 200 <= record.status < 300:
+            target = file_urls(record.out)[0]
+        fallbacks.append(Redirect((prefix + "*",), target, 200))
+    return fallbacks
+
+
 RULE_FILES = (NO_JEKYLL, HEADERS_FILE, REDIRECTS_FILE)
 
 
@@ -77,8 +100,10 @@ def write_host_rules(
         state, _ = output.write(HEADERS_FILE, headers_text(rules).encode())
         crawl.files[HEADERS_FILE] = state
     redirects = page_redirects(crawl)
-    if redirects:
-        state, _ = output.write(REDIRECTS_FILE, redirects_text(redirects).encode())
+    fallbacks = spa_fallbacks(config, crawl)
+    if redirects or fallbacks:
+        text = redirects_text(redirects, fallbacks)
+        state, _ = output.write(REDIRECTS_FILE, text.encode())
         crawl.files[REDIRECTS_FILE] = state
     rule_notes(crawl, output, report)
 

@@ -32,7 +32,13 @@ from siteserve.build.links import LinkFinder, internal_path
 from siteserve.build.manifest import VisitRecord
 from siteserve.build.output import OutputFolder
 from siteserve.build.redirect_page import redirect_page
-from siteserve.build.settings import BuildSettings, Origin, public_origin, site_resolver
+from siteserve.build.settings import (
+    LOCAL_ORIGIN,
+    BuildSettings,
+    Origin,
+    public_origin,
+    site_resolver,
+)
 from siteserve.build.site_files import TreeSnapshot
 from siteserve.http import Headers, Request, Response
 from siteserve.http.response import FileBody
@@ -85,7 +91,7 @@ class _Problems(logging.Handler):
         self.lines.append(line)
 
 
-def build_request(url: str, origin: Origin = Origin()) -> Request:
+def build_request(url: str, origin: Origin = LOCAL_ORIGIN) -> Request:
     """A GET for ``url`` as a first-time visitor sends it: no query, no cookies, no body."""
     return Request("GET", url, url, "", Headers([("host", origin.host)]), scheme=origin.scheme)
 

@@ -40,10 +40,14 @@ class Origin:
     given: bool = False
 
 
+#: ``http://localhost``: where pages are rendered for when no base URL is given.
+LOCAL_ORIGIN: Final = Origin()
+
+
 def public_origin(config: Config) -> Origin:
     """The origin of ``[build] base_url`` (``https://example.com``), else ``http://localhost``."""
     if not config.base_url:
-        return Origin()
+        return LOCAL_ORIGIN
     scheme, _, host = config.base_url.partition("://")
     return Origin(scheme, host, given=True)
 

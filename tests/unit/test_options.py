@@ -164,6 +164,7 @@ def test_every_option_is_on_the_serve_or_the_build_command() -> None:
         "strict_undefined",
         "sessions",
         "paths",
+        "missing",
         "cross_origin_writes",  # a site's own API paths: siteserve.toml only
     }
 

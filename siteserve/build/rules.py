@@ -88,6 +88,29 @@ def spa_fallbacks(config: Config, crawl: Crawl) -> list[Redirect]:
     return fallbacks
 
 
+def hidden_rule_files(config: Config) -> set[str]:
+    """The site's rule files that the live server reads and does not serve (``serve.json``)."""
+    from siteserve.rules.load import has_rules, load_rules
+
+    return set(load_rules(config).hidden) if has_rules(config) else set()
+
+
+def site_redirects(config: Config) -> list[str]:
+    """The site's own redirect rules (what ``siteserve.rules`` applies live, in its order of
+    precedence) as ``_redirects`` lines: from, query conditions, to, status (``!``: forced)."""
+    from siteserve.rules.load import has_rules, load_rules
+
+    if not has_rules(config):
+        return []  # most sites: no rule file to read
+    lines = []
+    for rule in load_rules(config).redirects:
+        conditions = [f"{name}={value}" for name, value in rule.query]
+        status = f"{rule.status}{'!' if rule.force else ''}"
+        source = rule.source.text.replace("**", "*")  # serve.json's glob: Netlify's splat
+        lines.append(" ".join([source, *conditions, rule.to, status]))
+    return lines
+
+
 RULE_FILES = (NO_JEKYLL, HEADERS_FILE, REDIRECTS_FILE)
 
 
@@ -101,8 +124,9 @@ def write_host_rules(
         crawl.files[HEADERS_FILE] = state
     redirects = page_redirects(crawl)
     fallbacks = spa_fallbacks(config, crawl)
-    if redirects or fallbacks:
-        text = redirects_text(redirects, fallbacks)
+    site = site_redirects(config)
+    if redirects or fallbacks or site:
+        text = redirects_text(redirects, fallbacks, site)
         state, _ = output.write(REDIRECTS_FILE, text.encode())
         crawl.files[REDIRECTS_FILE] = state
     rule_notes(crawl, output, report)

@@ -25,7 +25,12 @@ from siteserve.build.manifest import MARKER, Manifest, write_manifest
 from siteserve.build.output import OutputError, OutputFolder, check_folders, remove_stale
 from siteserve.build.progress import BuildProgress, Counts, NoProgress
 from siteserve.build.report import BuildReport
-from siteserve.build.rules import RULE_FILES, keep_host_rules, write_host_rules
+from siteserve.build.rules import (
+    RULE_FILES,
+    hidden_rule_files,
+    keep_host_rules,
+    write_host_rules,
+)
 from siteserve.build.settings import (
     BUILD_HOST,
     BuildSettings,
@@ -36,6 +41,7 @@ from siteserve.build.settings import (
 from siteserve.build.site_files import SiteTree, SourceFile, walk_site
 from siteserve.build.workers import PoolRunner, Runner, make_runner
 from siteserve.config import CONFIG_FILE, Config
+from siteserve.rules.load import RULE_FILES as SITE_RULE_FILES
 from siteserve.site import routes as route_table
 from siteserve.site.fallback_files import FALLBACKS, fallback_file
 from siteserve.site.mime import content_type
@@ -240,9 +246,11 @@ def settings_digest(settings: BuildSettings, config: Config) -> str:
         repr(config.spa),
     ):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    toml = settings.root / CONFIG_FILE
-    if toml.is_file():
-        digest.update(toml.read_bytes())
+    # siteserve.toml, and the rule files the build writes into _redirects.
+    for name in (CONFIG_FILE, *SITE_RULE_FILES):
+        path = settings.root / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:32]
 
 
@@ -254,6 +262,9 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
     previous = check_folders(settings.root, settings.out, force=settings.force)
     resolver = site_resolver(config)
     tree = walk_site(resolver.root, resolver, skip=settings.out)
+    hidden = hidden_rule_files(config)
+    if hidden:  # serve.json: the live rules layer never serves it, so neither does OUT
+        tree.static = [source for source in tree.static if source.rel not in hidden]
     digest = settings_digest(settings, config)
     reusable = previous if previous is not None and previous.settings == digest else None
     output = OutputFolder(settings.out)

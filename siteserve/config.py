@@ -158,6 +158,10 @@ class Config:
     jobs: int = 0
     #: ``[build] paths``: URLs rendered even when no page links to them.
     paths: tuple[str, ...] = ()
+    #: ``[build] base_url``: the public origin pages are built for ("" : ``localhost``).
+    base_url: str = ""
+    #: ``[build] missing``: URLs linked on purpose that answer 404 (a not-found demo).
+    missing: tuple[str, ...] = ()
     #: ``[[redirects]]`` of siteserve.toml, first of the site's rules (``siteserve.rules``).
     redirects: tuple[RedirectRule, ...] = ()
     #: The history fallback: (URL prefix, entry file) pairs; empty: off (``site.spa``).

@@ -120,6 +120,24 @@ class Texts(Kind):
         return tuple(str(item) for item in items)
 
 
+class BaseUrl(Kind):
+    """The public URL of a built site: ``https://example.com`` (a path is not taken: the
+    build writes the site for the root of its host). Empty: not set."""
+
+    __slots__ = ()
+
+    def parse(self, value: object) -> str:
+        text = str(value).strip().rstrip("/")
+        if not text:
+            return ""
+        scheme, _, rest = text.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest or "/" in rest or "@" in rest:
+            raise ConfigError(
+                f"base_url is the site's public origin, like https://example.com, not {value!r}"
+            )
+        return f"{scheme.lower()}://{rest.lower()}"
+
+
 class SpaEntries(Flag):
     """The history fallback's entry pages by URL prefix: ``--spa`` (``index.html`` for every
     path), ``spa = "app.html"``, or a ``[spa]`` table of ``"/admin/" = "admin/index.html"``."""
@@ -621,6 +639,7 @@ OPTIONS: tuple[Option, ...] = (
         " siteserve.toml (see [Single-page apps](#single-page-apps))",
         flags=("--spa",),
         top_level=True,
+        commands=("serve", "build"),
         shown_default="off",
     ),
     Option(
@@ -894,6 +913,30 @@ OPTIONS: tuple[Option, ...] = (
         Texts(),
         (),
         "URLs rendered even when no page links to them.",
+        table="build",
+        group="Build",
+        commands=("build",),
+    ),
+    Option(
+        "base_url",
+        BaseUrl(),
+        "",
+        "The site's public URL (https://example.com): what request.host reads in a page.",
+        "the site's public origin (`https://example.com`): pages that read `request.host` or"
+        " `request.scheme` are rendered for it, and absolute links to it count as the site's"
+        " own; unset, pages are rendered for `localhost` (the build warns about each page that"
+        " reads the host)",
+        flags=("--base-url",),
+        metavar="URL",
+        table="build",
+        group="Build",
+        commands=("build",),
+    ),
+    Option(
+        "missing",
+        Texts(),
+        (),
+        "URLs linked on purpose that answer 404 (not reported as broken links).",
         table="build",
         group="Build",
         commands=("build",),

@@ -177,13 +177,21 @@ def headers_text(rules: list[tuple[str, list[tuple[str, str]]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def redirects_text(redirects: Iterable[Redirect]) -> str:
+def redirects_text(
+    redirects: Iterable[Redirect], fallbacks: Iterable[Redirect] = (), site: Iterable[str] = ()
+) -> str:
+    """The site's own rules (``site``: lines, in their order), the pages' redirects, then
+    the single-page apps' fallbacks (in the order given: the longest prefix first). The
+    first rule that matches wins, and a rule without ``!`` applies only where no file
+    answers, as live."""
     lines = [
-        "# Written by siteserve build: the pages that answer with redirect().",
-        "# Netlify and Cloudflare Pages syntax: from, to, status.",
+        "# Written by siteserve build: the site's rules ([[redirects]], _redirects,",
+        "# serve.json), the pages that answer with redirect(), then the single-page apps'",
+        "# history fallback ([spa]). Netlify and Cloudflare Pages syntax: from, to, status.",
+        *site,
     ]
     seen: set[str] = set()
-    for redirect in sorted(redirects, key=lambda item: item.sources):
+    for redirect in [*sorted(redirects, key=lambda item: item.sources), *fallbacks]:
         for source in redirect.sources:
             if source not in seen:
                 seen.add(source)

@@ -33,6 +33,8 @@ _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)\s"']*))\s*\)""", r
 _CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _SITEMAP_LOC = re.compile(r"<loc>\s*([^<\s]+)\s*</loc>", re.IGNORECASE)
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+#: ``/blog/post-1``: segments of unreserved characters, none empty, none starting with a dot.
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?|/")
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
 CSS_TYPES = frozenset({"text/css"})
@@ -83,6 +85,10 @@ def internal_path(ref: str, base: str, host: str) -> str | None:
     spellings of a link compare equal; None for another site, a fragment, ``mailto:``,
     ``data:`` and the like, and for a path no server would answer (``/_layouts/x``).
     """
+    if _PLAIN_PATH.fullmatch(ref):
+        # Most links: an absolute path of unreserved characters and no dot segment, which
+        # joining, splitting and encoding would give back as it is (RFC 3986 5.2, 2.3).
+        return normalized(ref)
     ref = ref.strip()
     if not ref or ref.startswith("#"):
         return None

@@ -32,7 +32,13 @@ from siteserve.build.links import LinkFinder, internal_path
 from siteserve.build.manifest import VisitRecord
 from siteserve.build.output import OutputFolder
 from siteserve.build.redirect_page import redirect_page
-from siteserve.build.settings import BUILD_HOST, BuildSettings, site_resolver
+from siteserve.build.settings import (
+    LOCAL_ORIGIN,
+    BuildSettings,
+    Origin,
+    public_origin,
+    site_resolver,
+)
 from siteserve.build.site_files import TreeSnapshot
 from siteserve.http import Headers, Request, Response
 from siteserve.http.response import FileBody
@@ -85,9 +91,9 @@ class _Problems(logging.Handler):
         self.lines.append(line)
 
 
-def build_request(url: str) -> Request:
+def build_request(url: str, origin: Origin = LOCAL_ORIGIN) -> Request:
     """A GET for ``url`` as a first-time visitor sends it: no query, no cookies, no body."""
-    return Request("GET", url, url, "", Headers([("host", BUILD_HOST)]))
+    return Request("GET", url, url, "", Headers([("host", origin.host)]), scheme=origin.scheme)
 
 
 class Renderer:
@@ -111,7 +117,8 @@ class Renderer:
         self.root = self.site.root
         self._root_prefix = str(self.root).rstrip(os.sep) + os.sep
         self._relatives: dict[str, str] = {}
-        self.links = LinkFinder(BUILD_HOST)
+        self.origin = public_origin(config)
+        self.links = LinkFinder(self.origin.host)
         self.output = OutputFolder(settings.out)
         self._loop = asyncio.new_event_loop()
         self._problems = _Problems()
@@ -198,7 +205,7 @@ class Renderer:
             return Outcome(url, VisitRecord("alias", location=canonical, folder=folder))
         template = self._relative(resolved.path) if resolved.kind == "page" else None
         kind = "page" if resolved.kind == "page" else "listing"
-        response = self._answer(build_request(url))
+        response = self._answer(build_request(url, self.origin))
         record = VisitRecord(kind, status=response.status, template=template, folder=folder)
         if template is not None and _is_route(template):
             record.routes = "route"
@@ -217,16 +224,16 @@ class Renderer:
         elif status in REDIRECT_CODES and response.header("location"):
             location = response.header("location") or "/"
             out = page_output(url, served_as, self.settings.layout, self._folder_answers)
-            record.location = _same_site(location)
+            record.location = _same_site(location, self.origin.host)
             self._write(outcome, out, redirect_page(record.location))
-            target = internal_path(location, url, BUILD_HOST)
+            target = internal_path(location, url, self.origin.host)
             record.links = [] if target is None else [target]
         elif status >= 500:
             record.problem = "; ".join(self._problems.lines) or f"{url} answered {status}"
         return outcome
 
     def _not_found_page(self) -> Outcome:
-        request = build_request("/" + NOT_FOUND_PAGE)
+        request = build_request("/" + NOT_FOUND_PAGE, self.origin)
         template = self.pages.error_template(404)
         plain = site_not_found_page(self.root, follow_symlinks=self.config.follow_symlinks)
         record = VisitRecord("not_found_page", folder=("", ""))
@@ -294,10 +301,10 @@ def _is_route(rel: str) -> bool:
     return any(is_route_name(part) for part in rel.split("/"))
 
 
-def _same_site(location: str) -> str:
-    """A redirect to the build's own host, as a path (the deployed site has another host)."""
+def _same_site(location: str, host: str) -> str:
+    """A redirect to the build's own host, as a path (the deployed site may have another)."""
     for scheme in ("http://", "https://"):
-        prefix = scheme + BUILD_HOST
+        prefix = scheme + host
         if location.startswith(prefix) and location[len(prefix) : len(prefix) + 1] in ("/", ""):
             return location[len(prefix) :] or "/"
     return location

@@ -29,6 +29,7 @@ from siteserve.build.manifest import Manifest
 from siteserve.build.output import OutputFolder
 from siteserve.build.report import BuildReport
 from siteserve.config import Config
+from siteserve.site.spa import SpaFallback
 
 NO_JEKYLL = ".nojekyll"
 
@@ -65,6 +66,51 @@ def page_redirects(crawl: Crawl) -> list[Redirect]:
     return redirects
 
 
+def spa_fallbacks(config: Config, crawl: Crawl) -> list[Redirect]:
+    """The history fallback of ``[spa]`` as rewrite rules: ``/app/* /app/index.html 200``.
+
+    The target is the file the entry was written as (``--layout folder`` writes
+    ``app.html.jinja`` as ``app/index.html``); the longest prefix comes first, as
+    live, where ``/admin/`` wins over ``/`` for ``/admin/users``.
+    """
+    fallbacks = []
+    for prefix, entry in SpaFallback(config.spa).entries:
+        target = entry
+        source = crawl.static_urls.get(entry)
+        record = crawl.visits.get(entry)
+        if record is not None and record.kind == "alias" and record.location is not None:
+            record = crawl.visits.get(record.location)  # /app/index.html -> /app/
+        if source is not None:
+            target = file_urls(source.rel)[0]
+        elif record is not None and record.out is not None and 200 <= record.status < 300:
+            target = file_urls(record.out)[0]
+        fallbacks.append(Redirect((prefix + "*",), target, 200))
+    return fallbacks
+
+
+def hidden_rule_files(config: Config) -> set[str]:
+    """The site's rule files that the live server reads and does not serve (``serve.json``)."""
+    from siteserve.rules.load import has_rules, load_rules
+
+    return set(load_rules(config).hidden) if has_rules(config) else set()
+
+
+def site_redirects(config: Config) -> list[str]:
+    """The site's own redirect rules (what ``siteserve.rules`` applies live, in its order of
+    precedence) as ``_redirects`` lines: from, query conditions, to, status (``!``: forced)."""
+    from siteserve.rules.load import has_rules, load_rules
+
+    if not has_rules(config):
+        return []  # most sites: no rule file to read
+    lines = []
+    for rule in load_rules(config).redirects:
+        conditions = [f"{name}={value}" for name, value in rule.query]
+        status = f"{rule.status}{'!' if rule.force else ''}"
+        source = rule.source.text.replace("**", "*")  # serve.json's glob: Netlify's splat
+        lines.append(" ".join([source, *conditions, rule.to, status]))
+    return lines
+
+
 RULE_FILES = (NO_JEKYLL, HEADERS_FILE, REDIRECTS_FILE)
 
 
@@ -77,8 +123,11 @@ def write_host_rules(
         state, _ = output.write(HEADERS_FILE, headers_text(rules).encode())
         crawl.files[HEADERS_FILE] = state
     redirects = page_redirects(crawl)
-    if redirects:
-        state, _ = output.write(REDIRECTS_FILE, redirects_text(redirects).encode())
+    fallbacks = spa_fallbacks(config, crawl)
+    site = site_redirects(config)
+    if redirects or fallbacks or site:
+        text = redirects_text(redirects, fallbacks, site)
+        state, _ = output.write(REDIRECTS_FILE, text.encode())
         crawl.files[REDIRECTS_FILE] = state
     rule_notes(crawl, output, report)
 

@@ -25,20 +25,28 @@ from siteserve.build.manifest import MARKER, Manifest, write_manifest
 from siteserve.build.output import OutputError, OutputFolder, check_folders, remove_stale
 from siteserve.build.progress import BuildProgress, Counts, NoProgress
 from siteserve.build.report import BuildReport
-from siteserve.build.rules import RULE_FILES, keep_host_rules, write_host_rules
+from siteserve.build.rules import (
+    RULE_FILES,
+    hidden_rule_files,
+    keep_host_rules,
+    write_host_rules,
+)
 from siteserve.build.settings import (
     BUILD_HOST,
     BuildSettings,
     available_cpus,
+    public_origin,
     site_resolver,
 )
 from siteserve.build.site_files import SiteTree, SourceFile, walk_site
 from siteserve.build.workers import PoolRunner, Runner, make_runner
 from siteserve.config import CONFIG_FILE, Config
+from siteserve.rules.load import RULE_FILES as SITE_RULE_FILES
 from siteserve.site import routes as route_table
 from siteserve.site.fallback_files import FALLBACKS, fallback_file
 from siteserve.site.mime import content_type
 from siteserve.site.resolver import Resolver
+from siteserve.site.spa import entry_url
 
 #: Static files copied between two looks at the workers' results.
 COPY_BATCH = 64
@@ -65,6 +73,8 @@ class _Build:
     counts: Counts = field(default_factory=Counts)
     runner: Runner | None = None
     scanned: dict[str, tuple[int, int, list[str]]] = field(default_factory=dict)
+    #: The host of the absolute links that are the site's own (``[build] base_url``).
+    origin_host: str = BUILD_HOST
     _counted: float = 0.0
 
     def run(self) -> None:
@@ -75,6 +85,8 @@ class _Build:
             crawl.visit(url, None)
         for path in self.config.paths:
             crawl.visit(path if path.startswith("/") else "/" + path, None)
+        for _prefix, entry in self.config.spa:
+            crawl.visit(entry_url(entry), None)  # the app's entry page, for its fallback rule
         for source in self.tree.static:
             if source.rel != NOT_FOUND_PAGE:  # the not-found page's job writes that one
                 self.copies.append(_Copy(source, source.rel))
@@ -175,7 +187,8 @@ class _Build:
             links = cached[2]
         else:
             with open(source.path, "rb") as handle:
-                links = extract_links(handle.read(), media, "/" + source.rel, BUILD_HOST, name)
+                body = handle.read()
+            links = extract_links(body, media, "/" + source.rel, self.origin_host, name)
         self.scanned[source.rel] = (source.size, source.mtime_ns, links)
         address = static_address(source.rel, self.tree)
         for link in links:
@@ -229,12 +242,15 @@ def settings_digest(settings: BuildSettings, config: Config) -> str:
         settings.layout,
         str(settings.precompress),
         str(config.follow_symlinks),
-        BUILD_HOST,
+        config.base_url,
+        repr(config.spa),
     ):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    toml = settings.root / CONFIG_FILE
-    if toml.is_file():
-        digest.update(toml.read_bytes())
+    # siteserve.toml, and the rule files the build writes into _redirects.
+    for name in (CONFIG_FILE, *SITE_RULE_FILES):
+        path = settings.root / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:32]
 
 
@@ -246,6 +262,9 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
     previous = check_folders(settings.root, settings.out, force=settings.force)
     resolver = site_resolver(config)
     tree = walk_site(resolver.root, resolver, skip=settings.out)
+    hidden = hidden_rule_files(config)
+    if hidden:  # serve.json: the live rules layer never serves it, so neither does OUT
+        tree.static = [source for source in tree.static if source.rel not in hidden]
     digest = settings_digest(settings, config)
     reusable = previous if previous is not None and previous.settings == digest else None
     output = OutputFolder(settings.out)
@@ -253,6 +272,7 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
     crawl = Crawl(tree, output, reusable)
     crawl.fallbacks = fallback_sources(resolver, crawl.static_urls)
     build = _Build(settings, config, tree, crawl, output, report, progress or NoProgress())
+    build.origin_host = public_origin(config).host
     interrupted, unchanged = True, False
     try:
         build.run()
@@ -292,7 +312,7 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
     ]
     for conflict in route_table.conflicts(sorted(routes, key=lambda route: route.rank)):
         report.warn("routes", conflict)
-    report_findings(crawl, tree, config.paths, report)
+    report_findings(crawl, tree, config, report)
     report.pages_unchanged = sum(
         1 for url in crawl.reused if crawl.visits[url].out and crawl.visits[url].kind != "file"
     )

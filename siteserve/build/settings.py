@@ -24,9 +24,32 @@ from siteserve.site.resolver import Resolver
 Layout = Literal["html", "folder"]
 LAYOUTS: Final[tuple[Layout, ...]] = ("html", "folder")
 
-#: The Host every page is rendered for (``request.host``), and what makes an
-#: absolute link internal (``http://localhost/about``).
+#: The Host every page is rendered for (``request.host``) unless ``[build] base_url``
+#: names the public one, and what makes an absolute link internal (``http://localhost/about``).
 BUILD_HOST: Final = "localhost"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where the built site will be served: what pages see as ``request.scheme`` and
+    ``request.host``, and the host of the absolute links that are the site's own."""
+
+    scheme: str = "http"
+    host: str = BUILD_HOST
+    #: Whether it was given (``--base-url``); else pages that read the host are named.
+    given: bool = False
+
+
+#: ``http://localhost``: where pages are rendered for when no base URL is given.
+LOCAL_ORIGIN: Final = Origin()
+
+
+def public_origin(config: Config) -> Origin:
+    """The origin of ``[build] base_url`` (``https://example.com``), else ``http://localhost``."""
+    if not config.base_url:
+        return LOCAL_ORIGIN
+    scheme, _, host = config.base_url.partition("://")
+    return Origin(scheme, host, given=True)
 
 
 @dataclass(frozen=True, slots=True)

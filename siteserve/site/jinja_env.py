@@ -92,6 +92,14 @@ def mark_volatile(what: str) -> None:
         current.inputs.add(what)
 
 
+def note_input(what: str) -> None:
+    """The render in progress read ``what``, which is the same for every request to its
+    URL on one host (``request.host``): kept live, named to a static build."""
+    current = _current.get()
+    if current is not None:
+        current.inputs.add(what)
+
+
 def render_memo() -> dict[str, Any] | None:
     """The memo of the render in progress, or None outside a render."""
     current = _current.get()

@@ -31,7 +31,7 @@ from siteserve.site.forms import (
     parse_form,
     parse_query,
 )
-from siteserve.site.jinja_env import mark_volatile
+from siteserve.site.jinja_env import mark_volatile, note_input
 from siteserve.site.sessions import Session
 
 T = TypeVar("T")
@@ -159,6 +159,7 @@ class PageRequest:
 
     @property
     def host(self) -> str:
+        note_input("request.host")  # a build renders for one host: it says which
         return self._request.host
 
     @property

@@ -111,3 +111,15 @@ def test_readme_build_options_table_is_the_declared_one() -> None:
         "README.md's build options table differs from siteserve/options.py: paste the output"
         " of markdown_table('build') into its Deploy section"
     )
+
+
+def test_base_url_is_an_origin_lowercased_without_its_slash() -> None:
+    from siteserve.options import BY_NAME
+
+    parse = BY_NAME["base_url"].kind.parse
+    assert parse("https://Example.org/") == "https://example.org"
+    assert parse("HTTP://localhost:8080") == "http://localhost:8080"
+    assert parse("") == ""
+    for bad in ("example.org", "ftp://example.org", "https://example.org/blog", "https://u@x"):
+        with pytest.raises(ConfigError, match="public origin"):
+            parse(bad)

@@ -155,14 +155,16 @@ def test_toml_tables_lists_the_options_tables_then_the_others() -> None:
 
 def test_every_option_is_on_the_serve_or_the_build_command() -> None:
     build_only = {"output", "layout", "precompress", "strict", "force", "jobs", "paths"}
+    build_only |= {"base_url", "missing"}
     assert {o.name for o in for_command("serve")} == {o.name for o in OPTIONS} - build_only
-    assert {o.name for o in for_command("build")} == build_only | {"drafts"}
+    assert {o.name for o in for_command("build")} == build_only | {"drafts", "spa"}
     on_cli = on_command_line(OPTIONS)
     assert {o.name for o in OPTIONS} - {o.name for o in on_cli} == {
         "render",
         "strict_undefined",
         "sessions",
         "paths",
+        "missing",
         "cross_origin_writes",  # a site's own API paths: siteserve.toml only
     }
 

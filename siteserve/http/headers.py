@@ -59,6 +59,14 @@ class Headers:
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._joined.get(name.lower(), default)
 
+    def lacks(self, lowered: frozenset[str]) -> bool:
+        """Whether none of the names in ``lowered`` (lower-case already) is present.
+
+        One look for a group of fields most requests do not send (the conditional
+        ones), instead of one call per field.
+        """
+        return self._joined.keys().isdisjoint(lowered)
+
     def getall(self, name: str) -> list[str]:
         name = name.lower()
         if not self._repeats:

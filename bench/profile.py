@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.proc import CLIENT_CPU, exit_with, pin_self, pinned, supervised
 from bench.report import RESULTS, environment
-from bench.servers import SITESERVE, start_server
+from bench.servers import SITESERVE, compile_siteserve, start_server
 from bench.sitegen import PAGE_PATH, PAGES, make_dynamic_site, make_static_site
 from bench.wrk import run_wrk
 
@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         print("py-spy is not installed: pip install py-spy", file=sys.stderr)
         return 2
     pin_self(CLIENT_CPU)
+    compile_siteserve()
     env = environment()
     print(f"{env['cpu']}, load {env['load_average']}, commit {env['commit']}")
     RESULTS.mkdir(exist_ok=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import webbrowser
 from inspect import Parameter, Signature
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -194,6 +193,8 @@ def serve(folder: Path, **given: Any) -> None:
         console.banner(config.root, info, notes=notes)
         if config.open_browser:
             url = local_url(info.host, info.port, info.scheme)
+            import webbrowser  # only for --open
+
             # webbrowser.open may wait for the browser to start: keep it off the event loop.
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 

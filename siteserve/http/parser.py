@@ -203,7 +203,8 @@ class RequestParser:
         self._url_parts.append(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        # Names lower-cased here, once, as ``Headers`` keeps them.
+        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
         if len(self._headers) > self._limits.max_headers:
             raise ProtocolError(431, "too many header fields")
         # A running total: summing the list again per field made a head cost O(n^2).
@@ -218,7 +219,7 @@ class RequestParser:
         if version not in ("1.1", "1.0"):
             # HTTP/0.9 has no headers to frame a response with (RFC 9112 section 2.3).
             raise ProtocolError(505, "HTTP version not supported")
-        headers = Headers(self._headers)
+        headers = Headers.of_lowered(self._headers)
         check_host(headers.getall("host"), version)
         chunked = is_chunked(headers.get("transfer-encoding"), version)
         target = b"".join(self._url_parts).decode("latin-1")

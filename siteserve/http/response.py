@@ -82,6 +82,26 @@ class UpgradedConnection(Protocol):
 UpgradeHandler = Callable[[Channel], UpgradedConnection]
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedFields:
+    """Header fields as the bytes of their lines, encoded once (``writer.encode_fields``).
+
+    A handler that answers the same fields again and again (a file version's) keeps
+    one and hands it over with each response; the writer uses ``lines`` only while
+    the response's headers are still exactly ``fields`` (a layer that changed them
+    gets them encoded afresh), so a stale encoding can never be sent.
+    """
+
+    fields: tuple[tuple[str, str], ...]
+    lines: bytes
+
+    def describes(self, headers: list[tuple[str, str]]) -> bool:
+        """Whether ``headers`` are still the fields these lines were made from."""
+        fields = self.fields
+        # The pairs are usually the very objects ``fields`` holds: compared by identity.
+        return len(headers) == len(fields) and tuple(headers) == fields
+
+
 @dataclass(slots=True)
 class Response:
     """Status, headers and a body; the writer decides framing, not the handler.
@@ -108,6 +128,9 @@ class Response:
     sources: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
     inputs: frozenset[str] = frozenset()
+    #: ``headers`` encoded already, when the handler kept them so (the writer checks
+    #: that they still describe ``headers`` before it uses them).
+    encoded: EncodedFields | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of ``name`` (case-insensitive), for tests and middleware."""

@@ -14,7 +14,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 
 from siteserve import __version__
-from siteserve.http.response import FileBody, Response
+from siteserve.http.response import EncodedFields, FileBody, Response
 
 SERVER_HEADER = f"Server: siteserve/{__version__}\r\n".encode()
 
@@ -87,38 +87,65 @@ class Framing:
     keep_alive: bool
 
 
+def encode_fields(fields: Iterable[tuple[str, str]]) -> EncodedFields:
+    """Encode header fields once, for responses that carry them again and again."""
+    pairs = tuple(fields)
+    return EncodedFields(pairs, _field_lines(pairs))
+
+
+def _field_lines(fields: Iterable[tuple[str, str]]) -> bytes:
+    return b"".join([f"{name}: {value}\r\n".encode("latin-1") for name, value in fields])
+
+
 def encode_response_head(
     response: Response, *, method: str, version: str, keep_alive: bool
 ) -> Framing:
     """Build the head for ``response`` and decide how its body is framed."""
     status = response.status
     keep_alive = keep_alive and not response.close
-    parts = [status_line(status), date_cache.line(), SERVER_HEADER]
-    for name, value in response.headers:
-        parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+    headers = response.headers
+    encoded = response.encoded
+    if encoded is not None and encoded.describes(headers):
+        lines = encoded.lines  # made once, for a file version and coding
+    else:
+        lines = _field_lines(headers)
     length = content_length(response)
     chunked = False
+    framing = b""
     if status == 101:
         keep_alive = True
     elif length is not None:
-        parts.append(b"Content-Length: %d\r\n" % length)
+        framing = b"Content-Length: %d\r\n" % length
     elif status < 200 or status in (204, 304):
         pass  # No content and no length (see content_length).
     elif method == "HEAD":
         pass  # The length is only known by generating the content: omitted (RFC 9110 9.3.2).
     elif version == "1.1":
-        parts.append(b"Transfer-Encoding: chunked\r\n")
+        framing = b"Transfer-Encoding: chunked\r\n"
         chunked = True
     else:
         keep_alive = False  # HTTP/1.0 without a length: the close ends the body.
-    if status != 101:
-        if not keep_alive:
-            parts.append(b"Connection: close\r\n")
-        elif version == "1.0":
-            parts.append(b"Connection: keep-alive\r\n")
-    parts.append(b"\r\n")
+    if status == 101:
+        persistence = b""
+    elif not keep_alive:
+        persistence = b"Connection: close\r\n"
+    elif version == "1.0":
+        persistence = b"Connection: keep-alive\r\n"
+    else:
+        persistence = b""
+    head = b"".join(
+        (
+            status_line(status),
+            date_cache.line(),
+            SERVER_HEADER,
+            lines,
+            framing,
+            persistence,
+            b"\r\n",
+        )
+    )
     return Framing(
-        head=b"".join(parts),
+        head=head,
         send_body=not has_no_body(status, method),
         chunked=chunked,
         keep_alive=keep_alive,

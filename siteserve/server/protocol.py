@@ -194,8 +194,9 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             body=body,
         )
         exchange = Exchange(request, head.keep_alive, body)
-        # Asked once, before any of the body is read (an upload may be larger than max_body).
-        body_limit = self._server.app.body_limit(request)
+        # Asked once, before any of the body is read (an upload may be larger than max_body);
+        # a request without a body has nothing to bound (the layers' handle sees it all).
+        body_limit = self._server.app.body_limit(request) if has_body else None
         self._queue.append(exchange)
         self._parsing = exchange if has_body else None
         self.fire(HEAD_DONE)
@@ -255,7 +256,8 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             self._pumping = False
 
     def _dispatch(self, exchange: Exchange) -> None:
-        exchange.started = time.perf_counter()
+        if self._server.access_log is not None:
+            exchange.started = time.perf_counter()  # for the log's duration only
         request = exchange.request
         try:
             result = self._server.app.handle(request)

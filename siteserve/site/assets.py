@@ -12,8 +12,10 @@ from functools import cache
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 PACKAGE = "siteserve.templates"
 
@@ -51,22 +53,29 @@ def _load(name: str) -> tuple[str, str, None]:
     try:
         source = read_text(name)
     except (FileNotFoundError, IsADirectoryError) as error:
+        import jinja2
+
         raise jinja2.TemplateNotFound(name) from error
     return source, f"{PACKAGE}/{name}", None
 
 
-class _PackageLoader(jinja2.BaseLoader):
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str | None, None]:
-        return _load(template)
-
-
 @cache
 def environment() -> jinja2.Environment:
-    """Jinja for our pages: autoescape always on, undefined names an error."""
+    """Jinja for our pages: autoescape always on, undefined names an error.
+
+    Jinja is imported here, at the first page of ours rendered (an error page, a
+    listing), so a server that answers only files never loads it.
+    """
+    import jinja2
+
+    class PackageLoader(jinja2.BaseLoader):
+        def get_source(
+            self, environment: jinja2.Environment, template: str
+        ) -> tuple[str, str | None, None]:
+            return _load(template)
+
     return jinja2.Environment(
-        loader=_PackageLoader(),
+        loader=PackageLoader(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -11,7 +11,6 @@ been coded differently says ``Vary: Accept-Encoding`` (section 12.5.5).
 from __future__ import annotations
 
 import asyncio
-import gzip
 import os
 import stat
 from collections import OrderedDict
@@ -19,8 +18,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Final, Literal
-
-import brotli
 
 from siteserve import bounds
 from siteserve.http.negotiation import weighted
@@ -127,10 +124,16 @@ def compress(data: bytes, coding: Coding) -> bytes:
     restart the same tag must still name the same bytes. gzip's header would carry a
     timestamp, hence ``mtime=0``.
     """
+    # Each codec is imported the first time a body is coded with it: a server that
+    # never codes one (or a --help) does not load it.
     if coding == "br":
+        import brotli
+
         result: bytes = brotli.compress(data, quality=BROTLI_QUALITY)
         return result
     if coding == "gzip":
+        import gzip
+
         return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
     return data
 

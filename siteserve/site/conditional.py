@@ -162,6 +162,12 @@ PRECONDITION_FAILED = Decision(412)
 NOT_MODIFIED = Decision(304)
 
 
+#: The request fields this module evaluates (RFC 9110 section 13.1), lower-case.
+_PRECONDITIONS = frozenset(
+    {"if-match", "if-none-match", "if-modified-since", "if-unmodified-since"}
+)
+
+
 def evaluate(
     method: str,
     headers: Headers,
@@ -180,15 +186,10 @@ def evaluate(
     The caller must only ask this for a resource that exists and would otherwise
     answer 2xx (RFC 9110 section 13.2.1). If-Range is separate: :func:`if_range_holds`.
     """
+    if headers.lacks(_PRECONDITIONS):
+        return PROCEED  # nearly every request: nothing to evaluate
     if_match = headers.get("if-match")
     if_none_match = headers.get("if-none-match")
-    if (
-        if_match is None
-        and if_none_match is None
-        and "if-modified-since" not in headers
-        and "if-unmodified-since" not in headers
-    ):
-        return PROCEED
     current = (etag, *alternates) if etag is not None else alternates
     safe = method in ("GET", "HEAD")
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Protocol
 
 from siteserve.http.request import Request
-from siteserve.http.response import FileBody, Response
+from siteserve.http.response import EncodedFields, FileBody, Response
+from siteserve.http.writer import encode_fields
 from siteserve.site import conditional, ranges
 from siteserve.site.compression import (
     MAX_SIZE,
@@ -108,6 +109,11 @@ class Representation:
     coded_headers: dict[Coding, HeaderPairs]
     #: The headers of a 304 (RFC 9110 section 15.4.5), per entity-tag it may name.
     not_modified: dict[str, HeaderPairs]
+    #: ``headers``, ``coded_headers`` and ``not_modified`` as the writer sends them,
+    #: encoded once per version and coding (each response carries its own).
+    encoded: EncodedFields
+    coded_encoded: dict[Coding, EncodedFields]
+    not_modified_encoded: dict[str, EncodedFields]
 
     def body(self, file: OpenFile | None) -> bytes | FileBody:
         """The identity body: from memory, else from ``file`` (the version's open file)."""
@@ -119,17 +125,37 @@ class Representation:
     def whole(self, file: OpenFile | None) -> Response:
         """The 200 with the whole identity body."""
         # A fresh list: the writer and later middleware may append to it.
-        return Response(200, list(self.headers), self.body(file), sources=self.version.sources)
+        return Response(
+            200,
+            list(self.headers),
+            self.body(file),
+            sources=self.version.sources,
+            encoded=self.encoded,
+        )
 
     def not_modified_response(self, tag: str) -> Response:
         found = self.not_modified.get(tag)
-        headers = found if found is not None else _with_etag(self.not_modified[self.etag], tag)
-        return Response(304, list(headers), b"", sources=self.version.sources)
+        if found is None:  # a tag of this version that is none of ours (a weak one)
+            headers = _with_etag(self.not_modified[self.etag], tag)
+            return Response(304, headers, b"", sources=self.version.sources)
+        return Response(
+            304,
+            list(found),
+            b"",
+            sources=self.version.sources,
+            encoded=self.not_modified_encoded[tag],
+        )
 
     def coded(self, coding: Coding, body: bytes, file: OpenFile | None) -> Response:
         if body == NOT_SMALLER:
             return self.whole(file)
-        return Response(200, list(self.coded_headers[coding]), body, sources=self.version.sources)
+        return Response(
+            200,
+            list(self.coded_headers[coding]),
+            body,
+            sources=self.version.sources,
+            encoded=self.coded_encoded[coding],
+        )
 
 
 def as_is(version: FileVersion) -> Representation:
@@ -181,6 +207,10 @@ def _represent(
     not_modified = {etag: identity_304}
     for tag in coded_etags.values():
         not_modified[tag] = tuple(_with_etag(identity_304, tag))
+    coded_headers: dict[Coding, HeaderPairs] = {
+        coding: (*_with_etag(without_ranges, tag), ("Content-Encoding", coding))
+        for coding, tag in coded_etags.items()
+    }
     return Representation(
         version=version,
         etag=etag,
@@ -194,11 +224,11 @@ def _represent(
         on_the_fly=on_the_fly,
         coded_etags=coded_etags,
         all_etags=(etag, *coded_etags.values()) if on_the_fly else (etag,),
-        coded_headers={
-            coding: (*_with_etag(without_ranges, tag), ("Content-Encoding", coding))
-            for coding, tag in coded_etags.items()
-        },
+        coded_headers=coded_headers,
         not_modified=not_modified,
+        encoded=encode_fields(headers),
+        coded_encoded={coding: encode_fields(pairs) for coding, pairs in coded_headers.items()},
+        not_modified_encoded={tag: encode_fields(pairs) for tag, pairs in not_modified.items()},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from siteserve.http.errors import ProtocolError
+from siteserve.http.headers import Headers
 from siteserve.http.limits import ParserLimits
 from siteserve.http.parser import RequestHead, RequestParser, split_target
 
@@ -91,6 +92,23 @@ def test_repeated_headers_join_and_cookies_join_with_semicolon() -> None:
     assert head.headers.get("accept") == "a, b"
     assert head.headers.getall("accept") == ["a", "b"]
     assert head.headers.get("cookie") == "x=1; y=2"
+
+
+def test_parsed_headers_read_as_headers_built_field_by_field() -> None:
+    # The parser lowers names as it reads them and maps them in one step when none
+    # repeats: what a handler reads must be what Headers(...) gives for the same lines.
+    for raw in (
+        b"GET / HTTP/1.1\r\nHost: h\r\nX-One: 1\r\nACCEPT: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nX-One: 1\r\nx-one: 2\r\nAccept: a\r\n\r\n",
+    ):
+        parsed = parse(raw).heads[0].headers
+        lines = raw.decode().split("\r\n")[1:-2]
+        built = Headers((name, value) for name, _, value in (x.partition(": ") for x in lines))
+        assert parsed.items() == built.items()
+        for name in ("host", "X-One", "accept", "missing"):
+            assert parsed.get(name) == built.get(name)
+            assert parsed.getall(name) == built.getall(name)
+            assert (name in parsed) == (name in built)
 
 
 def test_absolute_form_target_rfc9112_3_2_2() -> None:

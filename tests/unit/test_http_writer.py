@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from siteserve.http.response import FileBody, Response
-from siteserve.http.writer import encode_chunk, encode_response_head, status_line
+from siteserve.http.writer import encode_chunk, encode_fields, encode_response_head, status_line
 
 
 async def _stream() -> AsyncIterator[bytes]:
@@ -106,3 +106,35 @@ def test_status_line_for_unknown_code() -> None:
 
 def test_chunk_encoding_rfc9112_7_1() -> None:
     assert encode_chunk(b"hello world, hi!") == b"10\r\nhello world, hi!\r\n"
+
+
+# -- header lines encoded once (a file version's) ----------------------------------------
+
+
+def _head(response: Response) -> bytes:
+    return encode_response_head(response, method="GET", version="1.1", keep_alive=True).head
+
+
+def test_encoded_fields_give_the_same_head_as_encoding_afresh() -> None:
+    fields = (("Content-Type", "text/plain"), ("ETag", '"1-2-3"'))
+    encoded = encode_fields(fields)
+    kept = _head(Response(200, list(fields), b"hello", encoded=encoded))
+    fresh = _head(Response(200, list(fields), b"hello"))
+    assert kept == fresh
+    assert b'\r\nETag: "1-2-3"\r\n' in kept
+
+
+def test_encoded_fields_are_not_used_once_a_layer_changed_the_headers() -> None:
+    # A layer outside the Site may add, drop or replace fields of a kept response:
+    # the writer must then send the headers as they are now, never the kept lines.
+    fields = (("Content-Type", "text/plain"), ("Cache-Control", "no-cache"))
+    encoded = encode_fields(fields)
+    added = Response(200, list(fields), b"x", encoded=encoded)
+    added.headers.append(("Access-Control-Allow-Origin", "*"))
+    assert b"Access-Control-Allow-Origin: *\r\n" in _head(added)
+    replaced = Response(200, list(fields), b"x", encoded=encoded)
+    replaced.headers[1] = ("Cache-Control", "no-store")
+    head = _head(replaced)
+    assert b"Cache-Control: no-store\r\n" in head and b"no-cache" not in head
+    dropped = Response(200, list(fields[:1]), b"x", encoded=encoded)
+    assert b"Cache-Control" not in _head(dropped)

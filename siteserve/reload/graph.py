@@ -115,8 +115,9 @@ class PageGraph:
         sources = self._as_set(response.sources)
         learned = False
         if sources:
-            known = self._sources.get(key)
-            learned = known is not sources and known != sources
+            if self.shared:
+                known = self._sources.get(key)
+                learned = known is not sources and known != sources
             self._sources.put(key, sources)
         now = time.monotonic() if page or self.shared else 0.0
         if page:

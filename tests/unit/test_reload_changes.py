@@ -536,7 +536,7 @@ def test_a_finished_write_is_a_complete_change_without_the_quiet_period(tmp_path
     async def test() -> None:
         got = Collector()
         # A quiet period longer than the deadline: only the finished write can end the burst.
-        debouncer = got.debouncer(tmp_path, quiet=DEADLINE * 4)
+        debouncer = got.debouncer(tmp_path, quiet=DEADLINE * 4, write_grace=DEADLINE * 4)
         page = tmp_path / "index.html"
         page.write_text("one")
         old = time.time_ns() - 1_000_000_000
@@ -553,6 +553,7 @@ def test_a_finished_write_is_a_complete_change_without_the_quiet_period(tmp_path
         assert await debouncer.wait_settled(DEADLINE)
         assert len(got.sets) == 2
         # Written but not closed yet: not complete, the burst stays open.
+        page.write_text("three, still being written")
         debouncer.add([ev("modified", page)])
         assert not await debouncer.wait_settled(0.2)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import inspect
 import json
 import logging
 import secrets
@@ -185,7 +184,9 @@ class ReloadApp(Layer[App]):
         # script inside the Site's pipeline (``Injector`` is its HtmlTransform), before
         # validators, conditions, ranges and codings, so its 304s and gzip come from there.
         result = self.inner.handle(request)
-        if inspect.isawaitable(result) or _streamed_html(result):
+        # ``isinstance`` first: a file's answer is a Response, and inspect.isawaitable
+        # (an ABC check) was a good part of what reload added to a file request.
+        if not isinstance(result, Response) or _streamed_html(result):
             return self._handle_async(request, result)
         return self._respond(request, result)
 
@@ -344,7 +345,7 @@ _RELOAD = json.dumps({"type": "reload"})
 
 
 async def _resolved(result: Response | Awaitable[Response]) -> Response:
-    return await result if inspect.isawaitable(result) else result
+    return result if isinstance(result, Response) else await result
 
 
 def _streamed_html(response: Response) -> bool:

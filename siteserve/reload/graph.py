@@ -79,6 +79,11 @@ class GraphNote:
     referer_path: str | None
 
 
+def _same(known: frozenset[Path], sources: tuple[Path, ...]) -> bool:
+    """Whether ``sources`` names the files of ``known`` (without making a set of it)."""
+    return len(known) == len(sources) and known.issuperset(sources) if sources else False
+
+
 class _Bounded(OrderedDict[str, frozenset[Path]]):
     def put(self, key: str, value: frozenset[Path]) -> None:
         self[key] = value
@@ -112,13 +117,17 @@ class PageGraph:
         Answers what was learned (for the other workers), None when nothing was new.
         """
         key = request.path
-        sources = self._as_set(response.sources)
         learned = False
-        if sources:
-            if self.shared:
-                known = self._sources.get(key)
-                learned = known is not sources and known != sources
-            self._sources.put(key, sources)
+        known = self._sources.get(key)
+        if known is not None and _same(known, response.sources):
+            # Asked again (a file's every request): only its place in the bound moves.
+            sources = known
+            self._sources.move_to_end(key)
+        else:
+            sources = self._as_set(response.sources)
+            if sources:
+                learned = True
+                self._sources.put(key, sources)
         now = time.monotonic() if page or self.shared else 0.0
         if page:
             if self.shared:

@@ -76,7 +76,7 @@ def text_is(page: Page, value: str) -> None:
 def test_two_tabs_on_two_workers_update_as_with_one(
     browser: Browser, server: Workers, site: Path
 ) -> None:
-    contexts: list[BrowserContext] = [browser.new_context() for _ in range(2)]
+    contexts: list[BrowserContext] = [browser.new_context() for _ in range(4)]
     try:
         tabs = [context.new_page() for context in contexts]
         for tab in tabs:
@@ -94,14 +94,14 @@ def test_two_tabs_on_two_workers_update_as_with_one(
         write(site / "style.css", "#v { color: rgb(0, 128, 0); }\n")
         for tab in tabs:
             color_is(tab, "rgb(0, 128, 0)")
-        assert seen == [[], []]
-        assert [tab.evaluate("window.__kept") for tab in tabs] == ["yes", "yes"]
+        assert seen == [[]] * len(tabs)
+        assert [tab.evaluate("window.__kept") for tab in tabs] == ["yes"] * len(tabs)
         # The page's template: both tabs load the page again.
         write(site / "_layouts" / "base.html", LAYOUT.format(text="two"))
         for tab in tabs:
             text_is(tab, "two")
-        assert [tab.evaluate("window.__kept") for tab in tabs] == [None, None]
-        assert [len(load) for load in seen] == [1, 1]
+        assert [tab.evaluate("window.__kept") for tab in tabs] == [None] * len(tabs)
+        assert [len(load) for load in seen] == [1] * len(tabs)
     finally:
         for context in contexts:
             context.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import inspect
 import json
 import logging
 import secrets
@@ -37,7 +36,7 @@ from siteserve.reload.changes import (
     Debouncer,
     IgnoreRules,
 )
-from siteserve.reload.graph import PageGraph, kind_of
+from siteserve.reload.graph import GraphNote, PageGraph, kind_of
 from siteserve.reload.hold import HoldRule
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
@@ -101,7 +100,11 @@ class ReloadApp(Layer[App]):
         #: Every socket must carry this; a restarted server has a new one. Given: the one
         #: all workers of the run share (``assemble.RunSecrets``).
         self.token = token if token is not None else secrets.token_urlsafe(32)
-        self.graph = PageGraph(config.root)
+        #: With ``--workers``, what this worker's graph learns goes to ``share_note`` (the
+        #: worker sends it to the others, which ``graph.learn`` it): a tab's socket may land
+        #: on a worker that did not serve its page.
+        self.graph = PageGraph(config.root, shared=config.workers > 1)
+        self.share_note: Callable[[GraphNote], None] | None = None
         #: Which requests a burst in progress holds back (those it can affect).
         self.hold = HoldRule(config.root, self.graph)
         #: Requests waiting for a burst to settle now (tests wait for it, never for a time).
@@ -181,7 +184,9 @@ class ReloadApp(Layer[App]):
         # script inside the Site's pipeline (``Injector`` is its HtmlTransform), before
         # validators, conditions, ranges and codings, so its 304s and gzip come from there.
         result = self.inner.handle(request)
-        if inspect.isawaitable(result) or _streamed_html(result):
+        # ``isinstance`` first: a file's answer is a Response, and inspect.isawaitable
+        # (an ABC check) was a good part of what reload added to a file request.
+        if not isinstance(result, Response) or _streamed_html(result):
             return self._handle_async(request, result)
         return self._respond(request, result)
 
@@ -195,7 +200,9 @@ class ReloadApp(Layer[App]):
 
     def _respond(self, request: Request, response: Response) -> Response:
         page = inject.shows_page(response)
-        self.graph.record(request, response, page=page)
+        note = self.graph.record(request, response, page=page)
+        if note is not None and self.share_note is not None:
+            self.share_note(note)
         if page and inject.needs_script(response):
             # A page, listing or error page, made for this request: it has no validators,
             # coding or range to keep in step, so the script goes in on the way out.
@@ -265,6 +272,7 @@ class ReloadApp(Layer[App]):
         except Exception:
             log.exception("invalidating caches after a change failed")
         self.injector.forget(paths)
+        self.graph.changed()
         self._recent.append((time.monotonic(), paths))
         burst, self._burst = self._burst, None
         if burst is None:
@@ -337,7 +345,7 @@ _RELOAD = json.dumps({"type": "reload"})
 
 
 async def _resolved(result: Response | Awaitable[Response]) -> Response:
-    return await result if inspect.isawaitable(result) else result
+    return result if isinstance(result, Response) else await result
 
 
 def _streamed_html(response: Response) -> bool:

@@ -59,6 +59,11 @@ CONTENT_KINDS = frozenset({"created", "modified", "deleted", "moved", "closed", 
 #: meanwhile (see ``on_progress``), so this adds little to a reload. Tuned with
 #: bench/reload_latency.py: 25 ms put an in-place CSS swap at about 31 ms, 10 ms at 16.
 QUIET_SECONDS = 0.010
+#: How long after a finished write (inotify's close-write, or a rename over a file) the
+#: change counts as done when nothing else is still open for writing: the file is whole,
+#: so the wait only has to catch the next write of a burst already under way (a script
+#: writing files back to back sends its next events within a fraction of a millisecond).
+FINISHED_QUIET_SECONDS = 0.002
 #: Once a burst has shown several writes (a script, a build, a checkout), more are
 #: likely: wait this long after the last one, so the burst is one change set even
 #: when a busy machine pauses the writer now and then.
@@ -243,6 +248,7 @@ class Debouncer:
         *,
         on_progress: Callable[[ChangeSet], None] | None = None,
         quiet: float = QUIET_SECONDS,
+        finished_quiet: float = FINISHED_QUIET_SECONDS,
         burst_quiet: float = BURST_QUIET_SECONDS,
         write_grace: float = WRITE_GRACE_SECONDS,
         max_wait: float = MAX_WAIT_SECONDS,
@@ -252,6 +258,7 @@ class Debouncer:
         self._on_progress = on_progress
         self._ignore = ignore
         self.quiet = quiet
+        self.finished_quiet = finished_quiet
         self.burst_quiet = burst_quiet
         self.write_grace = write_grace
         self.max_wait = max_wait
@@ -265,6 +272,10 @@ class Debouncer:
         self._deleted_in: set[Path] = set()
         #: ``pending()``'s answer, made again only when the burst has grown.
         self._snapshot: PendingChanges | None = None
+        #: Whether the burst's last event finished a write (a close after writing, a rename).
+        self._finished = False
+        #: When that event was taken (wall clock, as file mtimes are).
+        self._finished_ns = 0
         self._first = 0.0
         self._last = 0.0
         #: The next look at the burst, and when it is due (loop time). The due time is
@@ -324,7 +335,7 @@ class Debouncer:
         self._settled.clear()
         # Look again after the quiet period, also when a check was set far off to
         # wait for a close that has now arrived (``_check`` recomputes everything).
-        due = now + self.quiet
+        due = now + self._quiet()
         if self._timer is None or self._due > due:
             if self._timer is not None:
                 self._timer.cancel()
@@ -333,7 +344,25 @@ class Debouncer:
         if fresh and self._on_progress is not None:
             self._on_progress(ChangeSet(frozenset(fresh)))
 
+    def _quiet(self) -> float:
+        """How long the burst must stay silent to be over, as it stands."""
+        if self._writes >= BURST_WRITES:
+            return self.burst_quiet
+        if self._finished and self.track_close and not self._open_for_write:
+            return self.finished_quiet
+        return self.quiet
+
     def _note(self, event: RawEvent) -> bool:
+        touched = self._note_one(event)
+        if touched:
+            self._finished = event.kind == "closed" or (
+                event.kind == "moved" and event.dest is not None
+            )
+            if self._finished:
+                self._finished_ns = time.time_ns()
+        return touched
+
+    def _note_one(self, event: RawEvent) -> bool:
         if event.kind == "moved":
             # A rename is a delete of the source and a change of the target; an
             # editor's temp-then-rename save leaves only the target, since the
@@ -375,7 +404,7 @@ class Debouncer:
         rebuilding = self.rebuilding
         max_wait = max(self.max_wait, REBUILD_MAX_WAIT_SECONDS) if rebuilding else self.max_wait
         if now - self._first < max_wait:
-            quiet = self.burst_quiet if self._writes >= BURST_WRITES else self.quiet
+            quiet = self._quiet()
             if rebuilding:
                 quiet = max(quiet, REBUILD_QUIET_SECONDS)
             due = self._last + (self.write_grace if self._open_for_write else quiet)
@@ -385,8 +414,13 @@ class Debouncer:
                 # missing one may be an editor's save that renames the old file away
                 # before writing the new one.
                 age, missing = self._states.survey(self._pending)
-                if age is not None and age < quiet:
-                    due = now + quiet - age
+                # A finished write covers all written before its event was seen (the
+                # mtime is never later than the write); a younger mtime says the
+                # writer went on and its events lag: give it the whole quiet period.
+                lagging = age is not None and age < (time.time_ns() - self._finished_ns) / 1e9
+                fresh = self.quiet if quiet == self.finished_quiet and lagging else quiet
+                if age is not None and age < fresh:
+                    due = now + fresh - age
                 if missing:
                     due = max(due, self._last + MISSING_GRACE_SECONDS)
             if due > now:
@@ -411,6 +445,7 @@ class Debouncer:
         self._deletes = 0
         self._deleted_in.clear()
         self._snapshot = None
+        self._finished = False
         try:
             if changes:
                 self._on_change(changes)
@@ -427,4 +462,5 @@ class Debouncer:
         self._deletes = 0
         self._deleted_in.clear()
         self._snapshot = None
+        self._finished = False
         self._settled.set()

@@ -19,6 +19,11 @@ ones it shows.
 
 The warnings of a page's last render (undefined names) are kept for its tabs'
 consoles.
+
+With ``--workers`` each worker has a graph, and a tab's socket may land on a
+worker that did not serve its page or its subresources: ``record`` answers a
+``GraphNote`` when it learned something, the worker sends it to the others
+(``server.worker``), and theirs ``learn`` it, so every graph knows every page.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote, urlsplit
 
@@ -58,6 +64,26 @@ def kind_of(path: Path) -> str:
     return "other"
 
 
+@dataclass(frozen=True, slots=True)
+class GraphNote:
+    """What one response taught a graph, as plain data another process can learn."""
+
+    key: str
+    #: The response's sources (``Path`` text); () when it named none.
+    sources: tuple[str, ...]
+    page: bool
+    #: ``time.monotonic()`` when it went out (one clock for all processes of a machine).
+    served: float
+    warnings: tuple[str, ...]
+    #: The same-origin page that pulled ``key`` in, when that link is new.
+    referer_path: str | None
+
+
+def _same(known: frozenset[Path], sources: tuple[Path, ...]) -> bool:
+    """Whether ``sources`` names the files of ``known`` (without making a set of it)."""
+    return len(known) == len(sources) and known.issuperset(sources) if sources else False
+
+
 class _Bounded(OrderedDict[str, frozenset[Path]]):
     def put(self, key: str, value: frozenset[Path]) -> None:
         self[key] = value
@@ -67,8 +93,13 @@ class _Bounded(OrderedDict[str, frozenset[Path]]):
 
 
 class PageGraph:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, shared: bool = False) -> None:
         self.root = root
+        #: Whether other workers learn from this graph (``record`` answers notes for them).
+        self.shared = shared
+        #: When each page's render was last told to the other workers, and the last change.
+        self._noted: dict[str, float] = {}
+        self._changed_at = 0.0
         self._sources = _Bounded()
         self._pages = _Bounded()
         self._deps: OrderedDict[str, set[str]] = OrderedDict()
@@ -80,26 +111,90 @@ class PageGraph:
 
     # -- recording ---------------------------------------------------------------
 
-    def record(self, request: Request, response: Response, *, page: bool) -> None:
-        """Note what ``response`` (to ``request``) was made from; ``page``: it got the script."""
+    def record(self, request: Request, response: Response, *, page: bool) -> GraphNote | None:
+        """Note what ``response`` (to ``request``) was made from; ``page``: it got the script.
+
+        Answers what was learned (for the other workers), None when nothing was new.
+        """
         key = request.path
-        sources = self._as_set(response.sources)
-        if sources:
-            self._sources.put(key, sources)
+        learned = False
+        known = self._sources.get(key)
+        if known is not None and _same(known, response.sources):
+            # Asked again (a file's every request): only its place in the bound moves.
+            sources = known
+            self._sources.move_to_end(key)
+        else:
+            sources = self._as_set(response.sources)
+            if sources:
+                learned = True
+                self._sources.put(key, sources)
+        now = time.monotonic() if page or self.shared else 0.0
         if page:
-            self._pages.put(key, sources)
-            self._served[key] = time.monotonic()
-            if len(self._served) > MAX_URLS:
-                self._served.pop(next(iter(self._served)))
-            if response.warnings:
-                self._warnings[key] = response.warnings
-                if len(self._warnings) > MAX_URLS:
-                    self._warnings.pop(next(iter(self._warnings)))
-            else:
-                self._warnings.pop(key, None)
+            if self.shared:
+                learned |= self._page_news(key, sources, response.warnings)
+            self._page(key, sources, now, response.warnings)
         referer = request.headers.get("referer")
-        if referer:
-            self._note_referer(referer, request.host, key)
+        via = self._note_referer(referer, request.host, key) if referer else None
+        if not self.shared or (not learned and via is None):
+            return None
+        return GraphNote(
+            key,
+            tuple(map(str, response.sources)) if sources else (),
+            page,
+            now,
+            response.warnings if page else (),
+            via,
+        )
+
+    def changed(self) -> None:
+        """A change set went out (``ReloadApp.apply``): pages served from now on are news."""
+        self._changed_at = time.monotonic()
+
+    def _page_news(self, key: str, sources: frozenset[Path], warnings: tuple[str, ...]) -> bool:
+        """Whether the other workers must hear of this render of page ``key``.
+
+        Its sources or warnings are new, or it is the first render since a change set:
+        a tab compares when its page was served with when changes were made (see
+        ``ReloadApp._catch_up``), so only a render on the other side of a change moves
+        that answer. Renders of an unchanged page in between tell nothing new (and a
+        busy page must not flood the supervisor).
+        """
+        noted = self._noted.get(key)
+        if (
+            noted is not None
+            and noted > self._changed_at
+            and self._pages.get(key) == sources
+            and self._warnings.get(key, ()) == warnings
+        ):
+            return False
+        self._noted[key] = time.monotonic()
+        if len(self._noted) > MAX_URLS:
+            self._noted.pop(next(iter(self._noted)))
+        return True
+
+    def learn(self, note: GraphNote) -> None:
+        """Take what another worker's graph was taught (``record``'s answer there)."""
+        sources = frozenset(map(Path, note.sources))
+        if sources:
+            self._sources.put(note.key, sources)
+        if note.page:
+            self._page(note.key, sources, note.served, note.warnings)
+        if note.referer_path is not None:
+            self._add_dep(note.referer_path, note.key)
+
+    def _page(
+        self, key: str, sources: frozenset[Path], served: float, warnings: tuple[str, ...]
+    ) -> None:
+        self._pages.put(key, sources)
+        self._served[key] = max(served, self._served.get(key, served))
+        if len(self._served) > MAX_URLS:
+            self._served.pop(next(iter(self._served)))
+        if warnings:
+            self._warnings[key] = warnings
+            if len(self._warnings) > MAX_URLS:
+                self._warnings.pop(next(iter(self._warnings)))
+        else:
+            self._warnings.pop(key, None)
 
     def _as_set(self, sources: tuple[Path, ...]) -> frozenset[Path]:
         # A page listing a thousand posts has a thousand sources; a render answered
@@ -116,26 +211,31 @@ class PageGraph:
             self._sets.popitem(last=False)
         return made
 
-    def _note_referer(self, referer: str, host: str, key: str) -> None:
+    def _note_referer(self, referer: str, host: str, key: str) -> str | None:
+        """Link ``key`` below the page in ``referer``; that page's path when the link is new."""
         try:
             parts = urlsplit(referer)
         except ValueError:
-            return
+            return None
         if parts.netloc.lower() != host.lower() or not parts.path or parts.path == key:
-            return
-        deps = self._deps.get(parts.path)
+            return None
+        return parts.path if self._add_dep(parts.path, key) else None
+
+    def _add_dep(self, page: str, key: str) -> bool:
+        deps = self._deps.get(page)
         if deps is None:
-            deps = self._deps[parts.path] = set()
+            deps = self._deps[page] = set()
         else:
-            self._deps.move_to_end(parts.path)
+            self._deps.move_to_end(page)
         if len(deps) >= MAX_DEPS_PER_URL or key in deps:
-            return
+            return False
         deps.add(key)
         self._dep_count += 1
         # The pages that least recently pulled anything in go first.
         while len(self._deps) > MAX_URLS or self._dep_count > MAX_DEPS:
             _, dropped = self._deps.popitem(last=False)
             self._dep_count -= len(dropped)
+        return True
 
     # -- questions ---------------------------------------------------------------
 

@@ -44,7 +44,7 @@ from watchdog.observers.polling import PollingObserverVFS
 
 from siteserve.reload.changes import RESCAN, IgnoreRules, RawEvent
 
-log = logging.getLogger("siteserve.reload")
+log = logging.getLogger("siteserve.reload.watcher")
 
 # watchdog 7 warns from its inotify thread when a folder created together with its
 # subfolders gets the same watch twice (once by its scan, once by the subfolder's

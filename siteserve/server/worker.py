@@ -8,6 +8,13 @@ serves with ``runner.run``. Over the socketpair it says when it listens, sends
 its access records in batches (one message per event-loop iteration) and a
 start-up error in its own words. The socketpair closing means the supervisor
 is gone: the worker then stops as if sent SIGTERM.
+
+Live reload: what this worker's page graph learns goes up the socketpair too
+(batched like the access records), and the supervisor hands it to every other
+worker, whose graph learns it (``reload.graph.GraphNote``): a tab whose socket
+lands on another worker than the one that served its page is then told exactly
+what one process would tell it. The watcher's warnings go up as well, and the
+supervisor prints each once (every worker watches the same folder).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import asyncio
 import contextlib
 import copyreg
 import io
+import logging
 import pickle
 import signal
 import socket
@@ -32,6 +40,9 @@ from siteserve.server.state import AccessRecord
 
 if TYPE_CHECKING:
     from siteserve.assemble import RunSecrets
+    from siteserve.layers import App
+    from siteserve.reload.app import ReloadApp
+    from siteserve.reload.graph import GraphNote
 
 #: One access record on the wire: method, path, status, size, duration_ms, client.
 AccessFields = tuple[str, str, int, int, float, str]
@@ -79,13 +90,40 @@ def worker_main() -> NoReturn:
     sys.exit(serve_worker(spec, control))
 
 
+#: The logger whose records (the watcher's) the supervisor prints once for all workers.
+WATCHER_LOGGER = "siteserve.reload.watcher"
+
+
 class ParentChannel:
-    """The worker's side of the socketpair: ready, access records in batches, failures."""
+    """The worker's side of the socketpair: ready, access records and graph notes in
+    batches, the watcher's warnings, failures; from the supervisor, other workers' notes."""
 
     def __init__(self, control: Connection) -> None:
         self._control = control
         self._records: list[AccessFields] = []
+        self._notes: list[GraphNote] = []
         self._flush_pending = False
+        #: The reload layer whose graph learns the other workers' notes (None: no reload).
+        self.reload: ReloadApp | None = None
+
+    def attach(self, app: App) -> None:
+        """Share ``app``'s live-reload graph with the other workers (if it has one)."""
+        from siteserve.layers import Layer
+        from siteserve.reload.app import ReloadApp
+
+        layer: App = app
+        while isinstance(layer, Layer):
+            if isinstance(layer, ReloadApp):
+                self.reload = layer
+                layer.share_note = self.note
+                logging.getLogger(WATCHER_LOGGER).addHandler(_ToParent(self))
+                logging.getLogger(WATCHER_LOGGER).propagate = False
+                return
+            layer = layer.inner
+
+    def note(self, note: GraphNote) -> None:
+        self._notes.append(note)
+        self._soon()
 
     def ready(self, info: ServerInfo) -> None:
         # Anything from the supervisor, or its end closing (it was killed), means: stop.
@@ -95,6 +133,9 @@ class ParentChannel:
     def access(self, record: AccessRecord) -> None:
         r = record
         self._records.append((r.method, r.path, r.status, r.size, r.duration_ms, r.client))
+        self._soon()
+
+    def _soon(self) -> None:
         if not self._flush_pending:
             self._flush_pending = True
             asyncio.get_running_loop().call_soon(self.flush)
@@ -104,17 +145,43 @@ class ParentChannel:
         if self._records:
             records, self._records = self._records, []
             self._send(("log", records))
+        if self._notes:
+            notes, self._notes = self._notes, []
+            self._send(("graph", notes))
+
+    def warning(self, level: int, text: str, key: str) -> None:
+        """A watcher's warning, for the supervisor to print once (``key``: its kind)."""
+        self._send(("warn", level, text, key))
 
     def failed(self, message: str) -> None:
         self._send(("failed", message))
 
     def _from_parent(self) -> None:
-        asyncio.get_running_loop().remove_reader(self._control.fileno())
-        signal.raise_signal(signal.SIGTERM)  # the runner's handler stops gracefully
+        try:
+            while self._control.poll():
+                message = self._control.recv()
+                if message[0] == "graph" and self.reload is not None:
+                    for note in message[1]:
+                        self.reload.graph.learn(note)
+        except (EOFError, OSError):
+            # The supervisor is gone (killed): stop as if sent SIGTERM.
+            asyncio.get_running_loop().remove_reader(self._control.fileno())
+            signal.raise_signal(signal.SIGTERM)  # the runner's handler stops gracefully
 
     def _send(self, message: tuple[object, ...]) -> None:
         with contextlib.suppress(OSError):  # the supervisor is gone: we stop on its EOF
             self._control.send(message)
+
+
+class _ToParent(logging.Handler):
+    """Sends the watcher's records to the supervisor instead of this worker's stderr."""
+
+    def __init__(self, channel: ParentChannel) -> None:
+        super().__init__(logging.INFO)
+        self._channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._channel.warning(record.levelno, record.getMessage(), str(record.msg))
 
 
 def serve_worker(spec: WorkerSpec, control: Connection) -> int:
@@ -126,6 +193,7 @@ def serve_worker(spec: WorkerSpec, control: Connection) -> int:
     channel = ParentChannel(control)
     try:
         app = build_app(config, shared=spec.shared)
+        channel.attach(app)
         ssl_context = None
         if config.tls:
             from siteserve.share.tls import setup_tls  # the certificate the supervisor made

@@ -26,9 +26,13 @@ its own caches on every change anyway, and every worker sees the same file
 events, so a tab hears of a change from whichever worker holds its WebSocket.
 The cost is N times the inotify watches (one per folder and worker; the
 default limit is 8192 on older kernels and far more on newer ones), and a
-worker refused a watch polls that folder (``reload.watcher``). A tab whose
-WebSocket landed on a worker that did not serve its page reloads on any change
-but a stylesheet's or an image's, as for a page whose sources are unknown.
+worker refused a watch polls that folder (``reload.watcher``). What one
+worker's page graph learns (which files a page was made from, what it pulled
+in) is relayed by the supervisor to the others, so a tab whose WebSocket lands
+on another worker than the one that served its page is told what one process
+would tell it. The watcher's warnings reach the terminal once, not once per
+worker: the workers send them here, and one of a kind within
+``WARNING_REPEAT_SECONDS`` is printed.
 
 Stopping. Ctrl-C reaches the supervisor only (each worker has a process group of
 its own, so a terminal's SIGINT does not hit them half-started); Ctrl-C and
@@ -67,6 +71,9 @@ if TYPE_CHECKING:
     from siteserve.assemble import RunSecrets
 
 log = logging.getLogger("siteserve.server")
+
+#: The same watcher warning from several workers within this time is printed once.
+WARNING_REPEAT_SECONDS = 5.0
 
 #: Whether each worker binds the port itself (Linux) or accepts on the supervisor's socket.
 REUSE_PORT = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
@@ -185,6 +192,8 @@ class Supervisor:
         self._start_failure: str | None = None
         self._stopping = False
         self._kill_now = False
+        #: The watcher's warnings printed lately (their kind -> when), see ``_warn``.
+        self._warned: dict[str, float] = {}
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_write.setblocking(False)
 
@@ -320,10 +329,32 @@ class Supervisor:
             records: list[AccessFields] = message[1]  # type: ignore[assignment]
             for fields in records:
                 self.access_log(AccessRecord(*fields))
+        elif kind == "graph":
+            # Another worker's page graph learned this: every other worker learns it too.
+            for other in self._workers.values():
+                if other is not worker and other.ready:
+                    with contextlib.suppress(OSError):  # it died: its end of file comes next
+                        other.control.send(message)
+        elif kind == "warn":
+            level, text, what = message[1:4]
+            if isinstance(level, int):
+                self._warn(level, str(text), str(what))
         elif kind == "ready":
             worker.ready = True
         elif kind == "failed":
             worker.failure = str(message[1])
+
+    def _warn(self, level: int, text: str, kind: str) -> None:
+        """Print a watcher's warning, unless one of its kind was printed just now."""
+        from siteserve.server.worker import WATCHER_LOGGER
+
+        now = time.monotonic()
+        if now - self._warned.get(kind, -WARNING_REPEAT_SECONDS) < WARNING_REPEAT_SECONDS:
+            return
+        if len(self._warned) > 64:
+            self._warned.clear()
+        self._warned[kind] = now
+        logging.getLogger(WATCHER_LOGGER).log(level, "%s", text)
 
     def _exited(self, worker: _Worker) -> None:
         """The worker's socketpair closed: it has exited (or is about to)."""

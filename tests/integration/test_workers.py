@@ -319,3 +319,40 @@ def test_one_share_link_opens_every_worker(start: type[Workers], site: Path) -> 
         wire.send(f"GET / HTTP/1.1\r\n{host}Cookie: {cookie}\r\n\r\n".encode())
         assert wire.read_response()[0] == 200
     assert server.stop() == 0
+
+
+def test_a_tab_on_another_worker_than_its_page_is_told_what_one_process_would(
+    start: type[Workers], site: Path
+) -> None:
+    server = start(str(site), "--workers", "2", "-p", "0", "--quiet")
+    server.ready()
+    pids = server.workers()
+    held = connection_per_worker(server.port, pids, "/__siteserve/ws-token")
+    (renderer, wire), (other, _) = held.items()
+    # The page is served by one worker (its sources are that worker's to know)...
+    host = f"Host: 127.0.0.1:{server.port}\r\n"
+    wire.send(f"GET / HTTP/1.1\r\n{host}\r\n".encode())
+    assert wire.read_response()[0] == 200
+    wire.send(f"GET /__siteserve/ws-token HTTP/1.1\r\n{host}\r\n".encode())
+    token = json.loads(wire.read_response()[2])["token"]
+    # ...and its tab's socket lands on the other one.
+    tab: Tab | None = None
+    end = time.monotonic() + DEADLINE
+    while tab is None and time.monotonic() < end:
+        candidate = Tab(server.port, token)
+        candidate.events(AcceptConnection)
+        if holder(candidate.wire.sock, pids) == other:
+            tab = candidate
+        else:
+            candidate.wire.close()
+    assert tab is not None, f"no socket reached worker {other} (the page came from {renderer})"
+    tab.say({"type": "hello", "page": "/", "scripts": []})
+    (site / "style.css").write_text("h1 { color: blue }")
+    update = tab.events(TextMessage)[-1]
+    assert isinstance(update, TextMessage)
+    assert json.loads(update.data) == {"type": "update", "css": ["/style.css"], "images": []}
+    (site / "index.html").write_text("<!doctype html><h1>new</h1>")
+    reload = tab.events(TextMessage)[-1]
+    assert isinstance(reload, TextMessage)
+    assert json.loads(reload.data) == {"type": "reload"}
+    assert server.stop() == 0

@@ -530,3 +530,31 @@ def test_pending_names_the_burst_so_far_and_a_rebuilds_folders() -> None:
         assert debouncer.pending() == PendingChanges(frozenset())
 
     run(test)
+
+
+def test_a_finished_write_is_a_complete_change_without_the_quiet_period(tmp_path: Path) -> None:
+    async def test() -> None:
+        got = Collector()
+        # A quiet period longer than the deadline: only the finished write can end the burst.
+        debouncer = got.debouncer(tmp_path, quiet=DEADLINE * 4, write_grace=DEADLINE * 4)
+        page = tmp_path / "index.html"
+        page.write_text("one")
+        old = time.time_ns() - 1_000_000_000
+        os.utime(page, ns=(old, old))
+        debouncer.add(save(page))
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page})]
+        # Renamed over the original (an editor's atomic save): complete as well.
+        temp = tmp_path / "index.html.tmp"
+        temp.write_text("two, renamed")
+        os.utime(temp, ns=(old, old))
+        os.replace(temp, page)
+        debouncer.add([ev("moved", temp, page)])
+        assert await debouncer.wait_settled(DEADLINE)
+        assert len(got.sets) == 2
+        # Written but not closed yet: not complete, the burst stays open.
+        page.write_text("three, still being written")
+        debouncer.add([ev("modified", page)])
+        assert not await debouncer.wait_settled(0.2)
+
+    run(test)

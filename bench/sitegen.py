@@ -113,7 +113,7 @@ PAGES = {
 <h1>Hello, {{ request.args.get("q", "nobody") }}</h1>
 <ul class="items">
 {% for item in data["items"] %}
-  <li id="item-{{ item.id }}" class="{{ loop.cycle('odd', 'even') }}">
+  <li id="item-{{ item.id }}" class="{{ parity }}">
     <strong>{{ item.name }}</strong> costs {{ "%.2f"|format(item.price) }}
     {% if item.tags %}<em>{{ item.tags|join(", ") }}</em>{% endif %}
   </li>
@@ -121,6 +121,39 @@ PAGES = {
 </ul>
 <p>{{ data["items"]|length }} items.</p>
 {% endblock %}
+""",
+    # "heavy": what a real page does besides a loop: a macro file imported, a
+    # partial included per item, filters (sort, truncate, format, join, sum, round).
+    "heavy": """\
+{% extends "_layouts/base.html" %}
+{% import "_partials/macros.html" as m %}
+{% block title %}Items for {{ request.args.get("q", "nobody")|title }}{% endblock %}
+{% block content %}
+<h1>Hello, {{ request.args.get("q", "nobody")|upper }}</h1>
+<ul class="items">
+{% for item in data["items"]|sort(attribute="price") %}
+{% with parity = loop.cycle("odd", "even") %}{% include "_partials/item.html" %}{% endwith %}
+{% endfor %}
+</ul>
+<p>{{ m.total(data["items"]) }}</p>
+{% endblock %}
+""",
+}
+
+#: The partials of the "heavy" page, under ``_partials/`` (written for every page).
+PARTIALS = {
+    "macros.html": """\
+{% macro price(value) %}<span class="price">{{ "%.2f"|format(value) }} EUR</span>{% endmacro %}
+{% macro tags(names) %}<em>{{ names|map("upper")|join(", ") }}</em>{% endmacro %}
+{% macro total(items) %}{{ items|length }} items, {{ items|sum(attribute="price")|round(2) }}\
+ EUR in all{% endmacro %}
+""",
+    "item.html": """\
+{% import "_partials/macros.html" as m %}
+  <li id="item-{{ item.id }}" class="{{ parity }}">
+    <strong>{{ item.name|truncate(12) }}</strong> {{ m.price(item.price) }}
+    {% if item.tags %}{{ m.tags(item.tags) }}{% endif %}
+  </li>
 """,
 }
 
@@ -144,9 +177,13 @@ def items() -> list[dict[str, object]]:
 
 
 def make_dynamic_site(root: Path, page: str = "simple") -> None:
-    """siteserve's layout: ``page.html.jinja``, ``_layouts/base.html``, ``_data/items.json``."""
+    """siteserve's layout: ``page.html.jinja``, ``_layouts/base.html``, ``_partials/*.html``,
+    ``_data/items.json``."""
     (root / "_layouts").mkdir(parents=True, exist_ok=True)
     (root / "_data").mkdir(exist_ok=True)
+    (root / "_partials").mkdir(exist_ok=True)
     (root / "_layouts" / "base.html").write_text(LAYOUT)
+    for name, text in PARTIALS.items():
+        (root / "_partials" / name).write_text(text)
     (root / f"{PAGE_NAME}.jinja").write_text(PAGES[page])
     (root / "_data" / "items.json").write_text(json.dumps(items(), indent=1))

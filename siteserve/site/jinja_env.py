@@ -10,9 +10,10 @@ Every template a render loads (the page, and whatever it extends, includes
 or imports) and every ``_data`` file it reads is recorded for the render in
 progress; the page's Response lists them as ``sources`` so live reload knows
 which open pages a change affects. The record also notes whether the render
-read anything that differs between two requests for the same URL (the query,
-headers, the session, the time: ``volatile``), and the undefined names it
-rendered, each also logged once per template and name.
+read anything that differs between two requests for the same URL (headers,
+the session, the time: ``volatile``), whether it read the query string
+(``by_query``: a kept render then answers that query only), and the undefined
+names it rendered, each also logged once per template and name.
 
 An HTML, XML or SVG template may start with YAML front matter: the loader
 parses it (a broken one is a syntax error at its line) and hands Jinja the
@@ -55,8 +56,10 @@ class RenderRecord:
 
     files: set[str] = field(default_factory=set)
     memo: dict[str, Any] = field(default_factory=dict)
-    #: Read something beyond the URL (query, headers, session, clock): not to be reused.
+    #: Read something beyond the URL and query (headers, session, clock): not to be reused.
     volatile: bool = False
+    #: Read the query string: reused only for a request with the same query.
+    by_query: bool = False
     #: What that was, by name ("request.args", "now"): a static build lists such pages.
     inputs: set[str] = field(default_factory=set)
     #: Undefined names rendered (as empty text), one line each.
@@ -97,6 +100,14 @@ def note_input(what: str) -> None:
     URL on one host (``request.host``): kept live, named to a static build."""
     current = _current.get()
     if current is not None:
+        current.inputs.add(what)
+
+
+def mark_query(what: str) -> None:
+    """The render in progress read the query string (``what``: how, for ``inputs``)."""
+    current = _current.get()
+    if current is not None:
+        current.by_query = True
         current.inputs.add(what)
 
 

@@ -31,7 +31,7 @@ from siteserve.site.forms import (
     parse_form,
     parse_query,
 )
-from siteserve.site.jinja_env import mark_volatile, note_input
+from siteserve.site.jinja_env import mark_query, mark_volatile, note_input
 from siteserve.site.sessions import Session
 
 T = TypeVar("T")
@@ -121,7 +121,8 @@ class PageRequest:
     """The request as a page reads it: ``request.args.q``, ``request.form.name``, ...
 
     Reading anything but ``path``, ``host`` and ``scheme`` (the URL a kept render
-    is found by, see ``reuse``) marks the render as one not to be reused.
+    is found by, see ``reuse``) and the query (``args``, ``query_string``: the
+    render is then kept for its query only) marks it as one not to be reused.
     """
 
     def __init__(
@@ -164,7 +165,7 @@ class PageRequest:
 
     @property
     def query_string(self) -> str:
-        mark_volatile("request.args")
+        mark_query("request.args")
         return self._request.query
 
     @property
@@ -175,7 +176,7 @@ class PageRequest:
 
     @property
     def args(self) -> MultiDict[str]:
-        mark_volatile("request.args")
+        mark_query("request.args")
         return self._args
 
     @cached_property
@@ -251,14 +252,18 @@ class PageResponse:
         self.status = 200
         self.headers: dict[str, str] = {}
         self.cookies: list[str] = []
+        #: A setter was called: the render is never answered again (``reuse``).
+        self.changed = False
 
     def set_status(self, status: int) -> str:
         if not isinstance(status, int) or not 200 <= status <= 599:
             raise ValueError(f"a page's status must be from 200 to 599, not {status!r}")
+        self.changed = True
         self.status = status
         return ""
 
     def set_header(self, name: str, value: Any) -> str:
+        self.changed = True
         self.headers[name] = str(value)
         return ""
 
@@ -274,6 +279,7 @@ class PageResponse:
         samesite: str | None = "Lax",
     ) -> str:
         """Add a Set-Cookie (RFC 6265 section 4.1); the value is percent-encoded as needed."""
+        self.changed = True
         if not _TOKEN.match(name):
             raise ValueError(f"not a valid cookie name: {name!r}")
         parts = [f"{name}={quote(str(value), safe=_COOKIE_SAFE)}"]

@@ -6,8 +6,8 @@ other requests. Each render records the templates and data files it used,
 and the Response lists them as ``sources`` for live reload.
 
 A ``.md`` page is rendered through its layout (``content``); a render that read
-nothing of the request but its URL is answered again until a file changes
-(``reuse``).
+nothing of the request but its URL and query string is answered again until a
+file changes (``reuse``).
 
 A page may ``redirect()``, ``abort()`` (answered by the Site's error page,
 which uses ``404.html.jinja`` and friends when present), set its status,
@@ -395,9 +395,10 @@ class Pages:
             inputs=_inputs(record.inputs, session.used),
         )
         if reuse_key is not None and not (
-            record.volatile or session.used or cookies or page.cookies
+            # (``response.headers.update(...)`` sets headers without a setter.)
+            record.volatile or session.used or cookies or page.changed or page.headers
         ):
-            self.reuse.keep(reuse_key, response, loaded, generation)
+            self.reuse.keep(reuse_key, response, loaded, generation, by_query=record.by_query)
         return response
 
     def _failed(self, error: Exception, page: Path, loaded: set[str], request: Request) -> Response:

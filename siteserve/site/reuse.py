@@ -1,12 +1,17 @@
 """Rendered pages answered again while nothing they were made from has changed.
 
 A render is kept when it read nothing of the request beyond its URL (scheme,
-host and path, which are the key) and nothing that changes by itself: no
-query, header, cookie or body, no session, no ``now()``, nothing random
-(``jinja_env.RenderRecord.volatile``), and it set no cookie. The next GET or
-HEAD of the same URL gets the same status, headers and body without a render,
-which is what makes a Markdown post or a blog index listing a thousand posts
-cost about what a static file costs.
+host and path, which are the key) and its query string, and nothing that
+changes by itself: no header, cookie or body, no session, no ``now()``,
+nothing random (``jinja_env.RenderRecord.volatile``), and it set no cookie.
+The next GET or HEAD of the same URL gets the same status, headers and body
+without a render, which is what makes a Markdown post or a blog index listing
+a thousand posts cost about what a static file costs.
+
+A render that read the query (``request.args``, ``request.query_string``:
+``RenderRecord.by_query``) is kept for that query string only; one that did
+not is kept for every query of its URL. (A render is a function of what it
+read: one that never looked at the query took the same path whatever it was.)
 
 With a watcher (``watched``: live reload calls ``forget`` on every change) the
 kept renders are used until the next change set. Without one, each use first
@@ -33,7 +38,9 @@ MAX_BYTES = bounds.RENDERED_BYTES
 #: (timestamps are as coarse as the kernel's clock tick): such a render is not kept.
 FRESH_NS = 50_000_000
 
-Key = tuple[Path, str, str, str, str]
+#: (template, served name, scheme, host, path, query string); None for the query of
+#: a render kept for every query of its URL.
+Key = tuple[Path, str, str, str, str, str | None]
 Stamp = tuple[int, int, int] | None
 
 
@@ -70,12 +77,18 @@ class ReusedRenders:
         body = request.body
         if not body.complete or body.received:
             return None
-        return (path, served_as, request.scheme, request.host, request.path)
+        return (path, served_as, request.scheme, request.host, request.path, request.query)
 
     def get(self, key: Key) -> Response | None:
-        kept = self._kept.get(key)
-        if kept is None:
-            return None
+        """The render kept for ``key``: the one for every query of its URL, else its query's."""
+        any_query = (*key[:5], None)
+        kept = self._kept.get(any_query)
+        if kept is not None:
+            key = any_query
+        else:
+            kept = self._kept.get(key)
+            if kept is None:
+                return None
         if not self.watched and any(stamp(path) != was for path, was in kept.stamps):
             self._drop(key)
             return None
@@ -87,10 +100,22 @@ class ReusedRenders:
             response.body,
             sources=response.sources,
             warnings=response.warnings,
+            inputs=response.inputs,
         )
 
-    def keep(self, key: Key, response: Response, files: Iterable[str], generation: int) -> None:
-        """Keep ``response`` (made from ``files``) if nothing changed since ``generation``."""
+    def keep(
+        self,
+        key: Key,
+        response: Response,
+        files: Iterable[str],
+        generation: int,
+        *,
+        by_query: bool = False,
+    ) -> None:
+        """Keep ``response`` (made from ``files``) if nothing changed since ``generation``;
+        ``by_query``: the render read the query string, so it is kept for that query only."""
+        if not by_query:
+            key = (*key[:5], None)
         body = response.body
         if not isinstance(body, bytes) or len(body) > MAX_BYTES // 8:
             return

@@ -123,3 +123,86 @@ def test_only_bodiless_gets_of_good_pages_are_kept(tmp_path: Path, renders: list
             site.get(target)
             site.get(target)
         assert len(renders) == 8
+
+
+@pytest.mark.parametrize("expression", ["{{ request.args.q }}", "{{ request.query_string }}"])
+def test_a_page_that_reads_the_query_is_kept_for_that_query(
+    tmp_path: Path, renders: list[int], expression: str
+) -> None:
+    files = {
+        "p.html.jinja": COUNTER + expression + " {{ data['items']|length }}",
+        "_data/items.json": "[1, 2]",
+    }
+    with content_site(tmp_path, files) as site:
+        site.age()
+        first = site.get("/p?q=1")
+        again = site.get("/p?q=1")
+        assert len(renders) == 1
+        assert body_text(again) == body_text(first) and body_text(first).endswith(" 2")
+        assert "request.args" in again.inputs  # a build still says it differs per query
+        assert body_text(site.get("/p?q=2")) != body_text(first)
+        assert len(renders) == 2
+        site.get("/p?q=1")
+        site.get("/p?q=2", method="HEAD")
+        assert len(renders) == 2  # each query keeps its own render
+        site.get("/p")
+        assert len(renders) == 3
+        # Its data file changes: the next request sees it (no watcher: each use checks).
+        site.write("_data/items.json", "[1, 2, 3]")
+        assert body_text(site.get("/p?q=1")).endswith(" 3")
+        site.write("p.html.jinja", COUNTER + expression + " changed")
+        assert body_text(site.get("/p?q=1")).endswith(" changed")
+        assert len(renders) == 5
+
+
+def test_with_a_watcher_a_change_set_drops_the_renders_kept_per_query(
+    tmp_path: Path, renders: list[int]
+) -> None:
+    files = {"p.html.jinja": COUNTER + "{{ request.args.q }} one"}
+    with content_site(tmp_path, files, watched=True) as site:
+        site.age()
+        site.get("/p?q=a")
+        site.get("/p?q=b")
+        site.get("/p?q=a")
+        assert len(renders) == 2
+        site.write("p.html.jinja", COUNTER + "{{ request.args.q }} two")
+        site.site.invalidate([tmp_path / "p.html.jinja"])
+        assert body_text(site.get("/p?q=a")) == "a two"
+        assert body_text(site.get("/p?q=b")) == "b two"
+        assert len(renders) == 4
+
+
+def test_a_page_that_never_reads_the_query_is_kept_for_every_query(
+    tmp_path: Path, renders: list[int]
+) -> None:
+    with content_site(tmp_path, {"p.html.jinja": COUNTER + "{{ request.path }}"}) as site:
+        site.age()
+        for target in ("/p?utm=1", "/p?utm=2", "/p"):
+            assert body_text(site.get(target)) == "/p"
+        assert len(renders) == 1
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "{{ now().year }}",
+        "{{ session.get('n') }}",
+        "{{ request.headers.get('accept') }}",
+        "{{ request.cookies.theme }}",
+        "{{ request.url }}",
+        "{% do response.set_cookie('a', 'b') %}",
+        "{% do response.set_header('X-A', 'b') %}",
+        "{% do response.headers.update({'X-A': 'b'}) %}",
+        "{% do response.set_status(201) %}",
+        "{{ [1, 2]|random }}",
+    ],
+)
+def test_a_page_that_reads_the_query_and_more_is_rendered_every_time(
+    tmp_path: Path, renders: list[int], expression: str
+) -> None:
+    page = COUNTER + "{{ request.args.q }}" + expression
+    with content_site(tmp_path, {"p.html.jinja": page}) as site:
+        site.age()
+        site.get("/p?q=1")
+        site.get("/p?q=1")
+        assert len(renders) == 2

@@ -164,16 +164,19 @@ def _assign(
         _assign(node.folders[folder], prefix + "/" + quote(folder), name, lower, rules)
 
 
-def headers_text(rules: list[tuple[str, list[tuple[str, str]]]]) -> str:
+def headers_text(rules: list[tuple[str, list[tuple[str, str]]]], site: Iterable[str] = ()) -> str:
+    """The server's headers as ``rules``, then the site's own rules (``site``: lines, in
+    their order of precedence), which come last so that their ``! Name`` removes ours."""
     lines = [
         "# Written by siteserve build: the headers siteserve sends that a static host does not",
-        "# (cache policy, [headers] in siteserve.toml, headers pages set). Netlify and",
-        "# Cloudflare Pages syntax.",
+        "# (cache policy, [headers] in siteserve.toml, headers pages set), then the site's",
+        "# own rules (_headers, serve.json). Netlify and Cloudflare Pages syntax.",
     ]
     for pattern, headers in rules:
         lines.append("")
         lines.append(pattern)
         lines.extend(f"  {name}: {value}" for name, value in headers)
+    lines.extend(site)
     return "\n".join(lines) + "\n"
 
 

@@ -22,6 +22,7 @@ from siteserve.build.host_rules import (
     headers_text,
     page_headers,
     redirects_text,
+    removals,
     static_headers,
 )
 from siteserve.build.jobs import NOT_FOUND_PAGE
@@ -30,6 +31,8 @@ from siteserve.build.output import OutputFolder
 from siteserve.build.report import BuildReport
 from siteserve.build.site_headers import site_headers, without_decided
 from siteserve.config import Config
+from siteserve.site.cache_policy import extra_headers
+from siteserve.site.names import strip_template_suffix
 from siteserve.site.spa import SpaFallback
 
 NO_JEKYLL = ".nojekyll"
@@ -48,7 +51,8 @@ def served_files(config: Config, crawl: Crawl) -> list[Served]:
             pages[record.out] = Served(record.out, urls, (NOSNIFF,))
         else:
             urls = tuple(dict.fromkeys((url, *file_urls(record.out))))
-            pages[record.out] = Served(record.out, urls, page_headers(record.headers))
+            headers = page_headers(record.headers) + page_removals(config, record.template)
+            pages[record.out] = Served(record.out, urls, headers)
     served = list(pages.values())
     siblings = (".gz", ".br")
     for rel in crawl.files:
@@ -56,6 +60,15 @@ def served_files(config: Config, crawl: Crawl) -> list[Served]:
             continue
         served.append(Served(rel, file_urls(rel), static_headers(config, rel)))
     return sorted(served, key=lambda entry: entry.out)
+
+
+def page_removals(config: Config, template: str | None) -> tuple[tuple[str, str], ...]:
+    """What ``[headers]`` removes from a page live (matched by the name it is served as)."""
+    if not config.headers or template is None:
+        return ()
+    folder, _, name = template.rpartition("/")
+    served = strip_template_suffix(name) or name
+    return removals(extra_headers(config, f"{folder}/{served}" if folder else served))
 
 
 def page_redirects(crawl: Crawl) -> list[Redirect]:

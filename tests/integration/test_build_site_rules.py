@@ -81,6 +81,7 @@ HEADER_SITE = {
         "[headers]\n"
         '"*.html" = { X-Frame-Options = "DENY", X-Robots-Tag = "all" }\n'
         '"assets/*" = { X-Asset = "toml" }\n'
+        '"plain/*" = { Cache-Control = "" }\n'
     ),
     "_headers": (
         "/*\n  X-Site: everywhere\n"
@@ -96,13 +97,14 @@ HEADER_SITE = {
     "index.html": (
         "<a href='/exact.html'>e</a> <a href='/embed/frame.html'>f</a>"
         " <a href='/people/ada.html'>p</a> <a href='/about'>a</a>"
-        " <link rel=stylesheet href='/assets/app.css'>"
+        " <link rel=stylesheet href='/assets/app.css'> <a href='/plain/notes.txt'>n</a>"
     ),
     "exact.html": "exact",
     "embed/frame.html": "a page other sites may frame",
     "people/ada.html": "ada",
     "about.html.jinja": "about, rendered",
     "assets/app.css": "body { color: black }",
+    "plain/notes.txt": "no Cache-Control at all",
 }
 
 #: URL -> the header names whose values (or absence) must agree live and built.
@@ -113,6 +115,7 @@ HEADER_URLS = {
     "/embed/frame.html": ("X-Frame-Options", "X-Site"),  # a removal
     "/about": ("X-Robots-Tag", "X-Frame-Options", "X-Site"),  # a page
     "/about.html": ("X-Robots-Tag", "X-Frame-Options"),  # the page's other URL: no rule
+    "/plain/notes.txt": ("Cache-Control", "X-Site"),  # removed by an empty [headers] value
 }
 
 
@@ -154,4 +157,5 @@ WANTED: dict[str, dict[str, str | None]] = {
     "/embed/frame.html": {"X-Frame-Options": None, "X-Site": "everywhere"},
     "/about": {"X-Robots-Tag": "noindex", "X-Frame-Options": "DENY", "X-Site": "everywhere"},
     "/about.html": {"X-Robots-Tag": "all", "X-Frame-Options": "DENY"},
+    "/plain/notes.txt": {"Cache-Control": None, "X-Site": "everywhere"},
 }

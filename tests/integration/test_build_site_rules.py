@@ -159,3 +159,24 @@ WANTED: dict[str, dict[str, str | None]] = {
     "/about.html": {"X-Robots-Tag": "all", "X-Frame-Options": "DENY"},
     "/plain/notes.txt": {"Cache-Control": None, "X-Site": "everywhere"},
 }
+
+
+def test_a_header_rule_headers_cannot_hold_is_one_warning(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("home", encoding="utf-8")
+    (site / "serve.json").write_text(
+        '{"headers": [\n'
+        '  {"source": "/a/**", "headers": [{"key": "X-Two", "value": "one\\ntwo"}]},\n'
+        '  {"source": "/b", "headers": [{"key": "X-Ok", "value": "yes"}]}\n'
+        "]}",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    settings = BuildSettings(root=site.resolve(), out=out.resolve(), jobs=1, clock=CLOCK)
+    report = build_site(settings)
+    assert len(report.warnings) == 1
+    about, message = report.warnings[0]
+    assert about == "serve.json:2" and "/a/**" in message and "_headers" in message
+    written = (out / "_headers").read_text(encoding="utf-8")
+    assert "/b\n  X-Ok: yes\n" in written and "X-Two" not in written

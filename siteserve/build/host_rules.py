@@ -39,6 +39,9 @@ REDIRECTS_FILE: Final = "_redirects"
 CLOUDFLARE_HEADER_RULES: Final = 100
 CLOUDFLARE_REDIRECTS: Final = 2000
 NOSNIFF: Final = ("X-Content-Type-Options", "nosniff")
+#: The value that stands for "removed" (a ``! Name`` line): live, an empty ``[headers]``
+#: value removes the header, which a host would otherwise send (Cache-Control, say).
+REMOVED: Final = "\0removed"
 #: Paths of letters, digits and -._~ are their own URL (RFC 3986 section 2.3).
 _UNRESERVED: Final = re.compile(r"[A-Za-z0-9._~/-]+")
 
@@ -85,7 +88,14 @@ def static_headers(config: Config, rel: str) -> tuple[tuple[str, str], ...]:
     if not config.headers:  # the common case, once per file: no [headers] rules to apply
         return (NOSNIFF,) if cache == DEVELOPMENT else (("Cache-Control", cache), NOSNIFF)
     headers = [("Cache-Control", cache), NOSNIFF]
-    return _without_host_defaults(apply_headers(headers, extra_headers(config, rel)))
+    extra = extra_headers(config, rel)
+    return _without_host_defaults(apply_headers(headers, extra)) + removals(extra)
+
+
+def removals(extra: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The names ``[headers]`` rules remove (an empty last value), as ``REMOVED`` headers."""
+    last = {name.lower(): (name, value) for name, value in extra}
+    return tuple((name, REMOVED) for name, value in last.values() if value == "")
 
 
 def page_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -164,16 +174,21 @@ def _assign(
         _assign(node.folders[folder], prefix + "/" + quote(folder), name, lower, rules)
 
 
-def headers_text(rules: list[tuple[str, list[tuple[str, str]]]]) -> str:
+def headers_text(rules: list[tuple[str, list[tuple[str, str]]]], site: Iterable[str] = ()) -> str:
+    """The server's headers as ``rules``, then the site's own rules (``site``: lines, in
+    their order of precedence), which come last so that their ``! Name`` removes ours."""
     lines = [
         "# Written by siteserve build: the headers siteserve sends that a static host does not",
-        "# (cache policy, [headers] in siteserve.toml, headers pages set). Netlify and",
-        "# Cloudflare Pages syntax.",
+        "# (cache policy, [headers] in siteserve.toml, headers pages set), then the site's",
+        "# own rules (_headers, serve.json). Netlify and Cloudflare Pages syntax.",
     ]
     for pattern, headers in rules:
         lines.append("")
         lines.append(pattern)
-        lines.extend(f"  {name}: {value}" for name, value in headers)
+        lines.extend(
+            f"  ! {name}" if value == REMOVED else f"  {name}: {value}" for name, value in headers
+        )
+    lines.extend(site)
     return "\n".join(lines) + "\n"
 
 

@@ -1,9 +1,9 @@
 """Writing the hosts' files for what a finished crawl put in the output.
 
-``_headers`` and ``_redirects`` (Netlify, Cloudflare Pages), and an empty
-``.nojekyll``: GitHub Pages, when it publishes a branch, runs Jekyll first, which
-drops every name starting with ``_`` (``__siteserve/highlight.css``) unless that
-file is there.
+``_headers`` and ``_redirects`` (Netlify, Cloudflare Pages), each with the site's
+own rules, and an empty ``.nojekyll``: GitHub Pages, when it publishes a branch,
+runs Jekyll first, which drops every name starting with ``_``
+(``__siteserve/highlight.css``) unless that file is there.
 """
 
 from __future__ import annotations
@@ -22,13 +22,17 @@ from siteserve.build.host_rules import (
     headers_text,
     page_headers,
     redirects_text,
+    removals,
     static_headers,
 )
 from siteserve.build.jobs import NOT_FOUND_PAGE
 from siteserve.build.manifest import Manifest
 from siteserve.build.output import OutputFolder
 from siteserve.build.report import BuildReport
+from siteserve.build.site_headers import site_headers, without_decided
 from siteserve.config import Config
+from siteserve.site.cache_policy import extra_headers
+from siteserve.site.names import strip_template_suffix
 from siteserve.site.spa import SpaFallback
 
 NO_JEKYLL = ".nojekyll"
@@ -47,7 +51,8 @@ def served_files(config: Config, crawl: Crawl) -> list[Served]:
             pages[record.out] = Served(record.out, urls, (NOSNIFF,))
         else:
             urls = tuple(dict.fromkeys((url, *file_urls(record.out))))
-            pages[record.out] = Served(record.out, urls, page_headers(record.headers))
+            headers = page_headers(record.headers) + page_removals(config, record.template)
+            pages[record.out] = Served(record.out, urls, headers)
     served = list(pages.values())
     siblings = (".gz", ".br")
     for rel in crawl.files:
@@ -55,6 +60,15 @@ def served_files(config: Config, crawl: Crawl) -> list[Served]:
             continue
         served.append(Served(rel, file_urls(rel), static_headers(config, rel)))
     return sorted(served, key=lambda entry: entry.out)
+
+
+def page_removals(config: Config, template: str | None) -> tuple[tuple[str, str], ...]:
+    """What ``[headers]`` removes from a page live (matched by the name it is served as)."""
+    if not config.headers or template is None:
+        return ()
+    folder, _, name = template.rpartition("/")
+    served = strip_template_suffix(name) or name
+    return removals(extra_headers(config, f"{folder}/{served}" if folder else served))
 
 
 def page_redirects(crawl: Crawl) -> list[Redirect]:
@@ -118,9 +132,17 @@ def write_host_rules(
     config: Config, crawl: Crawl, output: OutputFolder, report: BuildReport
 ) -> None:
     crawl.files[NO_JEKYLL], _ = output.write(NO_JEKYLL, b"")
-    rules = header_rules(served_files(config, crawl))
-    if rules:
-        state, _ = output.write(HEADERS_FILE, headers_text(rules).encode())
+    site_rules = site_headers(config)
+    for rule in site_rules.refused:
+        report.warn(
+            rule.origin,
+            f"header rule {rule.source.text} cannot be written in {HEADERS_FILE}"
+            " (a name or value it cannot hold); hosts will not apply it",
+        )
+    rules = header_rules(without_decided(served_files(config, crawl), site_rules.rules))
+    if rules or site_rules.lines:
+        text = headers_text(rules, site_rules.lines)
+        state, _ = output.write(HEADERS_FILE, text.encode())
         crawl.files[HEADERS_FILE] = state
     redirects = page_redirects(crawl)
     fallbacks = spa_fallbacks(config, crawl)

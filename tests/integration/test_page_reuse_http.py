@@ -15,17 +15,9 @@ from siteserve.layers import innermost
 from siteserve.site.app import Site
 from siteserve.site.pages import Pages
 from tests.conftest import RunningServer
+from tests.integration.waiting import until
 
-DEADLINE = 10.0
 PAGE = "<h1>{{ request.args.q }}</h1>{% for item in data['items'] %}<i>{{ item }}</i>{% endfor %}"
-
-
-def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 @pytest.fixture

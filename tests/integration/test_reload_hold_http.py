@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,18 +20,10 @@ from siteserve.reload import changes
 from siteserve.reload.app import ReloadApp
 from siteserve.reload.changes import Debouncer, PendingChanges
 from tests.conftest import RunningServer, find_layer
+from tests.integration.waiting import DEADLINE, until
 
-DEADLINE = 10.0
 #: Longer than any test: a burst ends when the test says so.
 FOREVER = 3600.0
-
-
-def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 @pytest.fixture

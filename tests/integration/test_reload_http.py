@@ -19,19 +19,11 @@ from siteserve.reload.app import ReloadApp
 from siteserve.reload.changes import ChangeSet
 from siteserve.reload.inject import SCRIPT_TAG
 from tests.conftest import RunningServer, find_layer
+from tests.integration.waiting import DEADLINE, until
 from tests.integration.wire import Wire
 
-DEADLINE = 10.0
 # Larger than the compression threshold, so a client asking for gzip could get it.
 FILLER = "<p>" + "lorem ipsum " * 300 + "</p>"
-
-
-def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 @pytest.fixture

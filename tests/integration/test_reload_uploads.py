@@ -11,7 +11,6 @@ import json
 import select
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,19 +21,11 @@ from siteserve.reload.changes import ChangeSet
 from siteserve.share.upload_names import is_temporary
 from siteserve.share.uploads import WRITE_BLOCK
 from tests.conftest import RunningServer, find_layer
+from tests.integration.waiting import DEADLINE, until
 
-DEADLINE = 10.0
 #: Pieces the client sends the upload's data in. Each is two of the server's write
 #: blocks, so each makes the server write to disk at least once (the watcher sees it).
 PIECES = 4
-
-
-def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def written(folder: Path) -> int:

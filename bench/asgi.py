@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.proc import CLIENT_CPU, LOCALHOST, NotReady, exit_with, pin_self, rss_mb
+from bench.proc import CLIENT_CPU, LOCALHOST, NotReady, exit_with, fetch, pin_self, rss_mb
 from bench.proc import supervised as supervised_children
 from bench.render_loop import context, template
 from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
@@ -101,16 +101,6 @@ class Scenario:
     report: ScenarioReport
     path: str
     expected: bytes
-
-
-def fetch(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(LOCALHOST, port, timeout=10)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
 
 
 def measure(scenario: Scenario, name: str, port: int, pid: int, args: argparse.Namespace) -> Row:

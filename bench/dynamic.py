@@ -25,10 +25,10 @@ from typing import Any
 
 from bench.proc import (
     CLIENT_CPU,
-    LOCALHOST,
     SERVER_CPU,
     NotReady,
     exit_with,
+    fetch,
     pin_self,
     pinned,
     rss_mb,
@@ -58,16 +58,6 @@ def _flask(root: Path, port: int, scratch: Path) -> list[str]:
 
 
 FLASK = ServerSpec("flask", _flask)
-
-
-def fetch(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(LOCALHOST, port, timeout=10)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
 
 
 def ceiling(root: Path, seconds: float) -> dict[str, float]:

@@ -26,7 +26,7 @@ from typing import Any
 from bench.proc import CLIENT_CPU, LOCALHOST, NotReady, exit_with, fetch, pin_self, rss_mb
 from bench.proc import supervised as supervised_children
 from bench.render_loop import context, template
-from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
+from bench.report import Row, ScenarioReport, Target, announce, save
 from bench.servers import ServerSpec, start_server
 from bench.sitegen import PAGE_PATH, make_dynamic_site, make_static_site
 from bench.wrk import WrkError, run_wrk_settled
@@ -147,11 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown servers: {', '.join(unknown)}")
 
     pin_self(CLIENT_CPU)
-    env = environment()
-    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
-    warning = busy_warning(env)
-    if warning:
-        print(warning)
+    env, warning = announce()
     servers: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="siteserve-bench-") as tmp:
         scratch = Path(tmp)

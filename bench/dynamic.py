@@ -35,7 +35,7 @@ from bench.proc import (
 )
 from bench.proc import supervised as supervised_children
 from bench.render_loop import context, template
-from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
+from bench.report import Row, ScenarioReport, Target, announce, save
 from bench.servers import REPO, SITESERVE, ServerSpec, start_server
 from bench.sitegen import PAGE_PATH, PAGES, make_dynamic_site
 from bench.wrk import WrkError, run_wrk_settled
@@ -98,11 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown page(s): {', '.join(unknown)}")
 
     pin_self(CLIENT_CPU)
-    env = environment()
-    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
-    warning = busy_warning(env)
-    if warning:
-        print(warning)
+    env, warning = announce()
     reports: list[ScenarioReport] = []
     servers: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="siteserve-bench-") as tmp:

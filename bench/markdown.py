@@ -32,7 +32,7 @@ from typing import Any
 
 from bench.proc import CLIENT_CPU, NotReady, exit_with, fetch, pin_self, rss_mb
 from bench.proc import supervised as supervised_children
-from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
+from bench.report import Row, ScenarioReport, Target, announce, save
 from bench.servers import ServerSpec, start_server
 from bench.wrk import WrkError, run_wrk_settled
 
@@ -239,11 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     pin_self(CLIENT_CPU)
-    env = environment()
-    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
-    warning = busy_warning(env)
-    if warning:
-        print(warning)
+    env, warning = announce()
     modes = [("live reload on", True)] + ([("--no-reload", False)] if args.no_reload else [])
     reports: list[ScenarioReport] = []
     servers: list[dict[str, Any]] = []

@@ -29,7 +29,7 @@ from bench.render_loop import context, template
 from bench.report import Row, ScenarioReport, Target, announce, save
 from bench.servers import ServerSpec, start_server
 from bench.sitegen import PAGE_PATH, make_dynamic_site, make_static_site
-from bench.wrk import WrkError, run_wrk_settled
+from bench.wrk import WrkError, add_settle_options, run_wrk_settled
 
 SITESERVE_UVICORN = "siteserve.asgi-uvicorn"
 SITESERVE_GRANIAN = "siteserve.asgi-granian"
@@ -128,12 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run [5]")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections [50]")
-    parser.add_argument(
-        "--retries", type=int, default=2, help="runs again while the CPUs are disturbed [2]"
-    )
-    parser.add_argument(
-        "--busy-threshold", type=float, default=0.10, help="share of a CPU taken by others [0.10]"
-    )
+    add_settle_options(parser)
     parser.add_argument(
         "--servers",
         default=",".join(SERVERS),

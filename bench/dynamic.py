@@ -38,7 +38,7 @@ from bench.render_loop import context, template
 from bench.report import Row, ScenarioReport, Target, announce, save
 from bench.servers import REPO, SITESERVE, ServerSpec, start_server
 from bench.sitegen import PAGE_PATH, PAGES, make_dynamic_site
-from bench.wrk import WrkError, run_wrk_settled
+from bench.wrk import WrkError, add_settle_options, run_wrk_settled
 
 CEILING = "in-process ceiling"
 #: Each page's targets (#14); a page not named here is measured against Flask's 3x.
@@ -83,12 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         default="simple,heavy",
         help=f"which pages, comma-separated, of {', '.join(sorted(PAGES))} [simple,heavy]",
     )
-    parser.add_argument(
-        "--retries", type=int, default=2, help="runs again while the CPUs are disturbed [2]"
-    )
-    parser.add_argument(
-        "--busy-threshold", type=float, default=0.10, help="share of a CPU taken by others [0.10]"
-    )
+    add_settle_options(parser)
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
 

@@ -34,7 +34,7 @@ from bench.proc import CLIENT_CPU, NotReady, exit_with, fetch, pin_self, rss_mb
 from bench.proc import supervised as supervised_children
 from bench.report import Row, ScenarioReport, Target, announce, save
 from bench.servers import ServerSpec, start_server
-from bench.wrk import WrkError, run_wrk_settled
+from bench.wrk import WrkError, add_settle_options, run_wrk_settled
 
 STATIC = "static copy"
 POST_PATH = "/blog/post-0500"
@@ -229,12 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-reload", action="store_true", help="also measure both with --no-reload"
     )
-    parser.add_argument(
-        "--retries", type=int, default=2, help="runs again while the CPUs are disturbed [2]"
-    )
-    parser.add_argument(
-        "--busy-threshold", type=float, default=0.10, help="share of a CPU taken by others [0.10]"
-    )
+    add_settle_options(parser)
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
 

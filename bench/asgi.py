@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.proc import CLIENT_CPU, LOCALHOST, NotReady, exit_with, pin_self, rss_mb
+from bench.proc import CLIENT_CPU, LOCALHOST, NotReady, exit_with, fetch, pin_self, rss_mb
 from bench.proc import supervised as supervised_children
 from bench.render_loop import context, template
-from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
+from bench.report import Row, ScenarioReport, Target, announce, save
 from bench.servers import ServerSpec, start_server
 from bench.sitegen import PAGE_PATH, make_dynamic_site, make_static_site
-from bench.wrk import WrkError, run_wrk_settled
+from bench.wrk import WrkError, add_settle_options, run_wrk_settled
 
 SITESERVE_UVICORN = "siteserve.asgi-uvicorn"
 SITESERVE_GRANIAN = "siteserve.asgi-granian"
@@ -103,16 +103,6 @@ class Scenario:
     expected: bytes
 
 
-def fetch(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(LOCALHOST, port, timeout=10)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def measure(scenario: Scenario, name: str, port: int, pid: int, args: argparse.Namespace) -> Row:
     status, body = fetch(port, scenario.path)
     problem = None
@@ -138,12 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run [5]")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections [50]")
-    parser.add_argument(
-        "--retries", type=int, default=2, help="runs again while the CPUs are disturbed [2]"
-    )
-    parser.add_argument(
-        "--busy-threshold", type=float, default=0.10, help="share of a CPU taken by others [0.10]"
-    )
+    add_settle_options(parser)
     parser.add_argument(
         "--servers",
         default=",".join(SERVERS),
@@ -157,11 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown servers: {', '.join(unknown)}")
 
     pin_self(CLIENT_CPU)
-    env = environment()
-    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
-    warning = busy_warning(env)
-    if warning:
-        print(warning)
+    env, warning = announce()
     servers: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="siteserve-bench-") as tmp:
         scratch = Path(tmp)

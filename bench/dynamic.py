@@ -25,20 +25,20 @@ from typing import Any
 
 from bench.proc import (
     CLIENT_CPU,
-    LOCALHOST,
     SERVER_CPU,
     NotReady,
     exit_with,
+    fetch,
     pin_self,
     pinned,
     rss_mb,
 )
 from bench.proc import supervised as supervised_children
 from bench.render_loop import context, template
-from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
+from bench.report import Row, ScenarioReport, Target, announce, save
 from bench.servers import REPO, SITESERVE, ServerSpec, start_server
 from bench.sitegen import PAGE_PATH, PAGES, make_dynamic_site
-from bench.wrk import WrkError, run_wrk_settled
+from bench.wrk import WrkError, add_settle_options, run_wrk_settled
 
 CEILING = "in-process ceiling"
 #: Each page's targets (#14); a page not named here is measured against Flask's 3x.
@@ -58,16 +58,6 @@ def _flask(root: Path, port: int, scratch: Path) -> list[str]:
 
 
 FLASK = ServerSpec("flask", _flask)
-
-
-def fetch(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(LOCALHOST, port, timeout=10)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
 
 
 def ceiling(root: Path, seconds: float) -> dict[str, float]:
@@ -93,12 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         default="simple,heavy",
         help=f"which pages, comma-separated, of {', '.join(sorted(PAGES))} [simple,heavy]",
     )
-    parser.add_argument(
-        "--retries", type=int, default=2, help="runs again while the CPUs are disturbed [2]"
-    )
-    parser.add_argument(
-        "--busy-threshold", type=float, default=0.10, help="share of a CPU taken by others [0.10]"
-    )
+    add_settle_options(parser)
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
 
@@ -108,11 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown page(s): {', '.join(unknown)}")
 
     pin_self(CLIENT_CPU)
-    env = environment()
-    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
-    warning = busy_warning(env)
-    if warning:
-        print(warning)
+    env, warning = announce()
     reports: list[ScenarioReport] = []
     servers: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="siteserve-bench-") as tmp:

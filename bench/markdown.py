@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import http.client
 import random
 import shutil
 import sys
@@ -31,11 +30,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.proc import CLIENT_CPU, LOCALHOST, NotReady, exit_with, pin_self, rss_mb
+from bench.proc import CLIENT_CPU, NotReady, exit_with, fetch, pin_self, rss_mb
 from bench.proc import supervised as supervised_children
-from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
+from bench.report import Row, ScenarioReport, Target, announce, save
 from bench.servers import ServerSpec, start_server
-from bench.wrk import WrkError, run_wrk_settled
+from bench.wrk import WrkError, add_settle_options, run_wrk_settled
 
 STATIC = "static copy"
 POST_PATH = "/blog/post-0500"
@@ -149,16 +148,6 @@ def make_blog(root: Path, posts: int) -> None:
         (root / f"blog/post-{number:04d}.md").write_text(post_text(number, rng))
 
 
-def fetch(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(LOCALHOST, port, timeout=30)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def export(port: int, site: Path, out: Path, posts: int) -> None:
     """Every page of the live site (reload off) written out as the static host would hold it."""
     (out / "blog").mkdir(parents=True)
@@ -166,7 +155,7 @@ def export(port: int, site: Path, out: Path, posts: int) -> None:
     pages = {"/blog/": "blog/index.html"}
     pages.update({f"/blog/post-{n:04d}": f"blog/post-{n:04d}.html" for n in range(1, posts + 1)})
     for path, name in pages.items():
-        status, body = fetch(port, path)
+        status, body = fetch(port, path, timeout=30)
         if status != 200:
             raise RuntimeError(f"exporting {path}: the live site answered {status}")
         (out / name).write_bytes(body)
@@ -203,7 +192,7 @@ def measure(
         try:
             for scenario, path in (("post", POST_PATH), ("index", INDEX_PATH)):
                 report = report_for[scenario]
-                status, body = fetch(port, path)
+                status, body = fetch(port, path, timeout=30)
                 bodies[scenario] = body
                 problem = None
                 if status != 200:
@@ -240,21 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-reload", action="store_true", help="also measure both with --no-reload"
     )
-    parser.add_argument(
-        "--retries", type=int, default=2, help="runs again while the CPUs are disturbed [2]"
-    )
-    parser.add_argument(
-        "--busy-threshold", type=float, default=0.10, help="share of a CPU taken by others [0.10]"
-    )
+    add_settle_options(parser)
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
 
     pin_self(CLIENT_CPU)
-    env = environment()
-    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
-    warning = busy_warning(env)
-    if warning:
-        print(warning)
+    env, warning = announce()
     modes = [("live reload on", True)] + ([("--no-reload", False)] if args.no_reload else [])
     reports: list[ScenarioReport] = []
     servers: list[dict[str, Any]] = []

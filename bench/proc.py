@@ -7,6 +7,7 @@ Every process is started here, remembered by PID, and stopped by that PID
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import shutil
 import signal
@@ -160,6 +161,17 @@ def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
     if len(parts) < 2 or not parts[1].isdigit():
         raise NotReady(f"not an HTTP answer: {head[:80]!r}")
     return int(parts[1]), head
+
+
+def fetch(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    """One GET on its own connection; returns the status and the whole body."""
+    conn = http.client.HTTPConnection(LOCALHOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
 
 
 def wait_ready(child: Child, port: int, path: str, deadline_s: float = 20.0) -> float:

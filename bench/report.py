@@ -230,6 +230,16 @@ def busy_warning(env: dict[str, Any]) -> str | None:
     )
 
 
+def announce() -> tuple[dict[str, Any], str | None]:
+    """The machine's facts, printed as a run's first line with the busy warning after it."""
+    env = environment()
+    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
+    warning = busy_warning(env)
+    if warning:
+        print(warning)
+    return env, warning
+
+
 def save(kind: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"

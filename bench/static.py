@@ -29,7 +29,7 @@ from bench.proc import (
     rss_mb,
     supervised,
 )
-from bench.report import Row, ScenarioReport, Target, busy_warning, environment, save
+from bench.report import Row, ScenarioReport, Target, announce, save
 from bench.servers import (
     STATIC_SERVERS,
     ServerSpec,
@@ -405,11 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = [SCENARIOS[n] for n in scenario_names]
     pin_self(CLIENT_CPU)
     compile_siteserve()
-    env = environment()
-    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
-    warning = busy_warning(env)
-    if warning:
-        print(warning)
+    env, warning = announce()
 
     rounds: list[tuple[dict[str, ScenarioReport], list[ServerFacts]]] = []
     with tempfile.TemporaryDirectory(prefix="siteserve-bench-") as tmp, supervised() as children:

@@ -31,7 +31,7 @@ from typing import Any
 from bench.proc import Children, NotReady, cpu_busy_seconds, exit_with, supervised, wait_ready
 from bench.proc import free_port as any_free_port
 from bench.render_loop import context, template
-from bench.report import Row, ScenarioReport, busy_warning, environment, save
+from bench.report import Row, ScenarioReport, announce, save
 from bench.servers import NGINX_CONF, REPO
 from bench.sitegen import PAGE_PATH, make_dynamic_site, make_static_site
 from bench.static import probe
@@ -190,11 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
 
-    env = environment()
-    print(f"{env['cpu']}, {env['cpus']} CPUs, load {env['load_average']}, commit {env['commit']}")
-    warning = busy_warning(env)
-    if warning:
-        print(warning)
+    env, warning = announce()
     reports = {name: ScenarioReport(name, title, "rps") for name, title in TITLES.items()}
     others: dict[tuple[str, str], float] = {}
     with tempfile.TemporaryDirectory(prefix="siteserve-bench-") as tmp, supervised() as children:

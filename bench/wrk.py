@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
@@ -143,6 +144,16 @@ def run_wrk(
 def interference(result: WrkResult) -> float:
     """The larger share of either CPU that other processes took during the run."""
     return max(result.others_on_server_cpu or 0.0, result.others_on_client_cpu or 0.0)
+
+
+def add_settle_options(parser: argparse.ArgumentParser) -> None:
+    """``--retries`` and ``--busy-threshold``, the two knobs of ``run_wrk_settled``."""
+    parser.add_argument(
+        "--retries", type=int, default=2, help="runs again while the CPUs are disturbed [2]"
+    )
+    parser.add_argument(
+        "--busy-threshold", type=float, default=0.10, help="share of a CPU taken by others [0.10]"
+    )
 
 
 def run_wrk_settled(

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,3 +58,13 @@ def browser() -> Iterator[Browser]:
     """One Chromium per test module (a module may still open its own contexts and pages)."""
     with launched(CHROMIUM_ARGS) as instance:
         yield instance
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser context per test, closed after it."""
+    context = browser.new_context()
+    try:
+        yield context
+    finally:
+        context.close()

@@ -14,20 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import BrowserContext
 
 from tests.browser.test_reload import DEADLINE_MS, Live, loads, write
 from tests.conftest import RunningServer
 from tests.integration.test_proxy_http import Backend
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ the finished output, and no request may be answered 404 in between.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Response
+from playwright.sync_api import BrowserContext, Response
 
 from tests.browser.test_reload import PAGE, STYLE, Live, loads, opened, svg, text_is, write
 from tests.conftest import RunningServer
@@ -38,15 +38,6 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def live(root: Path, serve_site: Callable[..., RunningServer]) -> Live:
     return Live(serve_site(root, reload=True, quiet=True))
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def rebuild(root: Path, text: str) -> None:

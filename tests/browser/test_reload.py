@@ -10,11 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page
 
 from siteserve.assemble import build_app
 from siteserve.reload.app import ReloadApp
@@ -115,15 +115,6 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def live(root: Path, serve_site: Callable[..., RunningServer]) -> Live:
     return Live(serve_site(root, reload=True, quiet=True))
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def opened(context: BrowserContext, live: Live, path: str = "/") -> Page:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, WebSocket
+from playwright.sync_api import BrowserContext, Page, WebSocket
 
 from tests.browser.test_reload import DEADLINE_MS, loads, write
 from tests.conftest import RunningServer
@@ -134,15 +134,6 @@ def vite(vite_app: Path, tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def _color(page: Page, rgb: str) -> None:

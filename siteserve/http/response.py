@@ -135,7 +135,10 @@ class Response:
     def header(self, name: str) -> str | None:
         """The first value of ``name`` (case-insensitive), for tests and middleware."""
         lowered = name.lower()
+        size = len(lowered)
+        # Keys of another length are skipped before they are lowercased (the reload
+        # layer asks this of every answer); lower() keeps a latin-1 name's length.
         for key, value in self.headers:
-            if key.lower() == lowered:
+            if len(key) == size and key.lower() == lowered:
                 return value
         return None

@@ -432,13 +432,8 @@ class Debouncer:
         self._due = due
         self._timer = loop.call_at(due, self._check)
 
-    def flush(self) -> None:
-        """Emit what has gathered now (also used at shutdown)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        changes = ChangeSet(frozenset(self._pending))
-        self._states.remember(self._pending)
+    def _reset(self) -> None:
+        """Forget the burst: the next event starts a new one."""
         self._pending.clear()
         self._open_for_write.clear()
         self._writes = 0
@@ -446,6 +441,15 @@ class Debouncer:
         self._deleted_in.clear()
         self._snapshot = None
         self._finished = False
+
+    def flush(self) -> None:
+        """Emit what has gathered now (also used at shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        changes = ChangeSet(frozenset(self._pending))
+        self._states.remember(self._pending)
+        self._reset()
         try:
             if changes:
                 self._on_change(changes)
@@ -456,11 +460,5 @@ class Debouncer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._pending.clear()
-        self._open_for_write.clear()
-        self._writes = 0
-        self._deletes = 0
-        self._deleted_in.clear()
-        self._snapshot = None
-        self._finished = False
+        self._reset()
         self._settled.set()

@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from siteserve import bounds
@@ -82,6 +83,12 @@ class GraphNote:
 def _same(known: frozenset[Path], sources: tuple[Path, ...]) -> bool:
     """Whether ``sources`` names the files of ``known`` (without making a set of it)."""
     return len(known) == len(sources) and known.issuperset(sources) if sources else False
+
+
+def _drop_first_past_bound(table: dict[str, Any]) -> None:
+    """Drop the first-inserted entry of ``table`` once it holds more than ``MAX_URLS``."""
+    if len(table) > MAX_URLS:
+        table.pop(next(iter(table)))
 
 
 class _Bounded(OrderedDict[str, frozenset[Path]]):
@@ -168,8 +175,7 @@ class PageGraph:
         ):
             return False
         self._noted[key] = time.monotonic()
-        if len(self._noted) > MAX_URLS:
-            self._noted.pop(next(iter(self._noted)))
+        _drop_first_past_bound(self._noted)
         return True
 
     def learn(self, note: GraphNote) -> None:
@@ -187,12 +193,10 @@ class PageGraph:
     ) -> None:
         self._pages.put(key, sources)
         self._served[key] = max(served, self._served.get(key, served))
-        if len(self._served) > MAX_URLS:
-            self._served.pop(next(iter(self._served)))
+        _drop_first_past_bound(self._served)
         if warnings:
             self._warnings[key] = warnings
-            if len(self._warnings) > MAX_URLS:
-                self._warnings.pop(next(iter(self._warnings)))
+            _drop_first_past_bound(self._warnings)
         else:
             self._warnings.pop(key, None)
 

@@ -122,16 +122,6 @@ def inject(html: bytes, tag: bytes = SCRIPT_TAG) -> bytes:
     return html[:point] + tag + html[point:]
 
 
-def _header(response: Response, name: str) -> str | None:
-    """``response.header(name)`` for a lowercase ``name``: keys of another length are
-    skipped before they are lowercased (this runs for every answer with reload on)."""
-    size = len(name)
-    for key, value in response.headers:
-        if len(key) == size and key.lower() == name:
-            return value
-    return None
-
-
 def is_html(content_type: str | None) -> bool:
     if content_type is None:
         return False
@@ -157,7 +147,7 @@ def injectable(response: Response) -> bool:
     if 300 <= response.status < 400 or response.status == 206:
         return False
     # The type first: most answers are not HTML, and then one look at the headers does.
-    if not is_html(_header(response, "content-type")):
+    if not is_html(response.header("content-type")):
         return False
     # A download (?download) is saved as it is on disk, never shown.
     return not is_download(response)
@@ -167,7 +157,7 @@ def shows_page(response: Response) -> bool:
     """Whether a tab shows an injected page after ``response``: it has the script, or it is
     a 304 that tells the browser to show the injected page it has stored."""
     if response.status == 304:
-        return ETAG_SUFFIX in (_header(response, "etag") or "")
+        return ETAG_SUFFIX in (response.header("etag") or "")
     return injectable(response)
 
 

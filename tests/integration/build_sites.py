@@ -102,11 +102,16 @@ GENERATED = {
 GENERATED_BYTES = {"assets/bg.png": bytes(range(256)) * 8}
 
 
-def make_generated_site(root: Path) -> Path:
-    for name, text in GENERATED.items():
+def write_site(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    return root
+
+
+def make_generated_site(root: Path) -> Path:
+    write_site(root, GENERATED)
     for name, data in GENERATED_BYTES.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from siteserve.build.run import build_site
-from siteserve.build.settings import BuildSettings
 from tests.conftest import RunningServer
-from tests.integration.build_sites import CLOCK
+from tests.integration.build_sites import build, write_site
 
 SITE = {
     "siteserve.toml": '[[redirects]]\nfrom = "/a"\nto = "/b"\nstatus = 302\n',
@@ -54,13 +52,9 @@ EXPECTED = {
 def test_site_rules_answer_the_same_live_and_after_a_build(
     tmp_path: Path, serve_site: Callable[..., RunningServer]
 ) -> None:
-    site = tmp_path / "site"
-    for name, text in SITE.items():
-        (site / name).parent.mkdir(parents=True, exist_ok=True)
-        (site / name).write_text(text, encoding="utf-8")
+    site = write_site(tmp_path / "site", SITE)
     out = tmp_path / "out"
-    settings = BuildSettings(root=site.resolve(), out=out.resolve(), jobs=1, clock=CLOCK)
-    report = build_site(settings)
+    report = build(site, out, jobs=1)
     assert report.errors == [] and report.broken == []
     live = serve_site(site)
     hosted = serve_site(out)
@@ -122,13 +116,9 @@ HEADER_URLS = {
 def test_site_header_rules_give_the_same_headers_live_and_after_a_build(
     tmp_path: Path, serve_site: Callable[..., RunningServer]
 ) -> None:
-    site = tmp_path / "site"
-    for name, text in HEADER_SITE.items():
-        (site / name).parent.mkdir(parents=True, exist_ok=True)
-        (site / name).write_text(text, encoding="utf-8")
+    site = write_site(tmp_path / "site", HEADER_SITE)
     out = tmp_path / "out"
-    settings = BuildSettings(root=site.resolve(), out=out.resolve(), jobs=1, clock=CLOCK)
-    report = build_site(settings)
+    report = build(site, out, jobs=1)
     assert report.errors == [] and report.broken == [] and report.warnings == []
     live = serve_site(site)
     hosted = serve_site(out)
@@ -173,8 +163,7 @@ def test_a_header_rule_headers_cannot_hold_is_one_warning(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    settings = BuildSettings(root=site.resolve(), out=out.resolve(), jobs=1, clock=CLOCK)
-    report = build_site(settings)
+    report = build(site, out, jobs=1)
     assert len(report.warnings) == 1
     about, message = report.warnings[0]
     assert about == "serve.json:2" and "/a/**" in message and "_headers" in message

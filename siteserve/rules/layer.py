@@ -12,7 +12,7 @@ The rule files are read again when one of them changes (``invalidate``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.layers import App, Layer
 from siteserve.rules.load import RULE_FILES, load_rules, summary
-from siteserve.rules.model import RedirectRule, RuleSet, fill, is_absolute
+from siteserve.rules.model import HeaderRule, RedirectRule, RuleSet, fill, is_absolute
 from siteserve.site import cache_policy
 from siteserve.site.app import Site
 
@@ -58,9 +58,11 @@ class RulesApp(Layer[App]):
         answer = self._route(request, rules)
         if not rules.headers:
             return answer
+        # The header rules of the snapshot that routed this request: a rules file
+        # reloaded while a page renders must not give it another set's headers.
         if isinstance(answer, Response):
-            return self._with_headers(request.path, answer)
-        return self._headers_later(request.path, answer)
+            return _with_headers(rules.headers, request.path, answer)
+        return _headers_later(rules.headers, request.path, answer)
 
     # -- redirects and rewrites ---------------------------------------------------------
 
@@ -122,32 +124,36 @@ class RulesApp(Layer[App]):
 
     # -- headers -----------------------------------------------------------------------
 
-    def _with_headers(self, path: str, response: Response) -> Response:
-        chosen: dict[str, tuple[str, list[str]]] = {}
-        removed: set[str] = set()
-        for rule in self.rules.headers:
-            values = rule.source.match(path)
-            if values is None:
-                continue
-            for name in rule.remove:
-                removed.add(name.lower())
-                chosen.pop(name.lower(), None)
-            for name, value in rule.headers:
-                entry = chosen.setdefault(name.lower(), (name, []))
-                entry[1].append(fill(value, values))
-                removed.discard(name.lower())
-        if not chosen and not removed:
-            return response
-        kept = [
-            (name, value)
-            for name, value in response.headers
-            if name.lower() not in chosen and name.lower() not in removed
-        ]
-        kept += [(name, ", ".join(values)) for name, values in chosen.values()]
-        return replace(response, headers=kept)
 
-    async def _headers_later(self, path: str, answer: Awaitable[Response]) -> Response:
-        return self._with_headers(path, await answer)
+def _with_headers(header_rules: Sequence[HeaderRule], path: str, response: Response) -> Response:
+    chosen: dict[str, tuple[str, list[str]]] = {}
+    removed: set[str] = set()
+    for rule in header_rules:
+        values = rule.source.match(path)
+        if values is None:
+            continue
+        for name in rule.remove:
+            removed.add(name.lower())
+            chosen.pop(name.lower(), None)
+        for name, value in rule.headers:
+            entry = chosen.setdefault(name.lower(), (name, []))
+            entry[1].append(fill(value, values))
+            removed.discard(name.lower())
+    if not chosen and not removed:
+        return response
+    kept = [
+        (name, value)
+        for name, value in response.headers
+        if name.lower() not in chosen and name.lower() not in removed
+    ]
+    kept += [(name, ", ".join(values)) for name, values in chosen.values()]
+    return replace(response, headers=kept)
+
+
+async def _headers_later(
+    header_rules: Sequence[HeaderRule], path: str, answer: Awaitable[Response]
+) -> Response:
+    return _with_headers(header_rules, path, await answer)
 
 
 def redirect(status: int, location: str, config: Config) -> Response:

@@ -91,7 +91,7 @@ def request_headers(
     forwarded_for: list[str] = []
     via: list[str] = []
     for name, value in fields:
-        if name in dropped or name.startswith("proxy-"):
+        if _is_hop(name, dropped):
             continue
         if name == "x-forwarded-for":
             forwarded_for.append(value)

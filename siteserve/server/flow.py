@@ -85,8 +85,7 @@ class ReadFlow:
         """The reader of ``body`` caught up; ``waiting`` requests wait to be answered."""
         if body is self._behind:
             self._behind = None
-            if waiting <= MAX_PIPELINE // 2:
-                self._resume()
+            self.caught_up(waiting)
 
     def body_ended(self, body: object) -> None:
         """The response to ``body``'s request is out: nobody will read the rest."""

@@ -124,6 +124,10 @@ class Proxy(Layer[App]):
         if upgrade:
             fields += [("connection", "upgrade"), ("upgrade", request.headers["upgrade"])]
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+        # The framing ``headers.request_headers`` gave the backend's hop: Content-Length
+        # when the browser sent one, else chunked. Said here, never read back from the
+        # head, where any field's value may spell "transfer-encoding: chunked".
+        chunked = has_body and "content-length" not in request.headers
         target = headers.backend_target(route, request)
         lines = [f"{request.method} {target} HTTP/1.1\r\n"]
         lines += [f"{name}: {value}\r\n" for name, value in fields]
@@ -131,7 +135,7 @@ class Proxy(Layer[App]):
         where = headers.backend_url(backend)
         host, port = where.host, where.port
         try:
-            connection = await self._exchange(route, host, port, head, request, has_body)
+            connection = await self._exchange(route, host, port, head, request, has_body, chunked)
         except BackendTimeout as error:
             return self._failed(504, backend, request, "did not answer in time", error)
         except BackendError as error:
@@ -163,7 +167,14 @@ class Proxy(Layer[App]):
         return Response(status, out_fields, body, length)
 
     async def _exchange(
-        self, route: ProxyRoute, host: str, port: int, head: bytes, request: Request, body: bool
+        self,
+        route: ProxyRoute,
+        host: str,
+        port: int,
+        head: bytes,
+        request: Request,
+        body: bool,
+        chunked: bool,
     ) -> BackendConnection:
         assert self._pool is not None
         while True:
@@ -172,7 +183,10 @@ class Proxy(Layer[App]):
                 connection.expect_head_only()
             try:
                 await connection.send(
-                    head, _request_body(request) if body else None, route.read_timeout
+                    head,
+                    _request_body(request) if body else None,
+                    route.read_timeout,
+                    chunked=chunked,
                 )
             except BackendTimeout:
                 raise

@@ -132,13 +132,16 @@ class BackendConnection(asyncio.Protocol):
         head: bytes,
         body: AsyncIterable[bytes] | None,
         timeout: float,  # noqa: ASYNC109
+        *,
+        chunked: bool,
     ) -> None:
+        """Write ``head``, then ``body`` (chunk-framed when ``chunked``: the head said so),
+        and wait for the answer's head."""
         transport = self.transport
         assert transport is not None
         head_done = self._head_done = asyncio.get_running_loop().create_future()
         transport.write(head)
         if body is not None:
-            chunked = b"transfer-encoding: chunked" in head.lower()
             async for chunk in body:
                 if not chunk:
                     continue

@@ -261,6 +261,15 @@ def test_declared_length_over_the_bound_is_refused_before_the_handler(tmp_path: 
     assert fake.seen == []
 
 
+def test_a_length_of_non_ascii_digits_is_not_a_declared_length(tmp_path: Path) -> None:
+    # "\xb2" (superscript two) is a latin-1 character str.isdigit() accepts and int() refuses.
+    wire = Wire([{"type": "http.request", "body": b"hi", "more_body": False}])
+    headers = [(b"content-length", "\xb2".encode("latin-1"))]
+    run(asgi_for(FakeApp(echo), tmp_path)(scope("POST", headers=headers), wire.receive, wire.send))
+    assert wire.status == 200
+    assert wire.body == b"hi"
+
+
 def test_the_apps_own_bound_wins_over_max_body(tmp_path: Path) -> None:
     fake = FakeApp(echo, limit=5000)
     asgi = asgi_for(fake, tmp_path)

@@ -384,6 +384,36 @@ def test_head_of_a_stream_closes_it_unread() -> None:
     assert stream.closed
 
 
+def test_a_stream_is_closed_when_the_servers_send_fails() -> None:
+    # hypercorn's send raises once the client is gone, the start message included.
+    closed: list[bool] = []
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            yield b"never sent"
+        finally:
+            closed.append(True)
+
+    async def gone(message: Message) -> None:
+        raise ConnectionResetError("client gone")
+
+    async def main() -> None:
+        body = stream()
+        await body.__anext__()  # started: its finally has something to run
+        with pytest.raises(ConnectionResetError):
+            await send_response(
+                gone,
+                Response(200, [], body),
+                method="GET",
+                http1=True,
+                pathsend=False,
+                receive=None,
+            )
+        assert closed == [True]  # now, not when the loop shuts its generators down
+
+    run(main())
+
+
 def big_file(tmp_path: Path, size: int = 3 * CHUNK + 100) -> tuple[Path, bytes]:
     data = bytes(range(256)) * (size // 256) + bytes(size % 256)
     path = tmp_path / "big.bin"

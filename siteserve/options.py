@@ -366,8 +366,10 @@ class Workers(Kind):
     def parse(self, value: object) -> int:
         if isinstance(value, str) and value.strip().lower() == "auto":
             return cpu_count()
-        text = value.strip() if isinstance(value, str) else value
-        number = int(text) if isinstance(text, str) and text.isdigit() else text
+        number = value.strip() if isinstance(value, str) else value
+        # ASCII digits only: str.isdigit() also takes "\xb2", which int() refuses.
+        if isinstance(number, str) and number.isascii() and number.isdigit():
+            number = int(number)
         if isinstance(number, bool) or not isinstance(number, int) or number < 1:
             raise ConfigError(f"workers must be a whole number of 1 or more, or auto, not {value}")
         if number > self.MAXIMUM:

@@ -425,7 +425,7 @@ def parse_duration(value: str | int | float) -> float:
         if match is None:
             raise ConfigError(f"not a duration: {value!r} (try 30m, 2h or 1d)")
         seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
-    if seconds <= 0:
+    if not seconds > 0:  # also refuses NaN (TOML's nan), which compares false both ways
         raise ConfigError(f"a duration must be more than zero: {value!r}")
     return seconds
 

@@ -32,6 +32,7 @@ from siteserve.options import (
     for_command,
     markdown_table,
     on_command_line,
+    parse_duration,
     toml_tables,
 )
 
@@ -239,3 +240,9 @@ def test_workers_written_in_non_ascii_digits_is_a_config_error() -> None:
     # error must be a ConfigError (one line), never a traceback.
     with pytest.raises(ConfigError, match="workers must be a whole number of 1 or more"):
         Workers().parse("\xb2")
+
+
+def test_a_duration_that_is_not_a_number_is_refused() -> None:
+    # TOML spells nan; a NaN timeout would go into the event loop's timer heap unnoticed.
+    with pytest.raises(ConfigError, match="duration"):
+        parse_duration(float("nan"))

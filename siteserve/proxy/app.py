@@ -143,9 +143,15 @@ class Proxy(Layer[App]):
         except BodyIncomplete:
             # The browser left before its body was whole: nobody is left to answer.
             return Response(400, [("Content-Type", "text/plain; charset=utf-8")], close=True)
-        self.health.answered(backend)
         status = connection.status
-        if status == 101 and upgrade:
+        if status == 101 and not upgrade:
+            # RFC 9110 section 15.2.2: a switch only to what the request's Upgrade named;
+            # the browser asked for none, and its connection must stay HTTP.
+            connection.close()
+            problem = "switched protocols though the request asked for none"
+            return self._failed(502, backend, request, problem, BackendError("101"))
+        self.health.answered(backend)
+        if status == 101:
             switched = [(n, v) for n, v in connection.headers if n.lower() in _UPGRADE_FIELDS]
             return Response(
                 101,

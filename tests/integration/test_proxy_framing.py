@@ -1,4 +1,8 @@
-"""The proxy frames the body it sends a backend as its head says, whatever else the head holds."""
+"""What the proxy sends a backend and passes back, against a raw backend socket on port 0.
+
+The request body is framed as the head sent says, whatever else the head holds;
+an answer the browser did not ask for (a 101 to a plain request) never reaches it.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,20 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import RunningServer
+from tests.integration.wire import Wire
 
 Serve = Callable[..., RunningServer]
 DEADLINE_S = 10.0
 
 
-class RecordingBackend:
-    """Accepts one connection, reads one request framed by its Content-Length, answers 204."""
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
 
-    def __init__(self) -> None:
+
+class RecordingBackend:
+    """Accepts one connection, reads one request framed by its Content-Length, answers ``reply``."""
+
+    def __init__(self, reply: bytes = NO_CONTENT) -> None:
+        self.reply = reply
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
         self.body = b""
@@ -35,27 +44,31 @@ class RecordingBackend:
                 data += connection.recv(65536)
             head, _, rest = data.partition(b"\r\n\r\n")
             fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
-            length = int(fields[b"content-length"])
+            length = int(fields.get(b"content-length", b"0"))
             while len(rest) < length:
                 rest += connection.recv(65536)
             self.body = rest[:length]
-            connection.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            connection.sendall(self.reply)
 
     def join(self) -> None:
         self._thread.join(DEADLINE_S)
         self.listener.close()
 
 
-def test_a_field_value_naming_chunked_does_not_chunk_a_sized_body(
-    serve_site: Serve, tmp_path: Path
-) -> None:
-    backend = RecordingBackend()
+def proxied_site(tmp_path: Path, backend: RecordingBackend) -> Path:
     site = tmp_path / "site"
     site.mkdir()
     (site / "siteserve.toml").write_text(
         f'[proxy."/api"]\nurl = "http://127.0.0.1:{backend.port}"\n'
     )
-    server = serve_site(site)
+    return site
+
+
+def test_a_field_value_naming_chunked_does_not_chunk_a_sized_body(
+    serve_site: Serve, tmp_path: Path
+) -> None:
+    backend = RecordingBackend()
+    server = serve_site(proxied_site(tmp_path, backend))
     answer = httpx.post(
         server.url("/api/upload"),
         content=b"hello",
@@ -66,3 +79,19 @@ def test_a_field_value_naming_chunked_does_not_chunk_a_sized_body(
     # Chunk framing on a Content-Length body would give the backend "5\r\nhe" here, and
     # the rest would be read as a second request on a reused connection.
     assert backend.body == b"hello"
+
+
+def test_a_switch_the_browser_did_not_ask_for_answers_502(
+    serve_site: Serve, tmp_path: Path
+) -> None:
+    # RFC 9110 section 15.2.2: a server switches only to a protocol the client's Upgrade
+    # named; a 101 to a request without one is no answer to give the browser.
+    switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: Upgrade\r\n\r\n"
+    backend = RecordingBackend(switch)
+    server = serve_site(proxied_site(tmp_path, backend))
+    wire = Wire(server.port)
+    wire.send(b"GET /api/page HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    status, _, _ = wire.read_response()
+    wire.close()
+    backend.join()
+    assert status == 502

@@ -302,6 +302,9 @@ class BackendPool:
     def __init__(self, *, max_idle: int = bounds.PROXY_IDLE_PER_BACKEND) -> None:
         self._idle: dict[tuple[str, int], list[BackendConnection]] = {}
         self._max_idle = max_idle
+        #: Once closed, a connection released late (an answer still streaming at
+        #: shutdown) is closed instead of kept where nothing would close it.
+        self._closed = False
 
     async def connect(
         self,
@@ -330,7 +333,7 @@ class BackendPool:
         return protocol, False
 
     def release(self, connection: BackendConnection) -> None:
-        if not connection.reusable:
+        if self._closed or not connection.reusable:
             if connection.transport is not None:
                 connection.transport.close()
             return
@@ -342,6 +345,7 @@ class BackendPool:
         idle.append(connection)
 
     def close(self) -> None:
+        self._closed = True
         for idle in self._idle.values():
             for connection in idle:
                 if connection.transport is not None:

@@ -334,20 +334,16 @@ class BackendPool:
 
     def release(self, connection: BackendConnection) -> None:
         if self._closed or not connection.reusable:
-            if connection.transport is not None:
-                connection.transport.close()
+            connection.close()
             return
         idle = self._idle.setdefault(connection.key, [])
         if len(idle) >= self._max_idle:
-            old = idle.pop(0)
-            if old.transport is not None:
-                old.transport.close()
+            idle.pop(0).close()
         idle.append(connection)
 
     def close(self) -> None:
         self._closed = True
         for idle in self._idle.values():
             for connection in idle:
-                if connection.transport is not None:
-                    connection.transport.close()
+                connection.close()
         self._idle.clear()

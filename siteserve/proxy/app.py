@@ -33,6 +33,9 @@ from siteserve.proxy.tunnel import FlowChannel, Tunnel
 _RESERVED = "/__siteserve/"
 #: A proxied body's size is the backend's business (``Layer.body_limit``).
 _NO_LIMIT = 1 << 62
+#: RFC 9110 section 9.2.2: the methods a proxy may send again by itself when the
+#: connection it sent one on failed (the backend may have acted on any other).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 #: Fields of the backend's 101 the browser needs to finish its handshake.
 _UPGRADE_FIELDS = frozenset(
     {"upgrade", "sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions"}
@@ -179,7 +182,7 @@ class Proxy(Layer[App]):
         port: int,
         head: bytes,
         request: Request,
-        body: bool,
+        has_body: bool,
         chunked: bool,
     ) -> BackendConnection:
         assert self._pool is not None
@@ -190,14 +193,14 @@ class Proxy(Layer[App]):
             try:
                 await connection.send(
                     head,
-                    _request_body(request) if body else None,
+                    _request_body(request) if has_body else None,
                     route.read_timeout,
                     chunked=chunked,
                 )
             except BackendTimeout:
                 raise
             except BackendError:
-                if reused and not body:
+                if reused and not has_body and request.method in _IDEMPOTENT:
                     continue  # the backend had closed the idle connection: once more, fresh
                 raise
             except BaseException:

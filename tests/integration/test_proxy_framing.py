@@ -6,9 +6,10 @@ an answer the browser did not ask for (a 101 to a plain request) never reaches i
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -94,4 +95,79 @@ def test_a_switch_the_browser_did_not_ask_for_answers_502(
     status, _, _ = wire.read_response()
     wire.close()
     backend.join()
+    assert status == 502
+
+
+class DroppingBackend:
+    """Answers the first request on its first connection (keep-alive), then drops that
+    connection after reading its second request; answers every request on later ones.
+    ``methods`` records each request line's method, in the order they came."""
+
+    OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(DEADLINE_S)
+        self.port = int(self.listener.getsockname()[1])
+        self.methods: list[str] = []
+        self._current: socket.socket | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _heads(self, connection: socket.socket) -> Iterator[bytes]:
+        data = b""
+        while True:
+            while b"\r\n\r\n" not in data:
+                more = connection.recv(65536)
+                if not more:
+                    return
+                data += more
+            head, _, data = data.partition(b"\r\n\r\n")
+            self.methods.append(head.split(b" ", 1)[0].decode())
+            yield head
+
+    def _serve(self) -> None:
+        first = True
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.listener.accept()
+                self._current = connection
+                with connection:
+                    connection.settimeout(DEADLINE_S)
+                    for number, _head in enumerate(self._heads(connection)):
+                        if first and number == 1:
+                            break  # gone without an answer, the request read
+                        connection.sendall(self.OK)
+                    first = False
+
+    def stop(self) -> None:
+        self.listener.close()
+        if self._current is not None:
+            with contextlib.suppress(OSError):
+                self._current.shutdown(socket.SHUT_RDWR)  # ends the thread's recv now
+        self._thread.join(DEADLINE_S)
+
+
+def test_a_non_idempotent_request_is_not_sent_again_when_its_connection_drops(
+    serve_site: Serve, tmp_path: Path
+) -> None:
+    # RFC 9110 section 9.2.2: a proxy must not retry a non-idempotent request by itself;
+    # the backend may have acted on it before the connection went.
+    backend = DroppingBackend()
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "siteserve.toml").write_text(
+        f'[proxy."/api"]\nurl = "http://127.0.0.1:{backend.port}"\n'
+    )
+    server = serve_site(site)
+    wire = Wire(server.port)
+    try:
+        wire.send(b"GET /api/a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert wire.read_response()[0] == 200  # its backend connection is pooled now
+        wire.send(b"POST /api/b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        status, _, _ = wire.read_response()
+    finally:
+        wire.close()
+        backend.stop()
+    assert backend.methods == ["GET", "POST"]
     assert status == 502

@@ -56,12 +56,11 @@ class RecordingBackend:
         self.listener.close()
 
 
-def proxied_site(tmp_path: Path, backend: RecordingBackend) -> Path:
+def proxied_site(tmp_path: Path, port: int) -> Path:
+    """A site folder whose /api goes to the backend on ``port``."""
     site = tmp_path / "site"
     site.mkdir()
-    (site / "siteserve.toml").write_text(
-        f'[proxy."/api"]\nurl = "http://127.0.0.1:{backend.port}"\n'
-    )
+    (site / "siteserve.toml").write_text(f'[proxy."/api"]\nurl = "http://127.0.0.1:{port}"\n')
     return site
 
 
@@ -69,7 +68,7 @@ def test_a_field_value_naming_chunked_does_not_chunk_a_sized_body(
     serve_site: Serve, tmp_path: Path
 ) -> None:
     backend = RecordingBackend()
-    server = serve_site(proxied_site(tmp_path, backend))
+    server = serve_site(proxied_site(tmp_path, backend.port))
     answer = httpx.post(
         server.url("/api/upload"),
         content=b"hello",
@@ -89,7 +88,7 @@ def test_a_switch_the_browser_did_not_ask_for_answers_502(
     # named; a 101 to a request without one is no answer to give the browser.
     switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: Upgrade\r\n\r\n"
     backend = RecordingBackend(switch)
-    server = serve_site(proxied_site(tmp_path, backend))
+    server = serve_site(proxied_site(tmp_path, backend.port))
     wire = Wire(server.port)
     wire.send(b"GET /api/page HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     status, _, _ = wire.read_response()
@@ -141,6 +140,8 @@ class DroppingBackend:
                     first = False
 
     def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread's accept now
         self.listener.close()
         if self._current is not None:
             with contextlib.suppress(OSError):
@@ -154,12 +155,7 @@ def test_a_non_idempotent_request_is_not_sent_again_when_its_connection_drops(
     # RFC 9110 section 9.2.2: a proxy must not retry a non-idempotent request by itself;
     # the backend may have acted on it before the connection went.
     backend = DroppingBackend()
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "siteserve.toml").write_text(
-        f'[proxy."/api"]\nurl = "http://127.0.0.1:{backend.port}"\n'
-    )
-    server = serve_site(site)
+    server = serve_site(proxied_site(tmp_path, backend.port))
     wire = Wire(server.port)
     try:
         wire.send(b"GET /api/a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")

@@ -366,8 +366,10 @@ class Workers(Kind):
     def parse(self, value: object) -> int:
         if isinstance(value, str) and value.strip().lower() == "auto":
             return cpu_count()
-        text = value.strip() if isinstance(value, str) else value
-        number = int(text) if isinstance(text, str) and text.isdigit() else text
+        number = value.strip() if isinstance(value, str) else value
+        # ASCII digits only: str.isdigit() also takes "\xb2", which int() refuses.
+        if isinstance(number, str) and number.isascii() and number.isdigit():
+            number = int(number)
         if isinstance(number, bool) or not isinstance(number, int) or number < 1:
             raise ConfigError(f"workers must be a whole number of 1 or more, or auto, not {value}")
         if number > self.MAXIMUM:
@@ -423,7 +425,7 @@ def parse_duration(value: str | int | float) -> float:
         if match is None:
             raise ConfigError(f"not a duration: {value!r} (try 30m, 2h or 1d)")
         seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
-    if seconds <= 0:
+    if not seconds > 0:  # also refuses NaN (TOML's nan), which compares false both ways
         raise ConfigError(f"a duration must be more than zero: {value!r}")
     return seconds
 

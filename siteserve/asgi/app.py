@@ -20,14 +20,13 @@ from siteserve.asgi.request import (
     expects_body,
     request_from_scope,
 )
-from siteserve.asgi.response import send_response
+from siteserve.asgi.response import release_body, send_response
 from siteserve.asgi.types import PATHSEND, HttpScope, Receive, Scope, Send
 from siteserve.assemble import build_app
 from siteserve.config import Config, ConfigError
-from siteserve.http.response import FileBody, Response
+from siteserve.http.response import Response
 from siteserve.http.writer import simple_response
 from siteserve.layers import App
-from siteserve.server.response_sender import close_iterable
 
 log = logging.getLogger("siteserve.asgi")
 
@@ -141,10 +140,7 @@ class SiteserveAsgi:
             response = simple_response(500, "internal server error")
         if body is not None and body.too_large:
             # The body grew past its bound while read: that is the answer, as on our server.
-            if isinstance(response.body, FileBody):
-                response.body.close()
-            elif not isinstance(response.body, bytes):
-                await close_iterable(response.body)
+            await release_body(response.body)
             response = simple_response(413, "request body too large")
         extensions = scope.get("extensions") or {}
         await send_response(

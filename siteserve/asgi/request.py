@@ -104,4 +104,6 @@ def expects_body(request: Request) -> bool:
 def declared_too_large(request: Request, limit: int) -> bool:
     """Whether the body's declared length is over ``limit`` (refused before it is read)."""
     length = request.headers.get("content-length")
-    return length is not None and length.isdigit() and int(length) > limit
+    # 1*DIGIT (RFC 9110 section 8.6) is ASCII: str.isdigit() alone also takes "\xb2",
+    # which int() refuses.
+    return length is not None and length.isascii() and length.isdigit() and int(length) > limit

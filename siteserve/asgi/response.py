@@ -83,36 +83,38 @@ async def send_response(
     pathsend: bool,
     receive: Receive | None,
 ) -> None:
-    """Send ``response``; ``receive`` (when the request body is done) watches for a disconnect."""
+    """Send ``response``; ``receive`` (when the request body is done) watches for a disconnect.
+
+    The body's file or generator is released however the sending ends: a server
+    whose ``send`` raises once the client is gone (hypercorn does) must not leave
+    it open.
+    """
     headers, with_body = encoded_headers(response, method, http1=http1)
     start = {"type": _START, "status": response.status, "headers": headers}
     body = response.body
-    if not with_body:
-        await send(start)
-        await send({"type": _BODY, "body": b""})
-        if isinstance(body, FileBody):
-            body.close()
-        elif not isinstance(body, bytes):
-            await close_iterable(body)
-    elif isinstance(body, bytes):
-        await send(start)
-        await send({"type": _BODY, "body": body})
-    elif isinstance(body, FileBody):
-        await _send_file(
-            send, start, body, pathsend=pathsend and response.status == 200, receive=receive
-        )
-    else:
-        await send(start)
-        await _send_stream(send, body, receive)
-
-
-async def _send_file(
-    send: Send, start: dict[str, object], body: FileBody, *, pathsend: bool, receive: Receive | None
-) -> None:
     try:
-        await _send_file_body(send, start, body, pathsend=pathsend, receive=receive)
+        if not with_body:
+            await send(start)
+            await send({"type": _BODY, "body": b""})
+        elif isinstance(body, bytes):
+            await send(start)
+            await send({"type": _BODY, "body": body})
+        elif isinstance(body, FileBody):
+            pathsend = pathsend and response.status == 200
+            await _send_file_body(send, start, body, pathsend=pathsend, receive=receive)
+        else:
+            await send(start)
+            await _send_stream(send, body, receive)
     finally:
-        body.close()  # the body owns its open file, sent or not
+        await release_body(body)
+
+
+async def release_body(body: bytes | FileBody | AsyncIterable[bytes]) -> None:
+    """Release what a body holds (the open file, a generator's ``finally``), sent or not."""
+    if isinstance(body, FileBody):
+        body.close()
+    elif not isinstance(body, bytes):
+        await close_iterable(body)
 
 
 async def _send_file_body(
@@ -181,4 +183,3 @@ async def _send_stream(send: Send, body: AsyncIterable[bytes], receive: Receive 
         await send({"type": _BODY, "body": b""})
     finally:
         watch.stop()
-        await close_iterable(body)

@@ -33,6 +33,9 @@ from siteserve.proxy.tunnel import FlowChannel, Tunnel
 _RESERVED = "/__siteserve/"
 #: A proxied body's size is the backend's business (``Layer.body_limit``).
 _NO_LIMIT = 1 << 62
+#: RFC 9110 section 9.2.2: the methods a proxy may send again by itself when the
+#: connection it sent one on failed (the backend may have acted on any other).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 #: Fields of the backend's 101 the browser needs to finish its handshake.
 _UPGRADE_FIELDS = frozenset(
     {"upgrade", "sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions"}
@@ -124,6 +127,10 @@ class Proxy(Layer[App]):
         if upgrade:
             fields += [("connection", "upgrade"), ("upgrade", request.headers["upgrade"])]
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+        # The framing ``headers.request_headers`` gave the backend's hop: Content-Length
+        # when the browser sent one, else chunked. Said here, never read back from the
+        # head, where any field's value may spell "transfer-encoding: chunked".
+        chunked = has_body and "content-length" not in request.headers
         target = headers.backend_target(route, request)
         lines = [f"{request.method} {target} HTTP/1.1\r\n"]
         lines += [f"{name}: {value}\r\n" for name, value in fields]
@@ -131,7 +138,7 @@ class Proxy(Layer[App]):
         where = headers.backend_url(backend)
         host, port = where.host, where.port
         try:
-            connection = await self._exchange(route, host, port, head, request, has_body)
+            connection = await self._exchange(route, host, port, head, request, has_body, chunked)
         except BackendTimeout as error:
             return self._failed(504, backend, request, "did not answer in time", error)
         except BackendError as error:
@@ -139,9 +146,15 @@ class Proxy(Layer[App]):
         except BodyIncomplete:
             # The browser left before its body was whole: nobody is left to answer.
             return Response(400, [("Content-Type", "text/plain; charset=utf-8")], close=True)
-        self.health.answered(backend)
         status = connection.status
-        if status == 101 and upgrade:
+        if status == 101 and not upgrade:
+            # RFC 9110 section 15.2.2: a switch only to what the request's Upgrade named;
+            # the browser asked for none, and its connection must stay HTTP.
+            connection.close()
+            problem = "switched protocols though the request asked for none"
+            return self._failed(502, backend, request, problem, BackendError("101"))
+        self.health.answered(backend)
+        if status == 101:
             switched = [(n, v) for n, v in connection.headers if n.lower() in _UPGRADE_FIELDS]
             return Response(
                 101,
@@ -163,7 +176,14 @@ class Proxy(Layer[App]):
         return Response(status, out_fields, body, length)
 
     async def _exchange(
-        self, route: ProxyRoute, host: str, port: int, head: bytes, request: Request, body: bool
+        self,
+        route: ProxyRoute,
+        host: str,
+        port: int,
+        head: bytes,
+        request: Request,
+        has_body: bool,
+        chunked: bool,
     ) -> BackendConnection:
         assert self._pool is not None
         while True:
@@ -172,12 +192,15 @@ class Proxy(Layer[App]):
                 connection.expect_head_only()
             try:
                 await connection.send(
-                    head, _request_body(request) if body else None, route.read_timeout
+                    head,
+                    _request_body(request) if has_body else None,
+                    route.read_timeout,
+                    chunked=chunked,
                 )
             except BackendTimeout:
                 raise
             except BackendError:
-                if reused and not body:
+                if reused and not has_body and request.method in _IDEMPOTENT:
                     continue  # the backend had closed the idle connection: once more, fresh
                 raise
             except BaseException:

@@ -132,13 +132,16 @@ class BackendConnection(asyncio.Protocol):
         head: bytes,
         body: AsyncIterable[bytes] | None,
         timeout: float,  # noqa: ASYNC109
+        *,
+        chunked: bool,
     ) -> None:
+        """Write ``head``, then ``body`` (chunk-framed when ``chunked``: the head said so),
+        and wait for the answer's head."""
         transport = self.transport
         assert transport is not None
         head_done = self._head_done = asyncio.get_running_loop().create_future()
         transport.write(head)
         if body is not None:
-            chunked = b"transfer-encoding: chunked" in head.lower()
             async for chunk in body:
                 if not chunk:
                     continue
@@ -299,6 +302,9 @@ class BackendPool:
     def __init__(self, *, max_idle: int = bounds.PROXY_IDLE_PER_BACKEND) -> None:
         self._idle: dict[tuple[str, int], list[BackendConnection]] = {}
         self._max_idle = max_idle
+        #: Once closed, a connection released late (an answer still streaming at
+        #: shutdown) is closed instead of kept where nothing would close it.
+        self._closed = False
 
     async def connect(
         self,
@@ -327,20 +333,17 @@ class BackendPool:
         return protocol, False
 
     def release(self, connection: BackendConnection) -> None:
-        if not connection.reusable:
-            if connection.transport is not None:
-                connection.transport.close()
+        if self._closed or not connection.reusable:
+            connection.close()
             return
         idle = self._idle.setdefault(connection.key, [])
         if len(idle) >= self._max_idle:
-            old = idle.pop(0)
-            if old.transport is not None:
-                old.transport.close()
+            idle.pop(0).close()
         idle.append(connection)
 
     def close(self) -> None:
+        self._closed = True
         for idle in self._idle.values():
             for connection in idle:
-                if connection.transport is not None:
-                    connection.transport.close()
+                connection.close()
         self._idle.clear()

@@ -261,6 +261,15 @@ def test_declared_length_over_the_bound_is_refused_before_the_handler(tmp_path: 
     assert fake.seen == []
 
 
+def test_a_length_of_non_ascii_digits_is_not_a_declared_length(tmp_path: Path) -> None:
+    # "\xb2" (superscript two) is a latin-1 character str.isdigit() accepts and int() refuses.
+    wire = Wire([{"type": "http.request", "body": b"hi", "more_body": False}])
+    headers = [(b"content-length", "\xb2".encode("latin-1"))]
+    run(asgi_for(FakeApp(echo), tmp_path)(scope("POST", headers=headers), wire.receive, wire.send))
+    assert wire.status == 200
+    assert wire.body == b"hi"
+
+
 def test_the_apps_own_bound_wins_over_max_body(tmp_path: Path) -> None:
     fake = FakeApp(echo, limit=5000)
     asgi = asgi_for(fake, tmp_path)
@@ -373,6 +382,36 @@ def test_head_of_a_stream_closes_it_unread() -> None:
     wire = sent(Response(200, [], stream), "HEAD")
     assert wire.body == b""
     assert stream.closed
+
+
+def test_a_stream_is_closed_when_the_servers_send_fails() -> None:
+    # hypercorn's send raises once the client is gone, the start message included.
+    closed: list[bool] = []
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            yield b"never sent"
+        finally:
+            closed.append(True)
+
+    async def gone(message: Message) -> None:
+        raise ConnectionResetError("client gone")
+
+    async def main() -> None:
+        body = stream()
+        await body.__anext__()  # started: its finally has something to run
+        with pytest.raises(ConnectionResetError):
+            await send_response(
+                gone,
+                Response(200, [], body),
+                method="GET",
+                http1=True,
+                pathsend=False,
+                receive=None,
+            )
+        assert closed == [True]  # now, not when the loop shuts its generators down
+
+    run(main())
 
 
 def big_file(tmp_path: Path, size: int = 3 * CHUNK + 100) -> tuple[Path, bytes]:

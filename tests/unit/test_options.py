@@ -27,10 +27,12 @@ from siteserve.options import (
     Text,
     Texts,
     Whole,
+    Workers,
     flag_spelling,
     for_command,
     markdown_table,
     on_command_line,
+    parse_duration,
     toml_tables,
 )
 
@@ -231,3 +233,16 @@ def test_flags_give_what_they_set_or_nothing() -> None:
     assert BY_NAME["ignore"].cli_value(None) is None
     assert BY_NAME["port"].cli_value(None) is None
     assert BY_NAME["port"].cli_value(0) == 0
+
+
+def test_workers_written_in_non_ascii_digits_is_a_config_error() -> None:
+    # "\xb2" (superscript two) passes str.isdigit() and int() refuses it: a start-up
+    # error must be a ConfigError (one line), never a traceback.
+    with pytest.raises(ConfigError, match="workers must be a whole number of 1 or more"):
+        Workers().parse("\xb2")
+
+
+def test_a_duration_that_is_not_a_number_is_refused() -> None:
+    # TOML spells nan; a NaN timeout would go into the event loop's timer heap unnoticed.
+    with pytest.raises(ConfigError, match="duration"):
+        parse_duration(float("nan"))

@@ -356,3 +356,48 @@ def test_a_tab_on_another_worker_than_its_page_is_told_what_one_process_would(
     assert isinstance(reload, TextMessage)
     assert json.loads(reload.data) == {"type": "reload"}
     assert server.stop() == 0
+
+
+def test_a_file_no_page_uses_reloads_no_tab_whichever_worker_served_its_page(
+    start: type[Workers], site: Path
+) -> None:
+    # Without the relay of page graphs, the worker holding the tab's socket has never
+    # seen the page: it counts as unknown, and an unknown page reloads on any change
+    # (not only on its own sources), which one process would never do.
+    (site / "_layouts").mkdir()
+    layout = "<!doctype html><h1>{% block h %}{% endblock %}</h1>"
+    (site / "_layouts" / "base.html").write_text(layout)
+    (site / "page.html.jinja").write_text('{% extends "_layouts/base.html" %}')
+    (site / "notes.txt").write_text("a file no page uses")
+    server = start(str(site), "--workers", "2", "-p", "0", "--quiet")
+    server.ready()
+    pids = server.workers()
+    held = connection_per_worker(server.port, pids, "/__siteserve/ws-token")
+    (renderer, wire), (other, _) = held.items()
+    host = f"Host: 127.0.0.1:{server.port}\r\n"
+    wire.send(f"GET /page HTTP/1.1\r\n{host}\r\n".encode())
+    assert wire.read_response()[0] == 200
+    wire.send(f"GET /__siteserve/ws-token HTTP/1.1\r\n{host}\r\n".encode())
+    token = json.loads(wire.read_response()[2])["token"]
+    tab: Tab | None = None
+    end = time.monotonic() + DEADLINE
+    while tab is None and time.monotonic() < end:
+        candidate = Tab(server.port, token)
+        candidate.events(AcceptConnection)
+        if holder(candidate.wire.sock, pids) == other:
+            tab = candidate
+        else:
+            candidate.wire.close()
+    assert tab is not None, f"no socket reached worker {other} (the page came from {renderer})"
+    tab.say({"type": "hello", "page": "/page", "scripts": []})
+    # The unused file first, then a stylesheet: the first message must be the stylesheet's.
+    (site / "notes.txt").write_text("still unused")
+    (site / "style.css").write_text("h1 { color: blue }")
+    update = tab.events(TextMessage)[-1]
+    assert isinstance(update, TextMessage)
+    assert json.loads(update.data) == {"type": "update", "css": ["/style.css"], "images": []}
+    (site / "_layouts" / "base.html").write_text("<!doctype html><p>new</p>")
+    reload = tab.events(TextMessage)[-1]
+    assert isinstance(reload, TextMessage)
+    assert json.loads(reload.data) == {"type": "reload"}
+    assert server.stop() == 0

@@ -41,7 +41,7 @@ def alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"  # a zombie has exited
 
 
-def _server_inode(client: socket.socket) -> int | None:
+def server_inode(client: socket.socket) -> int | None:
     """The inode of the server's end of ``client``'s TCP connection (from /proc/net/tcp)."""
     local_port = client.getsockname()[1]
     server_port = client.getpeername()[1]
@@ -61,7 +61,7 @@ def _server_inode(client: socket.socket) -> int | None:
 
 def holder(client: socket.socket, pids: list[int]) -> int | None:
     """Which of ``pids`` holds the server's end of ``client`` (it has accepted it)."""
-    inode = _server_inode(client)
+    inode = server_inode(client)
     if inode is None:
         return None
     target = f"socket:[{inode}]"
@@ -72,3 +72,24 @@ def holder(client: socket.socket, pids: list[int]) -> int | None:
                     if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
                         return pid
     return None
+
+
+def held_connections(port: int, pids: list[int]) -> dict[int, int]:
+    """The established connections to ``port`` that ``pids`` hold: server-side inode -> pid."""
+    inodes: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                state, inode = fields[3], int(fields[9])
+                if state == "01" and int(fields[1].rpartition(":")[2], 16) == port and inode:
+                    inodes.add(inode)  # state "01": ESTABLISHED
+    held: dict[int, int] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if link.startswith("socket:[") and int(link[8:-1]) in inodes:
+                        held[int(link[8:-1])] = pid
+    return held

@@ -196,8 +196,12 @@ class Site(App):
     # -- pages ---------------------------------------------------------------------
 
     def _templated_error_page(self, request: Request, status: int) -> Awaitable[Response] | None:
+        # No page handler made yet: look for the template without making one.
         pages = self._pages
-        found = error_template(self.config.root, status) if pages is None else pages.error_template(status)
+        if pages is None:
+            found = error_template(self.config.root, status)
+        else:
+            found = pages.error_template(status)
         if found is None:
             return None  # the common case stays synchronous
         return self._render_templated_error(request, status)

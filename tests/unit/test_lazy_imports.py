@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 #: Third-party modules that only some features need.
 HEAVY = ("jinja2", "yaml", "markupsafe", "brotli", "segno", "cryptography", "markdown_it")
 
@@ -83,14 +85,15 @@ def test_the_upload_handler_loads_with_upload_only(tmp_path: Path) -> None:
     assert _loaded(_static_site(tmp_path), upload=True)["uploads"] is True
 
 
-def test_version_loads_neither_rich_nor_a_feature_dependency() -> None:
+@pytest.mark.parametrize(("flag", "prints"), [("--version", "siteserve "), ("--help", "Usage")])
+def test_version_and_help_load_neither_rich_nor_the_server(flag: str, prints: str) -> None:
     script = (
-        "import sys; from siteserve.cli import main; code = main(['--version']); "
+        f"import sys; from siteserve.cli import main; code = main([{flag!r}]); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        f"{(*HEAVY, 'rich')}), file=sys.stderr); sys.exit(code)"
+        f"{(*HEAVY, 'rich', 'asyncio', 'httptools')}), file=sys.stderr); sys.exit(code)"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
-    assert done.stdout.startswith("siteserve ")
+    assert prints in done.stdout
     assert done.stderr.strip() == "[]"

@@ -81,7 +81,6 @@ def build_app(config: Config, *, shared: RunSecrets | None = None) -> App:
     """The stack for ``config``; ``shared``: the run's secrets made already (the workers'
     supervisor made them), else each is made here when the config asks for it."""
     from siteserve.hosts import AllowedHosts
-    from siteserve.rules.layer import RulesApp
     from siteserve.rules.load import has_rules
     from siteserve.share.app import ShareApp
     from siteserve.share.write_guard import WriteGuard
@@ -92,6 +91,8 @@ def build_app(config: Config, *, shared: RunSecrets | None = None) -> App:
     site = Site(config, watched=config.reload)
     app: App = ShareApp(site, config)
     if has_rules(config):
+        from siteserve.rules.layer import RulesApp
+
         # _redirects, _headers, serve.json and [[redirects]]: in front of sharing and the Site.
         app = RulesApp(app, site, config)
     if config.proxy:

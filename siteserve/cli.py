@@ -25,8 +25,7 @@ import typer
 from typer.core import TyperCommand
 
 from siteserve import __version__
-from siteserve.config import ConfigError, build_config
-from siteserve.console import Console, ServerAddress, local_url
+from siteserve.config import build_config
 from siteserve.options import (
     BY_NAME,
     FOLDER_HELP,
@@ -34,6 +33,7 @@ from siteserve.options import (
     HELP_FLAGS,
     VERSION_FLAG,
     VERSION_HELP,
+    ConfigError,
     Flag,
     Option,
     for_command,
@@ -43,6 +43,8 @@ from siteserve.options import (
 
 if TYPE_CHECKING:
     from typer._click import Context, HelpFormatter
+
+    from siteserve.console import Console, ServerAddress
 
 EXIT_USAGE = 2
 
@@ -111,9 +113,18 @@ app = typer.Typer(
 )
 
 
+def _console() -> Console:
+    """The terminal; rich (and the config it needs) loads only when something is shown
+    through it, so ``--version`` and ``--help`` stay light."""
+    from siteserve.console import Console
+
+    return Console()
+
+
 def _show_version(value: bool) -> None:
     if value:
-        Console().say(f"siteserve {__version__}")
+        # A plain line (rich would print the same characters; loading it costs more).
+        print(f"siteserve {__version__}", flush=True)
         raise typer.Exit()
 
 
@@ -163,11 +174,12 @@ def serve(folder: Path, **given: Any) -> None:
 
     # Imported here so that --help, --version and option errors stay fast.
     from siteserve.assemble import build_app, new_run_secrets
+    from siteserve.console import local_url
     from siteserve.server.runner import run
     from siteserve.share.auth import access_layer
     from siteserve.share.banner import share_notes
 
-    console = Console()
+    console = _console()
     # With workers, each worker process builds its own app (server.workers) around the
     # share link and reload token the supervisor made.
     site_app = build_app(config) if config.workers == 1 else None
@@ -237,10 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
     except typer.TyperException as error:
         # Typer's own usage errors (unknown option, not a number): exit_code is 2.
-        Console().error(error.format_message())
+        _console().error(error.format_message())
         return error.exit_code
     except ConfigError as error:
-        Console().error(str(error))
+        _console().error(str(error))
         return EXIT_USAGE
     except typer.Abort:
         return 1

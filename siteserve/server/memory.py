@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import ctypes.util
 import gc
 import logging
 from collections.abc import Callable
@@ -44,12 +43,12 @@ TRIM_SECONDS = 30.0
 
 
 def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    # The symbols the process has loaded already (dlopen(NULL)): the C library the
+    # interpreter is linked with, found without ctypes.util.find_library, which runs
+    # ldconfig in a subprocess and imports tempfile and shutil at every start.
     try:
-        libc = ctypes.CDLL(name)
-    except OSError:
+        libc = ctypes.CDLL(None)
+    except (OSError, TypeError):  # TypeError: Windows takes no None
         return None
     if not (hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")):
         return None  # not glibc

@@ -13,6 +13,7 @@ import inspect
 from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from siteserve.config import Config
 from siteserve.http.request import Request
@@ -21,10 +22,12 @@ from siteserve.layers import Layer
 from siteserve.share.archive import content_disposition, zip_response
 from siteserve.share.download_query import download_wanted
 from siteserve.share.health import HEALTH_PATH, health_response
-from siteserve.share.uploads import UPLOAD_SLACK, Uploads
 from siteserve.site.app import Site
 from siteserve.site.errors import builtin_error
 from siteserve.site.resolver import split_path
+
+if TYPE_CHECKING:
+    from siteserve.share.uploads import Uploads
 
 UPLOAD_METHOD_LIST = ("GET", "HEAD", "OPTIONS", "POST")
 UPLOAD_METHODS = ", ".join(UPLOAD_METHOD_LIST)
@@ -37,9 +40,15 @@ class ShareApp(Layer[Site]):
         super().__init__(site)
         self.config = config
         self.root = site.root
-        self.uploads = (
-            Uploads(config, site.root, site.resolver.is_page_file) if config.upload else None
-        )
+        self.uploads: Uploads | None = None
+        #: The body bound of a POST to a listed folder (set with uploads on).
+        self._upload_limit = 0
+        if config.upload:
+            # Multipart parsing and the upload writer load only for --upload.
+            from siteserve.share.uploads import UPLOAD_SLACK, Uploads
+
+            self.uploads = Uploads(config, site.root, site.resolver.is_page_file)
+            self._upload_limit = config.max_upload + UPLOAD_SLACK
 
     # -- App protocol: handle and body_limit (the rest is the Site's) ------------------
 
@@ -63,7 +72,7 @@ class ShareApp(Layer[Site]):
         """Uploads to a listed folder may be as large as --max-upload; the rest is the Site's."""
         uploading = self.uploads is not None and request.method == "POST"
         if uploading and self._listed_folder(request.path) is not None:
-            return self.config.max_upload + UPLOAD_SLACK
+            return self._upload_limit
         return self.inner.body_limit(request)
 
     def allowed_methods(self, path: str) -> tuple[str, ...] | None:

@@ -27,7 +27,6 @@ import os
 import stat
 import threading
 import time
-import zipfile
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -159,6 +158,8 @@ def produce(entries: Iterable[Entry]) -> Iterator[bytes]:
     For a ``FolderContents``, the names left out (known once every entry is
     made) go into the archive's comment (a count) and the log (the names).
     """
+    import zipfile  # with the first folder zip, not at every start
+
     sink = _Sink()
     archive = zipfile.ZipFile(sink, "w", allowZip64=True)
     left_out = entries.left_out if isinstance(entries, FolderContents) else []

@@ -4,8 +4,10 @@ A static file is answered synchronously (no coroutine, no thread hop): the
 resolver's answer is cached per raw path, the file's headers per file version,
 and the request costs one ``os.stat``. Pages (templates) are answered by the
 page handler (``siteserve.site.pages.Pages``), at once when a page has proven
-cheap, else by an awaitable. The Site is the innermost app of the stack that
-``assemble.build_app`` builds.
+cheap, else by an awaitable. The page handler, and Jinja with it, is made when
+the site first needs it (a page or an error template to render, a session
+store to open at start-up), so a site of static files never loads them. The
+Site is the innermost app of the stack that ``assemble.build_app`` builds.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import os
 from collections.abc import Awaitable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from siteserve.config import Config
 from siteserve.http.location import safe_location
@@ -27,10 +29,13 @@ from siteserve.site.fallback_files import fallback_file
 from siteserve.site.file_version import NotAFile
 from siteserve.site.layouts import LayoutRules
 from siteserve.site.listing import render_listing
-from siteserve.site.pages import ErrorResponder, Pages
+from siteserve.site.names import error_template
 from siteserve.site.resolver import Resolved, Resolver
 from siteserve.site.spa import SpaFallback
 from siteserve.site.static import StaticFiles
+
+if TYPE_CHECKING:
+    from siteserve.site.pages import ErrorResponder
 
 log = logging.getLogger("siteserve.site")
 
@@ -105,13 +110,30 @@ class Site(App):
         self.root: Path = self.resolver.root
         #: Static files: validators, conditional requests, ranges, codings (RFC 9110 13, 14).
         self.static = StaticFiles(config)
-        #: Renders kind "page" (a test may give its own).
-        self.pages: PageHandler = pages if pages is not None else Pages(config)
-        self.pages.error_responder = self.error_awaitable
+        self._watched = watched
+        #: Renders kind "page": a test's own, else made on first use (``pages``).
+        self._pages: PageHandler | None = None
+        if pages is not None:
+            self._adopt(pages)
         #: The history fallback of single-page apps (``--spa``): off when empty.
         self.spa = SpaFallback(config.spa)
-        if watched:
-            self.pages.watch()
+
+    @property
+    def pages(self) -> PageHandler:
+        """The page handler; made here, once, when the first page or error template is
+        rendered, so Jinja, YAML and the render threads cost a static site nothing."""
+        if self._pages is None:
+            from siteserve.site.pages import Pages
+
+            self._adopt(Pages(self.config))
+        assert self._pages is not None
+        return self._pages
+
+    def _adopt(self, pages: PageHandler) -> None:
+        pages.error_responder = self.error_awaitable
+        if self._watched:
+            pages.watch()
+        self._pages = pages
 
     # -- App protocol ------------------------------------------------------------------
 
@@ -139,10 +161,15 @@ class Site(App):
     async def startup(self) -> None:
         for message in self.resolver.route_conflicts():
             log.warning("route conflict: %s", message)
-        await self.pages.startup()
+        if self.config.sessions is not None:
+            # A session store that cannot be opened or reached is a start-up error: now.
+            await self.pages.startup()
+        elif self._pages is not None:
+            await self._pages.startup()
 
     async def shutdown(self) -> None:
-        await self.pages.shutdown()
+        if self._pages is not None:
+            await self._pages.shutdown()
 
     def body_limit(self, request: Request) -> int | None:
         """The Site reads no body larger than ``limits.max_body`` (pages check it too)."""
@@ -153,7 +180,8 @@ class Site(App):
         paths = list(paths)
         self.resolver.invalidate()
         self.static.invalidate(paths)
-        self.pages.invalidate(paths)
+        if self._pages is not None:  # none made yet: nothing compiled to forget
+            self._pages.invalidate(paths)
 
     def allowed_methods(self, path: str) -> tuple[str, ...] | None:
         """The methods the target of ``path`` takes: what an OPTIONS to it lists in Allow."""
@@ -168,7 +196,13 @@ class Site(App):
     # -- pages ---------------------------------------------------------------------
 
     def _templated_error_page(self, request: Request, status: int) -> Awaitable[Response] | None:
-        if self.pages.error_template(status) is None:
+        # No page handler made yet: look for the template without making one.
+        pages = self._pages
+        if pages is None:
+            found = error_template(self.config.root, status)
+        else:
+            found = pages.error_template(status)
+        if found is None:
             return None  # the common case stays synchronous
         return self._render_templated_error(request, status)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from email.message import Message
 from email.utils import collapse_rfc2231_value
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote
@@ -140,6 +139,9 @@ def parse_cookies(header: str | None) -> dict[str, str]:
 
 def _param(header: str, name: str) -> str | None:
     """One parameter of a header value, parsed by the stdlib (quoting and RFC 2231 included)."""
+    # Loaded with the first form or upload: a static site never needs email.message.
+    from email.message import Message
+
     message = Message()
     message["content-type"] = header
     value = message.get_param(name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 CONFIG_NAME = "siteserve.toml"
 
@@ -50,6 +51,16 @@ def is_route_name(name: str) -> bool:
     """A file or folder whose name starts with ``[param]`` or ``[...param]``."""
     match = ROUTE_PATTERN.fullmatch(name)
     return match is not None and (not match.group(3) or match.group(3).startswith("."))
+
+
+def error_template(root: Path, status: int) -> Path | None:
+    """The site's template for an error status (``404.html.jinja``, ``404.j2``...) at
+    ``root``, if it has one."""
+    for suffix in PAGE_SUFFIXES:
+        path = root / f"{status}{suffix}"
+        if path.is_file():
+            return path
+    return None
 
 
 def strip_template_suffix(name: str) -> str | None:

@@ -39,7 +39,7 @@ from siteserve.site.data_files import DataFiles, DataView
 from siteserve.site.forms import FormLimits
 from siteserve.site.jinja_env import build_environment, recording, undefined_class
 from siteserve.site.mime import content_type
-from siteserve.site.names import PAGE_SUFFIXES, strip_template_suffix
+from siteserve.site.names import error_template, strip_template_suffix
 from siteserve.site.page_context import (
     PageAbort,
     PageRedirect,
@@ -218,11 +218,7 @@ class Pages:
         return None if isinstance(outcome, _Aborted) else outcome
 
     def error_template(self, status: int) -> Path | None:
-        for suffix in PAGE_SUFFIXES:
-            path = self._root / f"{status}{suffix}"
-            if path.is_file():
-                return path
-        return None
+        return error_template(self._root, status)
 
     def watch(self) -> None:
         """From now on a watcher calls ``invalidate`` on every change (live reload does):

@@ -48,17 +48,23 @@ class FileChanged(Exception):
 class OpenFile(io.FileIO):
     """A regular file opened for one response: the bytes it sends come from here.
 
-    Whoever opens one either hands it to a body (``give``: the body owns it now, and
-    the server closes it once the body is sent or the connection is gone) or lets
-    ``release`` close it. Opened non-blocking, so a path swapped for a FIFO cannot
-    hang the event loop (the fstat that follows refuses it). Closing when collected
-    is a safety net for a response built and never sent (a test, a layer that
-    replaced the body); a plain FileIO would warn there.
+    Whoever opens one (``open_file``) either hands it to a body (``give``: the body owns
+    it now, and the server closes it once the body is sent or the connection is gone)
+    or lets ``release`` close it. Opened non-blocking, so a path swapped for a FIFO
+    cannot hang the event loop (the fstat that follows refuses it). Closing when
+    collected is a safety net for a response built and never sent (a test, a layer
+    that replaced the body); a plain FileIO would warn there.
     """
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, "rb", opener=_open_nonblocking)
-        self.given = False
+    #: Set by ``give``; a class default, so opening one (every response about a large
+    #: file) does not write an instance attribute.
+    given = False
+
+    def __init__(self, fd: int, path: Path) -> None:
+        # Built on a descriptor from ``os.open``: FileIO's own opening by name, through
+        # a Python ``opener``, costs about twice as much, per response.
+        super().__init__(fd, "rb", closefd=True)
+        self.name = str(path)
 
     def give(self) -> OpenFile:
         """This file, now owned by the body it goes into."""
@@ -75,8 +81,8 @@ class OpenFile(io.FileIO):
             self.close()
 
 
-def _open_nonblocking(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NONBLOCK)
+#: ``os.open`` makes the descriptor non-inheritable itself (PEP 446).
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK
 
 
 def open_file(path: Path) -> tuple[OpenFile, os.stat_result]:
@@ -85,7 +91,7 @@ def open_file(path: Path) -> tuple[OpenFile, os.stat_result]:
     PermissionError goes to the caller (403).
     """
     try:
-        file = OpenFile(path)
+        fd = os.open(path, _OPEN_FLAGS)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as error:
         raise NotAFile(str(path)) from error
     except OSError as error:
@@ -93,7 +99,14 @@ def open_file(path: Path) -> tuple[OpenFile, os.stat_result]:
             raise NotAFile(str(path)) from error
         raise
     try:
-        info = os.fstat(file.fileno())
+        file = OpenFile(fd, path)
+    except BaseException as error:
+        os.close(fd)
+        if isinstance(error, IsADirectoryError):  # FileIO refuses a folder's descriptor
+            raise NotAFile(str(path)) from error
+        raise
+    try:
+        info = os.fstat(fd)
     except BaseException:
         file.close()
         raise

@@ -81,6 +81,42 @@ class OpenFile(io.FileIO):
             self.close()
 
 
+class DeferredFile:
+    """The open file of a version found by a stat of its path, opened only if a body needs it.
+
+    A large file's version already in the cache is answered from its headers and, for
+    a coded body or a 304, from memory: opening the file for those would cost an open,
+    an fstat and a close per request for nothing. When a body is cut from the file
+    (``give``), it is opened then and its fstat must name the same version, else
+    FileChanged (the answer is made again), so headers and bytes stay one version.
+    """
+
+    __slots__ = ("_version",)
+
+    def __init__(self, version: FileVersion) -> None:
+        self._version = version
+
+    def give(self) -> OpenFile:
+        """The version's file, opened now, owned by the body it goes into."""
+        version = self._version
+        try:
+            file, info = open_file(version.path)
+        except NotAFile as error:
+            raise FileChanged(str(version.path)) from error
+        if not version.is_described_by(info):
+            file.close()
+            raise FileChanged(str(version.path))
+        return file.give()
+
+    def release(self) -> None:
+        """Nothing to close: a file is opened only by ``give``, for the body that owns it."""
+
+
+#: Where a body sent from disk is cut from: the file the version was read from, or
+#: (a version found by a stat) that file opened when a body first needs it.
+VersionFile = OpenFile | DeferredFile
+
+
 #: ``os.open`` makes the descriptor non-inheritable itself (PEP 446).
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK
 
@@ -231,6 +267,6 @@ def _pread_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def file_body(version: FileVersion, file: OpenFile, offset: int, length: int) -> FileBody:
+def file_body(version: FileVersion, file: VersionFile, offset: int, length: int) -> FileBody:
     """A slice of the open file ``version`` was read from, for ``sendfile``; the body owns it."""
     return FileBody(version.path, offset, length, file.give(), (version.size, version.mtime_ns))

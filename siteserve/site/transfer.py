@@ -40,7 +40,7 @@ from siteserve.site.errors import builtin_error
 from siteserve.site.file_version import (
     FileChanged,
     FileVersion,
-    OpenFile,
+    VersionFile,
     file_body,
     make_etag,
     open_file,
@@ -115,14 +115,14 @@ class Representation:
     coded_encoded: dict[Coding, EncodedFields]
     not_modified_encoded: dict[str, EncodedFields]
 
-    def body(self, file: OpenFile | None) -> bytes | FileBody:
+    def body(self, file: VersionFile | None) -> bytes | FileBody:
         """The identity body: from memory, else from ``file`` (the version's open file)."""
         if self.data is not None:
             return self.data
         assert file is not None, "a body on disk is sent from the file its version came from"
         return file_body(self.version, file, 0, self.size)
 
-    def whole(self, file: OpenFile | None) -> Response:
+    def whole(self, file: VersionFile | None) -> Response:
         """The 200 with the whole identity body."""
         # A fresh list: the writer and later middleware may append to it.
         return Response(
@@ -146,7 +146,7 @@ class Representation:
             encoded=self.not_modified_encoded[tag],
         )
 
-    def coded(self, coding: Coding, body: bytes, file: OpenFile | None) -> Response:
+    def coded(self, coding: Coding, body: bytes, file: VersionFile | None) -> Response:
         if body == NOT_SMALLER:
             return self.whole(file)
         return Response(
@@ -291,8 +291,9 @@ def choose(
     version = representation.version
     siblings: dict[Coding, Sibling] = {}
     available: list[Coding] = []
+    key = representation.cache_key
     for coding in OFFERED:
-        if representation.on_the_fly and codings.get(representation.etag, coding) != NOT_SMALLER:
+        if representation.on_the_fly and codings.get(key, coding) != NOT_SMALLER:
             available.append(coding)
         elif representation.siblings and (found := _sibling(version, coding)) is not None:
             siblings[coding] = found
@@ -308,7 +309,7 @@ def choose(
 
 
 def partial(
-    representation: Representation, plan: ranges.RangePlan, file: OpenFile | None
+    representation: Representation, plan: ranges.RangePlan, file: VersionFile | None
 ) -> Response:
     """The 206 or 416 for a Range plan that is not "the whole body".
 

@@ -7,9 +7,10 @@ byte sequence and so has its own ETag (section 8.8.3). Each may be sent coded (g
 another representation again with its own tag. Everything here is computed once per
 version and kept on it; ``StaticFiles.respond`` decides, per request, which one answers.
 
-A body sent from disk is cut from the open file the version was read from (passed in
-per request as ``file``), never from a file opened again by name: its bytes are the
-version its headers describe.
+A body sent from disk is cut from the file passed in per request as ``file``: the open
+file the version was read from, or, for a version found in the cache by a stat, the file
+opened when the body is cut and checked to be that version (``DeferredFile``): its bytes
+are the version its headers describe.
 """
 
 from __future__ import annotations

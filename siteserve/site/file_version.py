@@ -48,17 +48,23 @@ class FileChanged(Exception):
 class OpenFile(io.FileIO):
     """A regular file opened for one response: the bytes it sends come from here.
 
-    Whoever opens one either hands it to a body (``give``: the body owns it now, and
-    the server closes it once the body is sent or the connection is gone) or lets
-    ``release`` close it. Opened non-blocking, so a path swapped for a FIFO cannot
-    hang the event loop (the fstat that follows refuses it). Closing when collected
-    is a safety net for a response built and never sent (a test, a layer that
-    replaced the body); a plain FileIO would warn there.
+    Whoever opens one (``open_file``) either hands it to a body (``give``: the body owns
+    it now, and the server closes it once the body is sent or the connection is gone)
+    or lets ``release`` close it. Opened non-blocking, so a path swapped for a FIFO
+    cannot hang the event loop (the fstat that follows refuses it). Closing when
+    collected is a safety net for a response built and never sent (a test, a layer
+    that replaced the body); a plain FileIO would warn there.
     """
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, "rb", opener=_open_nonblocking)
-        self.given = False
+    #: Set by ``give``; a class default, so opening one (every response about a large
+    #: file) does not write an instance attribute.
+    given = False
+
+    def __init__(self, fd: int, path: Path) -> None:
+        # Built on a descriptor from ``os.open``: FileIO's own opening by name, through
+        # a Python ``opener``, costs about twice as much, per response.
+        super().__init__(fd, "rb", closefd=True)
+        self.name = str(path)
 
     def give(self) -> OpenFile:
         """This file, now owned by the body it goes into."""
@@ -75,8 +81,44 @@ class OpenFile(io.FileIO):
             self.close()
 
 
-def _open_nonblocking(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NONBLOCK)
+class DeferredFile:
+    """The open file of a version found by a stat of its path, opened only if a body needs it.
+
+    A large file's version already in the cache is answered from its headers and, for
+    a coded body or a 304, from memory: opening the file for those would cost an open,
+    an fstat and a close per request for nothing. When a body is cut from the file
+    (``give``), it is opened then and its fstat must name the same version, else
+    FileChanged (the answer is made again), so headers and bytes stay one version.
+    """
+
+    __slots__ = ("_version",)
+
+    def __init__(self, version: FileVersion) -> None:
+        self._version = version
+
+    def give(self) -> OpenFile:
+        """The version's file, opened now, owned by the body it goes into."""
+        version = self._version
+        try:
+            file, info = open_file(version.path)
+        except NotAFile as error:
+            raise FileChanged(str(version.path)) from error
+        if not version.is_described_by(info):
+            file.close()
+            raise FileChanged(str(version.path))
+        return file.give()
+
+    def release(self) -> None:
+        """Nothing to close: a file is opened only by ``give``, for the body that owns it."""
+
+
+#: Where a body sent from disk is cut from: the file the version was read from, or
+#: (a version found by a stat) that file opened when a body first needs it.
+VersionFile = OpenFile | DeferredFile
+
+
+#: ``os.open`` makes the descriptor non-inheritable itself (PEP 446).
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK
 
 
 def open_file(path: Path) -> tuple[OpenFile, os.stat_result]:
@@ -85,7 +127,7 @@ def open_file(path: Path) -> tuple[OpenFile, os.stat_result]:
     PermissionError goes to the caller (403).
     """
     try:
-        file = OpenFile(path)
+        fd = os.open(path, _OPEN_FLAGS)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as error:
         raise NotAFile(str(path)) from error
     except OSError as error:
@@ -93,7 +135,14 @@ def open_file(path: Path) -> tuple[OpenFile, os.stat_result]:
             raise NotAFile(str(path)) from error
         raise
     try:
-        info = os.fstat(file.fileno())
+        file = OpenFile(fd, path)
+    except BaseException as error:
+        os.close(fd)
+        if isinstance(error, IsADirectoryError):  # FileIO refuses a folder's descriptor
+            raise NotAFile(str(path)) from error
+        raise
+    try:
+        info = os.fstat(fd)
     except BaseException:
         file.close()
         raise
@@ -218,6 +267,6 @@ def _pread_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def file_body(version: FileVersion, file: OpenFile, offset: int, length: int) -> FileBody:
+def file_body(version: FileVersion, file: VersionFile, offset: int, length: int) -> FileBody:
     """A slice of the open file ``version`` was read from, for ``sendfile``; the body owns it."""
     return FileBody(version.path, offset, length, file.give(), (version.size, version.mtime_ns))

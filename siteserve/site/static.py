@@ -7,11 +7,13 @@ A version's validators, content type, headers and representations are built the 
 time it is served and reused until the file changes (``file_version``, ``transfer``); a
 small file's bytes are kept too, so an unchanged small file is never read twice.
 
-A small file in the cache is answered after one ``os.stat`` of its path, from the
-bytes and headers its version was built with. Any other answer opens the file first,
-takes the version from ``os.fstat`` of the open file, and, when the bytes are sent
-from disk, sends them from that same open file (``file_version.OpenFile``): headers
-and bytes are one version whatever happens to the path meanwhile.
+A file version in the cache is found after one ``os.stat`` of its path: a small
+file is answered from the bytes and headers its version was built with, a large one
+is opened only when a body is cut from it, and its fstat must then name that version
+(``file_version.DeferredFile``). A new version is taken from ``os.fstat`` of the open
+file and, when the bytes are sent from disk, they are sent from that same open file
+(``file_version.OpenFile``): headers and bytes are one version whatever happens to
+the path meanwhile.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ from siteserve.site.compression import (
 )
 from siteserve.site.errors import builtin_error
 from siteserve.site.file_version import (
+    DeferredFile,
     FileChanged,
     FileVersion,
     NotAFile,
     OpenFile,
+    VersionFile,
     http_date,
     make_etag,
     open_file,
@@ -104,7 +108,7 @@ class StaticFiles:
                 file.release()  # unless a body took it
 
     def _decide(
-        self, request: Request, version: FileVersion, file: OpenFile | None, *, retry: bool
+        self, request: Request, version: FileVersion, file: VersionFile | None, *, retry: bool
     ) -> Response | Awaitable[Response]:
         """Every file's answer is decided here, in the order of RFC 9110 section 13.2.2.
 
@@ -171,7 +175,7 @@ class StaticFiles:
         request: Request,
         representation: Representation,
         coding: Coding,
-        file: OpenFile | None,
+        file: VersionFile | None,
         *,
         retry: bool,
     ) -> Response | Awaitable[Response]:
@@ -220,15 +224,16 @@ class StaticFiles:
         """The current version of ``path``: one stat, and a cache hit when unchanged."""
         version, file = self._current(path, served_as)
         if file is not None:
-            file.close()
+            file.release()
         return version
 
-    def _current(self, path: Path, served_as: str) -> tuple[FileVersion, OpenFile | None]:
+    def _current(self, path: Path, served_as: str) -> tuple[FileVersion, VersionFile | None]:
         """The version of ``path`` now, with the file open when its bytes are not in memory.
 
-        A small file kept in memory costs one stat of the path. Otherwise the file is
-        opened and its version is the one ``fstat`` of the open file names, built or
-        found in the cache by (device, inode, size, mtime_ns).
+        A version in the cache costs one stat of the path (a large file's is opened
+        later, if a body needs it: ``DeferredFile``). Otherwise the file is opened and
+        its version is the one ``fstat`` of the open file names, built or found in the
+        cache by (device, inode, size, mtime_ns).
         """
         try:
             info = os.stat(path)
@@ -237,14 +242,11 @@ class StaticFiles:
         if not stat.S_ISREG(info.st_mode):
             raise NotAFile(str(path))
         cached = self._versions.get(path)
-        if (
-            cached is not None
-            and cached.data is not None
-            and cached.served_as == served_as
-            and cached.is_described_by(info)
-        ):
+        if cached is not None and cached.served_as == served_as and cached.is_described_by(info):
             self._versions.move_to_end(path)
-            return cached, None
+            # A large file is opened only if a body is cut from it (not for a coded body
+            # or a 304), and then checked to be this version (``DeferredFile``).
+            return cached, None if cached.data is not None else DeferredFile(cached)
         file, info = open_file(path)
         try:
             if (

@@ -7,9 +7,10 @@ byte sequence and so has its own ETag (section 8.8.3). Each may be sent coded (g
 another representation again with its own tag. Everything here is computed once per
 version and kept on it; ``StaticFiles.respond`` decides, per request, which one answers.
 
-A body sent from disk is cut from the open file the version was read from (passed in
-per request as ``file``), never from a file opened again by name: its bytes are the
-version its headers describe.
+A body sent from disk is cut from the file passed in per request as ``file``: the open
+file the version was read from, or, for a version found in the cache by a stat, the file
+opened when the body is cut and checked to be that version (``DeferredFile``): its bytes
+are the version its headers describe.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from siteserve.site.errors import builtin_error
 from siteserve.site.file_version import (
     FileChanged,
     FileVersion,
-    OpenFile,
+    VersionFile,
     file_body,
     make_etag,
     open_file,
@@ -115,14 +116,14 @@ class Representation:
     coded_encoded: dict[Coding, EncodedFields]
     not_modified_encoded: dict[str, EncodedFields]
 
-    def body(self, file: OpenFile | None) -> bytes | FileBody:
+    def body(self, file: VersionFile | None) -> bytes | FileBody:
         """The identity body: from memory, else from ``file`` (the version's open file)."""
         if self.data is not None:
             return self.data
         assert file is not None, "a body on disk is sent from the file its version came from"
         return file_body(self.version, file, 0, self.size)
 
-    def whole(self, file: OpenFile | None) -> Response:
+    def whole(self, file: VersionFile | None) -> Response:
         """The 200 with the whole identity body."""
         # A fresh list: the writer and later middleware may append to it.
         return Response(
@@ -146,7 +147,7 @@ class Representation:
             encoded=self.not_modified_encoded[tag],
         )
 
-    def coded(self, coding: Coding, body: bytes, file: OpenFile | None) -> Response:
+    def coded(self, coding: Coding, body: bytes, file: VersionFile | None) -> Response:
         if body == NOT_SMALLER:
             return self.whole(file)
         return Response(
@@ -291,8 +292,9 @@ def choose(
     version = representation.version
     siblings: dict[Coding, Sibling] = {}
     available: list[Coding] = []
+    key = representation.cache_key
     for coding in OFFERED:
-        if representation.on_the_fly and codings.get(representation.etag, coding) != NOT_SMALLER:
+        if representation.on_the_fly and codings.get(key, coding) != NOT_SMALLER:
             available.append(coding)
         elif representation.siblings and (found := _sibling(version, coding)) is not None:
             siblings[coding] = found
@@ -308,7 +310,7 @@ def choose(
 
 
 def partial(
-    representation: Representation, plan: ranges.RangePlan, file: OpenFile | None
+    representation: Representation, plan: ranges.RangePlan, file: VersionFile | None
 ) -> Response:
     """The 206 or 416 for a Range plan that is not "the whole body".
 

@@ -74,6 +74,11 @@ FINISHED_QUIET_SECONDS = 0.0
 BURST_QUIET_SECONDS = 0.1
 #: Writes (closes, renames, creations, deletions) after which a burst is a burst.
 BURST_WRITES = 3
+#: A change set that begins this soon after the last one's last event, with a file of that
+#: set, continues it: its writer is still going (a script writing a file every few
+#: milliseconds finishes each write before the next begins, so each would otherwise be a
+#: change set, and a reload, of its own). It waits ``burst_quiet`` from the start.
+FOLLOW_ON_SECONDS = BURST_QUIET_SECONDS
 #: A changed file that is gone is given this long to come back (vim's save renames
 #: the file to a backup, then writes a new one).
 MISSING_GRACE_SECONDS = 0.05
@@ -286,6 +291,11 @@ class Debouncer:
         self._finished_ns = 0
         self._first = 0.0
         self._last = 0.0
+        #: The last event of the last change set that went out (loop time), and whether
+        #: the burst in progress began soon after it (``FOLLOW_ON_SECONDS``).
+        self._flushed = -FOLLOW_ON_SECONDS
+        self._flushed_paths: frozenset[Path] = frozenset()
+        self._follows = False
         #: The next look at the burst, and when it is due (loop time). The due time is
         #: kept here, not asked of the handle: uvloop answers a delay that rounds to
         #: 0 ms with a plain ``Handle``, which has no ``when()``.
@@ -339,6 +349,13 @@ class Debouncer:
         now = loop.time()
         if starting:
             self._first = now
+            # The same file written again right after its change set went out: the
+            # writer is still going. Other files (an unrelated save, the soak's random
+            # rewrites) start a burst of their own, finished by its first close as before.
+            self._follows = (
+                now - self._flushed < FOLLOW_ON_SECONDS
+                and not self._pending.isdisjoint(self._flushed_paths)
+            )
         self._last = now
         self._settled.clear()
         # Look again after the quiet period, also when a check was set far off to
@@ -354,7 +371,7 @@ class Debouncer:
 
     def _quiet(self) -> float:
         """How long the burst must stay silent to be over, as it stands."""
-        if self._writes >= BURST_WRITES:
+        if self._writes >= BURST_WRITES or self._follows:
             return self.burst_quiet
         if self._finished and self.track_close and not self._open_for_write:
             return self.finished_quiet
@@ -449,6 +466,7 @@ class Debouncer:
         self._deleted_in.clear()
         self._snapshot = None
         self._finished = False
+        self._follows = False
 
     def flush(self) -> None:
         """Emit what has gathered now (also used at shutdown)."""
@@ -456,6 +474,8 @@ class Debouncer:
             self._timer.cancel()
             self._timer = None
         changes = ChangeSet(frozenset(self._pending))
+        if changes:
+            self._flushed, self._flushed_paths = self._last, changes.paths
         self._states.remember(self._pending)
         self._reset()
         try:

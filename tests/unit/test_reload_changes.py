@@ -620,3 +620,28 @@ def test_events_handed_over_before_the_check_runs_join_the_finished_set(
         assert got.sets == [frozenset({page, style})]
 
     run(test)
+
+
+def test_a_file_written_again_right_after_its_set_went_out_continues_as_one_burst(
+    tmp_path: Path,
+) -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(tmp_path, burst_quiet=0.3)
+        page, other = _still_file(tmp_path, "index.html"), _still_file(tmp_path, "other.txt")
+        debouncer.add(save(page))
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page})]  # one save, finished: out at once
+        # A slow writer: the same file again, each save finished before the next begins.
+        for _ in range(5):
+            debouncer.add(save(page))
+            await asyncio.sleep(0.01)
+            assert debouncer.settling and len(got.sets) == 1
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page}), frozenset({page})]
+        # Another file right after: a change of its own, out at its first close.
+        debouncer.add(save(other))
+        assert await debouncer.wait_settled(0.2)
+        assert got.sets[-1] == frozenset({other})
+
+    run(test)

@@ -560,11 +560,11 @@ def test_a_finished_write_is_a_complete_change_without_the_quiet_period(tmp_path
     run(test)
 
 
-def _still_file(folder: Path, name: str) -> Path:
-    """A file on disk whose last write is long past (no lagging write to wait for)."""
+def _still_file(folder: Path, name: str, *, ago: float = 1.0) -> Path:
+    """A file on disk whose last write is ``ago`` seconds past (no lagging write to wait for)."""
     path = folder / name
     path.write_text(name)
-    old = time.time_ns() - 1_000_000_000
+    old = time.time_ns() - int(ago * 1e9)
     os.utime(path, ns=(old, old))
     return path
 
@@ -633,7 +633,8 @@ def test_a_file_written_again_right_after_its_set_went_out_continues_as_one_burs
         assert await debouncer.wait_settled(DEADLINE)
         assert got.sets == [frozenset({page})]  # one save, finished: out at once
         # A slow writer: the same file again, each save finished before the next begins.
-        for _ in range(5):
+        for count in range(5):
+            _still_file(tmp_path, page.name, ago=0.9 - count / 10)  # written again
             debouncer.add(save(page))
             await asyncio.sleep(0.01)
             assert debouncer.settling and len(got.sets) == 1

@@ -16,8 +16,10 @@ after the other in the same run, on the same generated page:
 The page reports times itself: a script added to every document (before the
 page's own scripts) watches the DOM and computed style and reports
 ``performance.timeOrigin + performance.now()``, on the same wall clock as the
-write's ``time.time()``. Run from the repository root:
-``python -m bench.reload_latency [--edits 20] [--no-live-server]``.
+write's ``time.time()``. It also reports Navigation and Resource Timing, printed as
+the median of each stage of a reload and of a stylesheet swap (ms after the write),
+to show where the time goes: the server's part ends when the response arrives.
+Run from the repository root: ``python -m bench.reload_latency [--edits 20] [--no-live-server]``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,26 @@ LIVE_SERVER_VERSION = "1.2.2"
 EDIT_DEADLINE = 5.0
 #: Time left between two edits so that one edit's reload never merges with the next.
 GAP = 0.25
+#: A reload's stages, each as ms after the write: the old page starts navigating (it got
+#: the message), asks for the page, gets its first byte, its last byte,
+#: the new document exists (the probe ran), the probe saw the new text, the DOM is
+#: interactive, and DOMContentLoaded ran.
+STAGES = (
+    "start",
+    "request",
+    "response",
+    "body",
+    "unload",
+    "unloaded",
+    "loading",
+    "commit",
+    "text",
+    "dom",
+    "ready",
+)
+#: A stylesheet swap's stages: the new sheet is asked for, its first and last byte
+#: arrive, and the probe sees the new colour.
+CSS_STAGES = ("request", "response", "body", "applied")
 
 # Runs first in every document: report each new value of #v's text and colour.
 PROBE = """
@@ -68,9 +90,32 @@ PROBE = """
     if (!el) return;
     const text = el.textContent, color = getComputedStyle(el).color;
     if (text !== lastText) { lastText = text; window.__report("text", text, now()); }
-    if (color !== lastColor) { lastColor = color; window.__report("color", color, now()); }
+    if (color !== lastColor) {
+      lastColor = color;
+      window.__report("color", color, now());
+      // The stylesheet just applied: when it was asked for and arrived (for the stages).
+      const sheet = performance.getEntriesByType("resource").filter(
+        (e) => e.name.includes(".css")).pop();
+      if (sheet) {
+        const at = (name) => performance.timeOrigin + sheet[name];
+        window.__report("sheet", JSON.stringify({request: at("startTime"),
+          response: at("responseStart"), body: at("responseEnd")}), now());
+      }
+    }
   };
   window.__report("load", location.href, now());
+  // Where a reload's time went (Navigation Timing, on the same clock): for --stages.
+  document.addEventListener("DOMContentLoaded", () => {
+    const nav = performance.getEntriesByType("navigation")[0];
+    if (!nav) return;
+    const at = (name) => performance.timeOrigin + nav[name];
+    const stages = {start: performance.timeOrigin, request: at("requestStart"),
+      response: at("responseStart"), unload: at("unloadEventStart"),
+      unloaded: at("unloadEventEnd"), loading: performance.timing.domLoading,
+      body: at("responseEnd"), dom: at("domInteractive"),
+      ready: now()};
+    window.__report("nav", JSON.stringify(stages), now());
+  });
   new MutationObserver(check).observe(document, {subtree: true, childList: true,
     characterData: true, attributes: true});
   document.addEventListener("load", check, true);
@@ -116,6 +161,14 @@ class Reports:
             # Playwright's sync API delivers bindings while it waits on the page.
             page.wait_for_timeout(10)
 
+    def first(self, kind: str, start: int) -> str | None:
+        with self.cond:
+            return next((item[1] for item in self.items[start:] if item[0] == kind), None)
+
+    def first_at(self, kind: str, start: int) -> float:
+        with self.cond:
+            return next(item[2] for item in self.items[start:] if item[0] == kind)
+
     def count(self, kind: str, start: int) -> int:
         with self.cond:
             return sum(1 for item in self.items[start:] if item[0] == kind)
@@ -135,6 +188,10 @@ class Result:
     css_missed: int = 0
     css_reloads: int = 0
     state_kept: bool = True
+    #: Per HTML edit: ms from the write to each stage of the reload (``STAGES``).
+    stages: list[dict[str, float]] = field(default_factory=list)
+    #: Per CSS edit: ms from the write to each stage of the swap (``CSS_STAGES``).
+    css_stages: list[dict[str, float]] = field(default_factory=list)
     burst_loads: int = 0
     burst_final_ok: bool = False
     after_restart: bool = False
@@ -192,6 +249,13 @@ def measure(
         else:
             result.html_ms.append((seen - written) * 1000)
         page.wait_for_timeout(GAP * 1000)
+        nav = reports.first("nav", mark)
+        if seen is not None and nav is not None:
+            stamps = json.loads(nav)
+            stamps["text"] = seen * 1000
+            stamps["commit"] = reports.first_at("load", mark) * 1000
+            stage = {name: stamps[name] - written * 1000 for name in STAGES}
+            result.stages.append(stage)
         del i
 
     page.evaluate("window.__kept = 'yes'")
@@ -203,6 +267,14 @@ def measure(
             result.css_missed += 1
         else:
             result.css_ms.append((seen - written) * 1000)
+            sheet = reports.first("sheet", mark)
+            stamps = json.loads(sheet) if sheet is not None else {}
+            # Only a sheet asked for after the write (live-server swaps in other ways).
+            if stamps and stamps["request"] >= written * 1000:
+                stamps["applied"] = seen * 1000
+                result.css_stages.append(
+                    {name: stamps[name] - written * 1000 for name in CSS_STAGES}
+                )
         page.wait_for_timeout(GAP * 1000)
         result.css_reloads += reports.count("load", mark)
     result.state_kept = page.evaluate("window.__kept") == "yes"
@@ -317,6 +389,18 @@ def show(results: list[Result]) -> None:
             f" {r.burst_loads:>11} {'yes' if r.burst_final_ok else 'NO':>5}"
             f" {'back' if r.after_restart else 'LOST':>7}"
         )
+    for r in results:
+        if r.stages:
+            medians = "  ".join(
+                f"{name} {statistics.median(s[name] for s in r.stages):.1f}" for name in STAGES
+            )
+            print(f"{r.name} HTML stages, median ms after the write: {medians}")
+        if r.css_stages:
+            medians = "  ".join(
+                f"{name} {statistics.median(s[name] for s in r.css_stages):.1f}"
+                for name in CSS_STAGES
+            )
+            print(f"{r.name} CSS stages, median ms after the write: {medians}")
     base = results[0]
     for other in results[1:]:
         if other.html_ms and base.html_ms:

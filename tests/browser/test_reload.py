@@ -339,3 +339,25 @@ def test_a_page_that_answered_a_post_reloads_with_get(
     # Reloading would post the form again (Chromium asks first); the tab loads it with GET.
     write(form, template.format(label="second"))
     text_is(page, "second GET")
+
+
+def test_a_new_file_made_with_a_css_edit_still_swaps_the_stylesheet(
+    context: BrowserContext, live: Live, root: Path
+) -> None:
+    page = opened(context, live)
+    live.wait_tabs("/")
+    page.evaluate("window.__state = 'kept'")
+    for round_ in range(1, 9):
+        # In the same instant: the edit of a stylesheet the page uses, and a file new to all
+        # (before or after the edit; text, or a page no tab shows).
+        new = root / f"new-{round_}.{'html' if round_ % 4 < 2 else 'txt'}"
+        edit = (root / "style.css", f"#v {{ color: rgb({round_}, 0, 0); }}\n")
+        made = (new, "<p>made with the edit</p>")
+        for path, text in (edit, made) if round_ % 2 else (made, edit):
+            write(path, text)
+        page.wait_for_function(
+            f"getComputedStyle(document.getElementById('v')).color === 'rgb({round_}, 0, 0)'",
+            timeout=DEADLINE_MS,
+        )
+        live.barrier(root)
+    assert page.evaluate("window.__state") == "kept"

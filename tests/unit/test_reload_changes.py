@@ -558,3 +558,91 @@ def test_a_finished_write_is_a_complete_change_without_the_quiet_period(tmp_path
         assert not await debouncer.wait_settled(0.2)
 
     run(test)
+
+
+def _still_file(folder: Path, name: str, *, ago: float = 1.0) -> Path:
+    """A file on disk whose last write is ``ago`` seconds past (no lagging write to wait for)."""
+    path = folder / name
+    path.write_text(name)
+    old = time.time_ns() - int(ago * 1e9)
+    os.utime(path, ns=(old, old))
+    return path
+
+
+def test_the_set_closes_once_every_file_in_it_saw_its_close_write(tmp_path: Path) -> None:
+    async def test() -> None:
+        got = Collector()
+        # Quiet and grace periods past the deadline: only the closes can end the burst.
+        debouncer = got.debouncer(tmp_path, quiet=DEADLINE * 4, write_grace=DEADLINE * 4)
+        page, style = _still_file(tmp_path, "index.html"), _still_file(tmp_path, "style.css")
+        debouncer.add([ev("modified", page), ev("modified", style), ev("closed", page)])
+        # One file finished, the other still open for writing: the burst holds.
+        assert not await debouncer.wait_settled(0.1)
+        debouncer.add([ev("closed", style)])
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page, style})]
+
+    run(test)
+
+
+def test_a_writer_that_keeps_writing_without_closing_keeps_the_burst_open(
+    tmp_path: Path,
+) -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(tmp_path, quiet=0.01, write_grace=0.2)
+        page = _still_file(tmp_path, "big.html")
+        # Writes keep coming, each well inside the grace period, and none closes the file:
+        # far past the quiet period (and past the grace period in all), the burst holds.
+        for _ in range(20):
+            debouncer.add([ev("modified", page)])
+            await asyncio.sleep(0.02)
+        assert debouncer.settling and got.sets == []
+        debouncer.add([ev("closed", page)])
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page})]
+
+    run(test)
+
+
+def test_events_handed_over_before_the_check_runs_join_the_finished_set(
+    tmp_path: Path,
+) -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(tmp_path)
+        page, style = _still_file(tmp_path, "index.html"), _still_file(tmp_path, "style.css")
+        debouncer.add(save(page))
+        # As the watcher does (call_soon_threadsafe): a second batch already on its way
+        # when the first one's close-write scheduled the end of the burst.
+        asyncio.get_running_loop().call_soon(debouncer.add, save(style))
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page, style})]
+
+    run(test)
+
+
+def test_a_file_written_again_right_after_its_set_went_out_continues_as_one_burst(
+    tmp_path: Path,
+) -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(tmp_path, burst_quiet=0.3)
+        page, other = _still_file(tmp_path, "index.html"), _still_file(tmp_path, "other.txt")
+        debouncer.add(save(page))
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page})]  # one save, finished: out at once
+        # A slow writer: the same file again, each save finished before the next begins.
+        for count in range(5):
+            _still_file(tmp_path, page.name, ago=0.9 - count / 10)  # written again
+            debouncer.add(save(page))
+            await asyncio.sleep(0.01)
+            assert debouncer.settling and len(got.sets) == 1
+        assert await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page}), frozenset({page})]
+        # Another file right after: a change of its own, out at its first close.
+        debouncer.add(save(other))
+        assert await debouncer.wait_settled(0.2)
+        assert got.sets[-1] == frozenset({other})
+
+    run(test)

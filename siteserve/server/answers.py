@@ -30,6 +30,7 @@ from siteserve import bounds
 from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
 from siteserve.http.writer import encode_response_head
+from siteserve.server.response_sender import JOIN_BELOW
 
 MAX_ENTRIES: Final = bounds.ANSWERS
 MAX_BYTES: Final = bounds.ANSWER_BYTES
@@ -57,40 +58,55 @@ _NEVER_KEPT: Final = frozenset(
 class Answer:
     """One kept answer: the bytes around the Date line, and how to tell it still holds."""
 
-    __slots__ = ("after_date", "method", "size", "status", "status_line", "still_valid", "target")
+    __slots__ = (
+        "after_date",
+        "large_body",
+        "method",
+        "size",
+        "status",
+        "status_line",
+        "still_valid",
+        "target",
+    )
 
     def __init__(
         self,
         status_line: bytes,
-        after_date: bytes,
+        head_rest: bytes,
+        body: bytes,
         still_valid: Callable[[], bool],
         request: Request,
         status: int,
-        size: int,
     ) -> None:
         self.status_line = status_line
-        #: The rest of the head after the Date line, and the body (none for HEAD).
-        self.after_date = after_date
+        large = len(body) >= JOIN_BELOW
+        #: The rest of the head after the Date line, and a small body (none for HEAD)...
+        self.after_date = head_rest if large else head_rest + body
+        #: ...or a large one, written after the head without a copy into it.
+        self.large_body = body if large else None
         self.still_valid = still_valid
         #: For the request log.
         self.method = request.method
         self.target = request.target
         self.status = status
-        self.size = size
+        self.size = len(body)
 
     @property
     def memory(self) -> int:
-        return len(self.status_line) + len(self.after_date)
+        large = self.large_body
+        return len(self.status_line) + len(self.after_date) + (0 if large is None else len(large))
 
 
 class AnswerCache:
     """Kept answers by request bytes, bounded by ``MAX_ENTRIES`` and ``MAX_BYTES``."""
 
-    __slots__ = ("_answers", "_bytes")
+    __slots__ = ("_answers", "_bytes", "reused")
 
     def __init__(self) -> None:
         self._answers: OrderedDict[bytes, Answer] = OrderedDict()
         self._bytes = 0
+        #: Answers given again (counted by the connection that sent them).
+        self.reused = 0
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -144,12 +160,7 @@ class AnswerCache:
                 return
             content = data
         answer = Answer(
-            head[:status_end],
-            head[date_end:] + content,
-            still_valid,
-            request,
-            response.status,
-            len(content),
+            head[:status_end], head[date_end:], content, still_valid, request, response.status
         )
         self.forget(request_bytes)
         self._answers[request_bytes] = answer

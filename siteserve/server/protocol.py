@@ -22,7 +22,7 @@ from siteserve.http.parser import RequestHead, RequestParser
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Response, UpgradedConnection, UpgradeHandler
 from siteserve.http.writer import CONTINUE, date_cache, simple_response
-from siteserve.server.answers import Answer
+from siteserve.server.answers import Answer, AnswerCache
 from siteserve.server.connection_state import (
     ACCEPT,
     ANSWERED,
@@ -165,7 +165,7 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             # Between requests: these bytes are a request of their own, maybe one seen before.
             answer = answers.get(data)
             if answer is not None:
-                if self._answer_again(answer):
+                if self._answer_again(answers, answer):
                     return
                 answers.forget(data)  # its file changed: made anew below, and kept again
             fresh = data
@@ -187,7 +187,7 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         finally:
             self._fresh = None
 
-    def _answer_again(self, answer: Answer) -> bool:
+    def _answer_again(self, answers: AnswerCache, answer: Answer) -> bool:
         """Send a kept answer to a request that repeats the one it was made for, when it
         still holds; False: the request takes the normal path."""
         server = self._server
@@ -198,7 +198,14 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         # The same states the normal path passes through for one request answered at once.
         self.fire(BYTES)
         self.fire(HEAD_DONE)
-        transport.write(answer.status_line + date_cache.line() + answer.after_date)
+        large = answer.large_body
+        if large is None:
+            transport.write(answer.status_line + date_cache.line() + answer.after_date)
+        else:  # as the sender writes a large bytes body: without copying it
+            transport.writelines(
+                (answer.status_line + date_cache.line() + answer.after_date, large)
+            )
+        answers.reused += 1
         access_log = server.access_log
         if access_log is not None:
             access_log(

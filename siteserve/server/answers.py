@@ -15,7 +15,8 @@ password check and the proxy never do). What is kept is what the normal path
 made from one version of the file, so an answer never mixes two (issue #16);
 requests with a body, ``Expect``, an upgrade, a precondition or a Range are
 never kept (their answers depend on more than the file), nor answers after
-which the connection closes. The table is bounded by entries and bytes
+which the connection closes for a reason other than the request's own
+``Connection: close``. The table is bounded by entries and bytes
 (``bounds``), least recently used first out.
 """
 
@@ -30,6 +31,7 @@ from siteserve import bounds
 from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
 from siteserve.http.writer import encode_response_head
+from siteserve.server.connection_state import CloseReason
 from siteserve.server.response_sender import JOIN_BELOW
 
 MAX_ENTRIES: Final = bounds.ANSWERS
@@ -55,11 +57,16 @@ _NEVER_KEPT: Final = frozenset(
 )
 
 
+#: The reasons to close that the request's own bytes give (RFC 9112 sections 9.3, 9.6).
+_KEPT_CLOSES: Final = (None, CloseReason.CLIENT_CLOSE, CloseReason.HTTP10)
+
+
 class Answer:
     """One kept answer: the bytes around the Date line, and how to tell it still holds."""
 
     __slots__ = (
         "after_date",
+        "closes",
         "large_body",
         "method",
         "size",
@@ -77,6 +84,7 @@ class Answer:
         still_valid: Callable[[], bool],
         request: Request,
         status: int,
+        closes: CloseReason | None,
     ) -> None:
         self.status_line = status_line
         large = len(body) >= JOIN_BELOW
@@ -85,6 +93,8 @@ class Answer:
         #: ...or a large one, written after the head without a copy into it.
         self.large_body = body if large else None
         self.still_valid = still_valid
+        #: Why the connection closes after it (the request said so), or None.
+        self.closes = closes
         #: For the request log.
         self.method = request.method
         self.target = request.target
@@ -127,11 +137,21 @@ class AnswerCache:
         if answer is not None:
             self._bytes -= len(request_bytes) + answer.memory
 
-    def keep(self, request_bytes: bytes, request: Request, response: Response) -> None:
-        """Keep ``response``, sent just now with keep-alive to ``request`` (which came
-        alone as ``request_bytes``), when it may be given again."""
+    def keep(
+        self,
+        request_bytes: bytes,
+        request: Request,
+        response: Response,
+        closes: CloseReason | None,
+    ) -> None:
+        """Keep ``response``, sent just now to ``request`` (which came alone as
+        ``request_bytes``), when it may be given again. ``closes``: why the connection
+        closes after it, None when it stays open; only a close the request asked for
+        (``Connection: close``, HTTP/1.0) is kept, as the same bytes ask for it again."""
         still_valid = response.still_valid
         if still_valid is None or response.status != 200 or len(request_bytes) > MAX_KEY:
+            return
+        if closes not in _KEPT_CLOSES or response.close:
             return
         headers = request.headers
         if any(name in headers for name in _NEVER_KEPT):
@@ -144,9 +164,9 @@ class AnswerCache:
             return
         # The head the sender writes, made the same way (only its Date line differs).
         framing = encode_response_head(
-            response, method=request.method, version=request.version, keep_alive=True
+            response, method=request.method, version=request.version, keep_alive=closes is None
         )
-        if not framing.keep_alive or framing.chunked:
+        if framing.keep_alive != (closes is None) or framing.chunked:
             return
         head = framing.head
         status_end = head.index(b"\r\n") + 2
@@ -160,7 +180,13 @@ class AnswerCache:
                 return
             content = data
         answer = Answer(
-            head[:status_end], head[date_end:], content, still_valid, request, response.status
+            head[:status_end],
+            head[date_end:],
+            content,
+            still_valid,
+            request,
+            response.status,
+            closes,
         )
         self.forget(request_bytes)
         self._answers[request_bytes] = answer

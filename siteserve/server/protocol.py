@@ -195,9 +195,6 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             return False
         transport = self._transport
         assert transport is not None
-        # The same states the normal path passes through for one request answered at once.
-        self.fire(BYTES)
-        self.fire(HEAD_DONE)
         large = answer.large_body
         if large is None:
             transport.write(answer.status_line + date_cache.line() + answer.after_date)
@@ -218,7 +215,14 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
                     client=self._client,
                 )
             )
-        self.fire(ANSWERED)
+        closes = answer.closes
+        if closes is None:
+            # The states the normal path goes through for one request answered at once.
+            self.fire_one_request()
+        else:
+            self.fire(BYTES)
+            self.fire(HEAD_DONE)
+            self._close(closes)
         return True
 
     def eof_received(self) -> bool | None:
@@ -354,7 +358,6 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         fresh = self._fresh
         if (
             fresh is not None
-            and reason is None
             and response.still_valid is not None
             and not self._queue
             and self._parsing is None
@@ -362,7 +365,7 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         ):
             # The only request of the read it came in, answered at once: keep the answer.
             assert self._answers is not None
-            self._answers.keep(fresh, exchange.request, response)
+            self._answers.keep(fresh, exchange.request, response, reason)
         self._sender.send(exchange, response, reason)
 
     # -- what the sender reports --------------------------------------------------

@@ -258,3 +258,24 @@ def test_the_same_connection_and_pipelined_requests(tmp_path: Path) -> None:
         )
         assert ask(kept.port, old) == ask(kept.port, old)
         assert b"Connection: keep-alive" in ask(kept.port, old)
+
+
+def test_a_request_that_asks_to_close_gets_its_answer_again_and_the_close(tmp_path: Path) -> None:
+    root = make_site(tmp_path / "site")
+    with pair(root) as (kept, made):
+        answers = kept.server.answers
+        assert answers is not None
+        closing = (("Connection", "close"),)
+        for method, target in (("GET", "/a.txt"), ("HEAD", "/a.txt"), ("GET", "/big.bin")):
+            raw = request_bytes(kept.port, method, target, closing)
+            ask(kept.port, raw)
+            reused = answers.reused
+            with socket.create_connection(("127.0.0.1", kept.port), timeout=DEADLINE) as sock:
+                sock.sendall(raw)
+                reader = Reader(sock)
+                again = reader.answer(method == "HEAD")
+                assert sock.recv(1) == b"" and not reader.buffer  # and then the close
+            assert answers.reused == reused + 1
+            assert b"\r\nConnection: close\r\n" in again
+            fresh = ask(made.port, request_bytes(made.port, method, target, closing))
+            assert again.replace(b":%d" % kept.port, b"") == fresh.replace(b":%d" % made.port, b"")

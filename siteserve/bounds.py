@@ -37,7 +37,8 @@ COMPRESSED_ENTRIES: Final = 16384
 #: requests that repeat byte for byte (a browser's, a benchmark's). Keyed by the request's
 #: bytes, so clients choose the keys: bounded by entries and by bytes (keys included).
 ANSWERS: Final = 4096
-ANSWER_BYTES: Final = 32 * MiB
+#: Small bodies are also in STATIC_BYTES: kept twice, so this stays below that bound.
+ANSWER_BYTES: Final = 16 * MiB
 #: The largest body kept in one answer; larger files are sent from disk every time.
 ANSWER_BODY: Final = 256 * KiB
 #: The longest request head kept as a key; longer heads are always parsed.

@@ -191,10 +191,13 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         """Send a kept answer to a request that repeats the one it was made for, when it
         still holds; False: the request takes the normal path."""
         server = self._server
+        access_log = server.access_log
+        started = time.perf_counter() if access_log is not None else 0.0  # for the log only
         if server.shutting_down or self._reads.paused or not answer.still_valid():
             return False
         transport = self._transport
         assert transport is not None
+        answers.reused += 1  # counted before the client can see it (tests read it then)
         large = answer.large_body
         if large is None:
             transport.write(answer.status_line + date_cache.line() + answer.after_date)
@@ -202,8 +205,6 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             transport.writelines(
                 (answer.status_line + date_cache.line() + answer.after_date, large)
             )
-        answers.reused += 1
-        access_log = server.access_log
         if access_log is not None:
             access_log(
                 AccessRecord(
@@ -211,7 +212,7 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
                     path=answer.target,
                     status=answer.status,
                     size=answer.size,
-                    duration_ms=0.0,
+                    duration_ms=(time.perf_counter() - started) * 1000.0,
                     client=self._client,
                 )
             )

@@ -25,7 +25,7 @@ import pytest
 from siteserve.assemble import build_app
 from siteserve.config import build_config
 from siteserve.layers import App, Layer
-from tests.conftest import RunningServer, running_server
+from tests.conftest import RunningServer, running_server, wait_until
 
 DEADLINE = 10.0
 _DATE = re.compile(rb"\r\nDate: [^\r]*\r\n")
@@ -236,11 +236,18 @@ def test_the_same_connection_and_pipelined_requests(tmp_path: Path) -> None:
             reader = Reader(sock)
             sock.sendall(raw)
             first = reader.answer(False)
-            reused = answers.reused
+            reused, logged = answers.reused, len(kept.records)
             for _ in range(3):  # one keep-alive connection, one request per read
                 sock.sendall(raw)
                 assert reader.answer(False) == first
             assert answers.reused == reused + 3
+            # Each answer given again is in the request log as any other (logged once
+            # written, as every answer is: the client may read it first).
+            wait_until(lambda: len(kept.records) >= logged + 3)
+            records = kept.records[logged:]
+            assert [(r.method, r.path, r.status, r.size) for r in records] == [
+                ("GET", "/a.txt", 200, 1024)
+            ] * 3
             kept_before = len(answers)
             # Two requests in one read are answered the normal way, in order, and the
             # pair is never kept as if it were one request.

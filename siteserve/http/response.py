@@ -136,7 +136,7 @@ class Response:
     #: nothing else; None: never reused. The server's answer cache (``server.answers``)
     #: asks it before each reuse, and only when every layer allows reuse
     #: (``App.reusable_answers``).
-    still_valid: Callable[[], bool] | None = None
+    still_valid: Callable[[], bool] | None = field(default=None, compare=False)
 
     def header(self, name: str) -> str | None:
         """The first value of ``name`` (case-insensitive), for tests and middleware."""

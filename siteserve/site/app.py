@@ -145,7 +145,9 @@ class Site(App):
             if resolved.kind == "file" and request.method in ("GET", "HEAD"):
                 assert resolved.path is not None
                 try:
-                    answer = self.static.respond(request, resolved.path, resolved.served_as)
+                    answer = self.static.respond(
+                        request, resolved.path, resolved.served_as, reusable=True
+                    )
                     if isinstance(answer, Response) and answer.still_valid is not None:
                         answer.still_valid = partial(
                             self._still_serves, request.path, resolved, answer.still_valid

@@ -44,6 +44,7 @@ TARGETS = (
     "/page",
     "/new.html",
     "/old.html",
+    "/favicon.ico",
 )
 
 HEADER_SETS: tuple[tuple[tuple[str, str], ...], ...] = (
@@ -286,3 +287,17 @@ def test_a_request_that_asks_to_close_gets_its_answer_again_and_the_close(tmp_pa
             assert b"\r\nConnection: close\r\n" in again
             fresh = ask(made.port, request_bytes(made.port, method, target, closing))
             assert again.replace(b":%d" % kept.port, b"") == fresh.replace(b":%d" % made.port, b"")
+
+
+def test_a_file_that_appears_in_front_of_a_fallback_is_served(tmp_path: Path) -> None:
+    # The server's own favicon answers while the site has none: not a file of the site,
+    # so its answer is never kept as if the URL named that file.
+    root = make_site(tmp_path / "site")
+    with pair(root) as (kept, made):
+        raw = request_bytes(kept.port, "GET", "/favicon.ico", ())
+        assert ask(kept.port, raw) == ask(kept.port, raw)
+        (root / "favicon.ico").write_bytes(b"the site's own")
+        after = ask(kept.port, raw)
+        assert after.endswith(b"\r\n\r\nthe site's own")
+        fresh = ask(made.port, request_bytes(made.port, "GET", "/favicon.ico", ()))
+        assert after.replace(b":%d" % kept.port, b"") == fresh.replace(b":%d" % made.port, b"")

@@ -145,9 +145,7 @@ class Site(App):
             if resolved.kind == "file" and request.method in ("GET", "HEAD"):
                 assert resolved.path is not None
                 try:
-                    answer = self.static.respond(
-                        request, resolved.path, resolved.served_as, reusable=True
-                    )
+                    answer = self.static.respond(request, resolved.path, resolved.served_as)
                     if isinstance(answer, Response) and answer.still_valid is not None:
                         answer.still_valid = partial(
                             self._still_serves, request.path, resolved, answer.still_valid
@@ -287,7 +285,12 @@ class Site(App):
             return self._redirect(request, resolved)
         assert resolved.path is not None
         if kind == "file":
-            return self.static.respond(request, resolved.path, resolved.served_as)
+            made = self.static.respond(request, resolved.path, resolved.served_as)
+            if isinstance(made, Response):
+                # Our own favicon, an app's entry page, a second look: the URL does not
+                # simply name this file, so the answer is made anew each time.
+                made.still_valid = None
+            return made
         if kind == "directory":
             segments = list(resolved.path.relative_to(self.root).parts)
             return render_listing(

@@ -76,19 +76,19 @@ class StaticFiles:
     # -- the request path ----------------------------------------------------------
 
     def respond(
-        self, request: Request, path: Path, served_as: str, *, reusable: bool = False
+        self, request: Request, path: Path, served_as: str
     ) -> Response | Awaitable[Response]:
         """The response for the file at ``path``: at once, or later when a body must be coded.
 
         Raises NotAFile when the file is gone (the caller resolves the URL again)
-        and PermissionError when it cannot be read. ``reusable``: a 200 made at once says
-        how to tell it still holds for this file (``Response.still_valid``); the caller
-        adds what else its answer depends on (the URL still naming this file).
+        and PermissionError when it cannot be read. A 200 made at once says how to tell
+        it still holds for this file (``Response.still_valid``); the caller adds what
+        else its answer depends on (the URL still naming this file), or drops it.
         """
-        return self._respond(request, path, served_as, retry=True, reusable=reusable)
+        return self._respond(request, path, served_as, retry=True)
 
     def _respond(
-        self, request: Request, path: Path, served_as: str, *, retry: bool, reusable: bool = False
+        self, request: Request, path: Path, served_as: str, *, retry: bool
     ) -> Response | Awaitable[Response]:
         """The current version of the file, and the answer about it (``_decide``).
 
@@ -101,7 +101,7 @@ class StaticFiles:
             return _busy()
         try:
             answer = self._decide(request, version, file, retry=retry)
-            if reusable and isinstance(answer, Response) and answer.status == 200:
+            if isinstance(answer, Response) and answer.status == 200:
                 # The whole body of this version: the same answer while the file is.
                 answer.still_valid = partial(self._unchanged, path, version)
             return answer

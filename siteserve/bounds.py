@@ -31,6 +31,19 @@ COMPRESSED_BYTES: Final = 64 * MiB
 #: not shrink is remembered as an empty marker, which the bytes bound never sees.
 COMPRESSED_ENTRIES: Final = 16384
 
+# -- whole answers (server/answers.py) ----------------------------------------------------
+
+#: Complete answers (head without its Date line, and body) kept per request as sent, for
+#: requests that repeat byte for byte (a browser's, a benchmark's). Keyed by the request's
+#: bytes, so clients choose the keys: bounded by entries and by bytes (keys included).
+ANSWERS: Final = 4096
+#: Small bodies are also in STATIC_BYTES: kept twice, so this stays below that bound.
+ANSWER_BYTES: Final = 16 * MiB
+#: The largest body kept in one answer; larger files are sent from disk every time.
+ANSWER_BODY: Final = 256 * KiB
+#: The longest request head kept as a key; longer heads are always parsed.
+ANSWER_KEY: Final = 4 * KiB
+
 # -- resolving and rendering (site/resolver.py, site/pages.py, site/jinja_env.py) --------
 
 #: URL paths resolved to a file or a page, kept per raw path. Route pages

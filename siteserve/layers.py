@@ -7,7 +7,9 @@ meaning and a default, and the server and the layers call each one directly:
 nothing is looked up by name. ``Layer`` forwards every capability to the app it
 wraps, so a layer overrides only what it changes, and a new layer that forgets
 a capability still passes it through (it cannot, say, silently cap uploads at
-``limits.max_body`` by not knowing that ``body_limit`` exists).
+``limits.max_body`` by not knowing that ``body_limit`` exists). The one exception is
+``reusable_answers``, which a layer must claim itself: forgetting it costs speed, never
+a wrong answer.
 """
 
 from __future__ import annotations
@@ -60,6 +62,20 @@ class App(Protocol):
         list in ``Allow``), for a CORS preflight to tell; None when this app cannot say."""
         return None
 
+    def reusable_answers(self) -> bool:
+        """Whether the server may give an answer of this app again, without asking it, to a
+        request that repeats an earlier one byte for byte, while the answer's own
+        ``Response.still_valid`` holds.
+
+        True only for an app whose answers to a request depend on nothing but the
+        request's bytes and the files they were made from: no client address, no clock,
+        no per-request bookkeeping (live reload's page graph, a login's failure count),
+        no state that changes while the server runs without a change to those files.
+        False by default, and a ``Layer`` that does not say so itself is False too: a
+        new layer must choose to allow it.
+        """
+        return False
+
 
 InnerT = TypeVar("InnerT", bound=App)
 
@@ -91,6 +107,10 @@ class Layer(App, Generic[InnerT]):
 
     def allowed_methods(self, path: str) -> tuple[str, ...] | None:
         return self.inner.allowed_methods(path)
+
+    def reusable_answers(self) -> bool:
+        # Not forwarded: a layer allows reuse only by saying so (see ``App``).
+        return False
 
 
 def innermost(app: App) -> App:

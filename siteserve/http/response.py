@@ -131,6 +131,12 @@ class Response:
     #: ``headers`` encoded already, when the handler kept them so (the writer checks
     #: that they still describe ``headers`` before it uses them).
     encoded: EncodedFields | None = None
+    #: Whether this very answer is still the one the app would give to the same request
+    #: (the file it was made from is unchanged), set by a handler whose answer depends on
+    #: nothing else; None: never reused. The server's answer cache (``server.answers``)
+    #: asks it before each reuse, and only when every layer allows reuse
+    #: (``App.reusable_answers``).
+    still_valid: Callable[[], bool] | None = field(default=None, compare=False)
 
     def header(self, name: str) -> str | None:
         """The first value of ``name`` (case-insensitive), for tests and middleware."""

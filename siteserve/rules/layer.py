@@ -51,6 +51,15 @@ class RulesApp(Layer[App]):
                 log.warning("%s", line)
         self.inner.invalidate(paths)
 
+    def reusable_answers(self) -> bool:
+        # Header rules depend on the URL only. A redirect or rewrite that gives way to a
+        # file, and serve.json's switches, look at what exists now: asked every time.
+        rules = self.rules
+        switches = rules.clean_urls or rules.trailing_slash is not None
+        if rules.redirects or rules.hidden or switches or not rules.directory_listing:
+            return False
+        return self.inner.reusable_answers()
+
     def handle(self, request: Request) -> Response | Awaitable[Response]:
         rules = self.rules
         if not (rules.redirects or rules.headers or rules.hidden):

@@ -21,7 +21,8 @@ from siteserve.http.errors import ProtocolError
 from siteserve.http.parser import RequestHead, RequestParser
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Response, UpgradedConnection, UpgradeHandler
-from siteserve.http.writer import CONTINUE, simple_response
+from siteserve.http.writer import CONTINUE, date_cache, simple_response
+from siteserve.server.answers import Answer, AnswerCache
 from siteserve.server.connection_state import (
     ACCEPT,
     ANSWERED,
@@ -60,6 +61,10 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         super().__init__(server.loop.time, limits.header_timeout, limits.keepalive_timeout)
         self._server = server
         self._loop = server.loop
+        self._answers = server.answers
+        #: The bytes of the read being answered, when they are one whole request that
+        #: came between requests (what ``answers`` keeps its answer by).
+        self._fresh: bytes | None = None
         self._parser = RequestParser(self, server.parser_limits)
         self._flow = WriteFlow()
         #: Parsed requests not yet dispatched, oldest first.
@@ -148,6 +153,22 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             return
         if state not in PARSING:
             return  # closing, or failing: nothing more is read as HTTP
+        answers = self._answers
+        fresh: bytes | None = None
+        if (
+            answers is not None
+            and self._active is None
+            and not self._queue
+            and self._parsing is None
+            and not self._parser.in_head
+        ):
+            # Between requests: these bytes are a request of their own, maybe one seen before.
+            answer = answers.get(data)
+            if answer is not None:
+                if self._answer_again(answers, answer):
+                    return
+                answers.forget(data)  # its file changed: made anew below, and kept again
+            fresh = data
         self.fire(BYTES)  # after an idle wait, the header timeout runs from now
         try:
             self._parser.feed(data)
@@ -157,7 +178,53 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         offset = self._parser.upgrade_offset
         if offset is not None:
             self._hold_after_upgrade(data[offset:])
-        self._pump()
+            fresh = None
+        elif len(self._queue) != 1 or self._parser.in_head:
+            fresh = None  # not one whole request: more, less, or a body still to come
+        self._fresh = fresh
+        try:
+            self._pump()
+        finally:
+            self._fresh = None
+
+    def _answer_again(self, answers: AnswerCache, answer: Answer) -> bool:
+        """Send a kept answer to a request that repeats the one it was made for, when it
+        still holds; False: the request takes the normal path."""
+        server = self._server
+        access_log = server.access_log
+        started = time.perf_counter() if access_log is not None else 0.0  # for the log only
+        if server.shutting_down or self._reads.paused or not answer.still_valid():
+            return False
+        transport = self._transport
+        assert transport is not None
+        answers.reused += 1  # counted before the client can see it (tests read it then)
+        large = answer.large_body
+        if large is None:
+            transport.write(answer.status_line + date_cache.line() + answer.after_date)
+        else:  # as the sender writes a large bytes body: without copying it
+            transport.writelines(
+                (answer.status_line + date_cache.line() + answer.after_date, large)
+            )
+        if access_log is not None:
+            access_log(
+                AccessRecord(
+                    method=answer.method,
+                    path=answer.target,
+                    status=answer.status,
+                    size=answer.size,
+                    duration_ms=(time.perf_counter() - started) * 1000.0,
+                    client=self._client,
+                )
+            )
+        closes = answer.closes
+        if closes is None:
+            # The states the normal path goes through for one request answered at once.
+            self.fire_one_request()
+        else:
+            self.fire(BYTES)
+            self.fire(HEAD_DONE)
+            self._close(closes)
+        return True
 
     def eof_received(self) -> bool | None:
         if self._parsing is not None:
@@ -289,6 +356,17 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         if exchange.refusal is not None:  # its body broke while the handler ran
             response = simple_response(exchange.refusal.status, exchange.refusal.detail)
         reason = close_reason(exchange, response, self._server.shutting_down)
+        fresh = self._fresh
+        if (
+            fresh is not None
+            and response.still_valid is not None
+            and not self._queue
+            and self._parsing is None
+            and not self._parser.in_head
+        ):
+            # The only request of the read it came in, answered at once: keep the answer.
+            assert self._answers is not None
+            self._answers.keep(fresh, exchange.request, response, reason)
         self._sender.send(exchange, response, reason)
 
     # -- what the sender reports --------------------------------------------------

@@ -23,7 +23,7 @@ from siteserve.server.flow import ConnectionClosed, WriteFlow
 log = logging.getLogger("siteserve.server")
 
 #: Below this size head and body go out as one write; above it, without the copy.
-_JOIN_BELOW = 64 * 1024
+JOIN_BELOW = 64 * 1024
 
 
 class SendListener(Protocol):
@@ -71,7 +71,7 @@ class ResponseSender:
             discard(body)
             self._listener.response_sent(exchange, response, 0, reason)
         elif isinstance(body, bytes):
-            if len(body) < _JOIN_BELOW:
+            if len(body) < JOIN_BELOW:
                 transport.write(framing.head + body)
             else:
                 transport.writelines((framing.head, body))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from siteserve.config import Config, ConfigError
 from siteserve.layers import App
 from siteserve.server import memory
+from siteserve.server.answers import AnswerCache
 from siteserve.server.protocol import HttpConnection
 from siteserve.server.state import AccessLog, AccessRecord, ServerState
 from siteserve.server.tls_sniff import Listener, listen_tls
@@ -136,6 +137,11 @@ class Server:
     def disconnects(self) -> int:
         """Answers cut short since the start because the client went away."""
         return 0 if self._state is None else self._state.disconnects
+
+    @property
+    def answers(self) -> AnswerCache | None:
+        """The whole answers kept for repeated requests (None: the app allows no reuse)."""
+        return None if self._state is None else self._state.answers
 
     async def _sweep(self, state: ServerState) -> None:
         limits = state.limits

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from siteserve.config import Limits
 from siteserve.http.limits import ParserLimits
 from siteserve.layers import App
+from siteserve.server.answers import AnswerCache
 
 if TYPE_CHECKING:
     from siteserve.server.protocol import HttpConnection
@@ -46,7 +47,11 @@ class ServerState:
     drained: asyncio.Future[None] = field(init=False)
     #: ``limits`` as the request parser takes them, built once for every connection.
     parser_limits: ParserLimits = field(init=False)
+    #: Whole answers kept for requests that repeat byte for byte (``answers``); None
+    #: when a layer of the app does not allow it (asked once, at start).
+    answers: AnswerCache | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.drained = self.loop.create_future()
         self.parser_limits = self.limits.parser_limits()
+        self.answers = AnswerCache() if self.app.reusable_answers() else None

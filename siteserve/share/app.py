@@ -52,6 +52,10 @@ class ShareApp(Layer[Site]):
 
     # -- App protocol: handle and body_limit (the rest is the Site's) ------------------
 
+    def reusable_answers(self) -> bool:
+        # Its own answers (health, downloads, uploads) never say ``still_valid``.
+        return self.inner.reusable_answers()
+
     def handle(self, request: Request) -> Response | Awaitable[Response]:
         if request.path == HEALTH_PATH:
             return health_response(request)

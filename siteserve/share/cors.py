@@ -53,6 +53,10 @@ class CorsApp(Layer[App]):
         super().__init__(inner)
         self.methods = ", ".join(methods)
 
+    def reusable_answers(self) -> bool:
+        # The headers it adds depend on the request's headers only.
+        return self.inner.reusable_answers()
+
     def handle(self, request: Request) -> Response | Awaitable[Response]:
         if is_preflight(request):
             return self._preflight(request)

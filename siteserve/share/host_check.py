@@ -70,6 +70,10 @@ class HostCheck(Layer[App]):
         self._verdicts: dict[str | None, int] = {}
         self._said = RefusalLog(clock)
 
+    def reusable_answers(self) -> bool:
+        # The verdict is the Host's (part of the request's bytes) and never changes.
+        return self.inner.reusable_answers()
+
     def handle(self, request: Request) -> Response | Awaitable[Response]:
         host = request.headers.get("host")
         # The usual case in one look-up: a Host seen before and found ours, origin-form.

@@ -49,6 +49,10 @@ class WriteGuard(Layer[App]):
         self.open_paths = open_paths
         self.is_upload_folder = is_upload_folder
 
+    def reusable_answers(self) -> bool:
+        # What it decides depends on the request's method and headers only.
+        return self.inner.reusable_answers()
+
     def handle(self, request: Request) -> Response | Awaitable[Response]:
         if request.method in SAFE_METHODS:
             return self.inner.handle(request)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -144,7 +145,12 @@ class Site(App):
             if resolved.kind == "file" and request.method in ("GET", "HEAD"):
                 assert resolved.path is not None
                 try:
-                    return self.static.respond(request, resolved.path, resolved.served_as)
+                    answer = self.static.respond(request, resolved.path, resolved.served_as)
+                    if isinstance(answer, Response) and answer.still_valid is not None:
+                        answer.still_valid = partial(
+                            self._still_serves, request.path, resolved, answer.still_valid
+                        )
+                    return answer
                 except NotAFile:
                     # Deleted or replaced since it was resolved: look again, once.
                     self.resolver.invalidate()
@@ -182,6 +188,17 @@ class Site(App):
         self.static.invalidate(paths)
         if self._pages is not None:  # none made yet: nothing compiled to forget
             self._pages.invalidate(paths)
+
+    def reusable_answers(self) -> bool:
+        """A file's answer depends on the request and the file only (``_still_serves``);
+        pages, listings and error pages never say ``still_valid``, so they are made anew."""
+        return True
+
+    def _still_serves(
+        self, raw_path: str, resolved: Resolved, unchanged: Callable[[], bool]
+    ) -> bool:
+        """Whether the URL still resolves to the same file, itself unchanged."""
+        return self.resolver.resolve(raw_path) is resolved and unchanged()
 
     def allowed_methods(self, path: str) -> tuple[str, ...] | None:
         """The methods the target of ``path`` takes: what an OPTIONS to it lists in Allow."""
@@ -268,7 +285,12 @@ class Site(App):
             return self._redirect(request, resolved)
         assert resolved.path is not None
         if kind == "file":
-            return self.static.respond(request, resolved.path, resolved.served_as)
+            made = self.static.respond(request, resolved.path, resolved.served_as)
+            if isinstance(made, Response):
+                # Our own favicon, an app's entry page, a second look: the URL does not
+                # simply name this file, so the answer is made anew each time.
+                made.still_valid = None
+            return made
         if kind == "directory":
             segments = list(resolved.path.relative_to(self.root).parts)
             return render_listing(

@@ -22,6 +22,7 @@ import os
 import stat
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from siteserve import bounds
@@ -80,7 +81,9 @@ class StaticFiles:
         """The response for the file at ``path``: at once, or later when a body must be coded.
 
         Raises NotAFile when the file is gone (the caller resolves the URL again)
-        and PermissionError when it cannot be read.
+        and PermissionError when it cannot be read. A 200 made at once says how to tell
+        it still holds for this file (``Response.still_valid``); the caller adds what
+        else its answer depends on (the URL still naming this file), or drops it.
         """
         return self._respond(request, path, served_as, retry=True)
 
@@ -97,7 +100,11 @@ class StaticFiles:
             # Rewritten in place while its bytes were read, twice: too busy to pin down.
             return _busy()
         try:
-            return self._decide(request, version, file, retry=retry)
+            answer = self._decide(request, version, file, retry=retry)
+            if isinstance(answer, Response) and answer.status == 200:
+                # The whole body of this version: the same answer while the file is.
+                answer.still_valid = partial(self._unchanged, path, version)
+            return answer
         except FileChanged:
             # A precompressed sibling changed between its stat and its open.
             if not retry:
@@ -217,6 +224,22 @@ class StaticFiles:
         except NotAFile:
             return builtin_error(404)
         return result if isinstance(result, Response) else await result
+
+    def _unchanged(self, path: Path, version: FileVersion) -> bool:
+        """Whether ``version`` is still what ``_current`` would find for ``path`` (one stat),
+        so an answer made from it is still the one ``respond`` would make."""
+        if self._versions.get(path) is not version:
+            return False  # changed, invalidated or evicted since
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            return False
+        if not version.is_described_by(info):
+            return False
+        if version.data is None and not os.access(path, os.R_OK):
+            return False  # a file read from disk each time would now answer 403
+        self._versions.move_to_end(path)  # served again, as ``_current`` would note
+        return True
 
     # -- resolving the version -------------------------------------------------------
 

@@ -186,3 +186,20 @@ def test_a_body_that_broke_while_its_request_was_answered_closes_after_the_answe
     assert close_reason(case, OK, False) is CloseReason.PROTOCOL_ERROR
     sized = Response(200, [], _nothing(), length=10)
     assert after_body(None, case, sized, 10, chunked=False) is CloseReason.PROTOCOL_ERROR
+
+
+@pytest.mark.parametrize("start", list(State))
+def test_one_request_at_once_goes_where_its_three_events_go(start: State) -> None:
+    # The answer cache (server.answers) moves the machine in one step: the same place,
+    # with the same deadline, as BYTES, HEAD_DONE and ANSWERED fired one by one.
+    by_events, at_once = machine(Clock()), machine(Clock())
+    by_events.state = at_once.state = start
+    try:
+        for event in (Event.BYTES, Event.HEAD_DONE, Event.ANSWERED):
+            by_events.fire(event)
+    except InvalidTransition:
+        with pytest.raises(InvalidTransition):
+            at_once.fire_one_request()
+        return
+    assert at_once.fire_one_request() is by_events.state
+    assert at_once.deadline == by_events.deadline

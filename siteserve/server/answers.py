@@ -1,0 +1,211 @@
+"""Whole answers kept per request, for requests that repeat byte for byte.
+
+A browser asks for a page's files with the same bytes every time, and so does a
+benchmark. When a request that came alone in one read was answered at once by
+the normal path (parser, layers, Site, writer), with a 200 whose
+``Response.still_valid`` says how to tell it still holds, its encoded head
+(without the Date line) and its body are kept here, keyed by the request's
+bytes. The next read with the same bytes is answered from here after one call
+to that check (for a static file: the URL resolves to the same file, and one
+``os.stat`` says it is the same version), the Date line put in, in one write:
+no parsing, no layers, no encoding.
+
+Only when every layer allows it (``App.reusable_answers``: live reload, the
+password check and the proxy never do). What is kept is what the normal path
+made from one version of the file, so an answer never mixes two (issue #16);
+requests with a body, ``Expect``, an upgrade, a precondition or a Range are
+never kept (their answers depend on more than the file), nor answers after
+which the connection closes for a reason other than the request's own
+``Connection: close``. The table is bounded by entries and bytes
+(``bounds``), least recently used first out.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Final
+
+from siteserve import bounds
+from siteserve.http.request import Request
+from siteserve.http.response import FileBody, Response
+from siteserve.http.writer import encode_response_head
+from siteserve.server.connection_state import CloseReason
+from siteserve.server.response_sender import JOIN_BELOW
+
+MAX_ENTRIES: Final = bounds.ANSWERS
+MAX_BYTES: Final = bounds.ANSWER_BYTES
+MAX_BODY: Final = bounds.ANSWER_BODY
+MAX_KEY: Final = bounds.ANSWER_KEY
+
+#: Request fields whose answer depends on more than the file (RFC 9110 section 13.1:
+#: preconditions; section 14.2: Range), or on a body: such requests are always made anew.
+_NEVER_KEPT: Final = frozenset(
+    {
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "if-range",
+        "range",
+        "expect",
+        "content-length",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+#: The reasons to close that the request's own bytes give (RFC 9112 sections 9.3, 9.6).
+_KEPT_CLOSES: Final = (None, CloseReason.CLIENT_CLOSE, CloseReason.HTTP10)
+
+
+class Answer:
+    """One kept answer: the bytes around the Date line, and how to tell it still holds."""
+
+    __slots__ = (
+        "after_date",
+        "closes",
+        "large_body",
+        "method",
+        "size",
+        "status",
+        "status_line",
+        "still_valid",
+        "target",
+    )
+
+    def __init__(
+        self,
+        status_line: bytes,
+        head_rest: bytes,
+        body: bytes,
+        still_valid: Callable[[], bool],
+        request: Request,
+        status: int,
+        closes: CloseReason | None,
+    ) -> None:
+        self.status_line = status_line
+        large = len(body) >= JOIN_BELOW
+        #: The rest of the head after the Date line, and a small body (none for HEAD)...
+        self.after_date = head_rest if large else head_rest + body
+        #: ...or a large one, written after the head without a copy into it.
+        self.large_body = body if large else None
+        self.still_valid = still_valid
+        #: Why the connection closes after it (the request said so), or None.
+        self.closes = closes
+        #: For the request log.
+        self.method = request.method
+        self.target = request.target
+        self.status = status
+        self.size = len(body)
+
+    @property
+    def memory(self) -> int:
+        large = self.large_body
+        return len(self.status_line) + len(self.after_date) + (0 if large is None else len(large))
+
+
+class AnswerCache:
+    """Kept answers by request bytes, bounded by ``MAX_ENTRIES`` and ``MAX_BYTES``."""
+
+    __slots__ = ("_answers", "_bytes", "reused")
+
+    def __init__(self) -> None:
+        self._answers: OrderedDict[bytes, Answer] = OrderedDict()
+        self._bytes = 0
+        #: Answers given again (counted by the connection that sent them).
+        self.reused = 0
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    @property
+    def size(self) -> int:
+        """Bytes held: keys, heads and bodies."""
+        return self._bytes
+
+    def get(self, request_bytes: bytes) -> Answer | None:
+        answer = self._answers.get(request_bytes)
+        if answer is not None:
+            self._answers.move_to_end(request_bytes)
+        return answer
+
+    def forget(self, request_bytes: bytes) -> None:
+        answer = self._answers.pop(request_bytes, None)
+        if answer is not None:
+            self._bytes -= len(request_bytes) + answer.memory
+
+    def keep(
+        self,
+        request_bytes: bytes,
+        request: Request,
+        response: Response,
+        closes: CloseReason | None,
+    ) -> None:
+        """Keep ``response``, sent just now to ``request`` (which came alone as
+        ``request_bytes``), when it may be given again. ``closes``: why the connection
+        closes after it, None when it stays open; only a close the request asked for
+        (``Connection: close``, HTTP/1.0) is kept, as the same bytes ask for it again."""
+        still_valid = response.still_valid
+        if still_valid is None or response.status != 200 or len(request_bytes) > MAX_KEY:
+            return
+        if closes not in _KEPT_CLOSES or response.close:
+            return
+        headers = request.headers
+        if any(name in headers for name in _NEVER_KEPT):
+            return
+        body = response.body
+        if isinstance(body, FileBody):
+            if body.length > MAX_BODY:
+                return
+        elif not isinstance(body, bytes) or len(body) > MAX_BODY:
+            return
+        # The head the sender writes, made the same way (only its Date line differs).
+        framing = encode_response_head(
+            response, method=request.method, version=request.version, keep_alive=closes is None
+        )
+        if framing.keep_alive != (closes is None) or framing.chunked:
+            return
+        head = framing.head
+        status_end = head.index(b"\r\n") + 2
+        if not head.startswith(b"Date: ", status_end):
+            return  # not the writer's shape: nothing to put the Date in
+        date_end = head.index(b"\r\n", status_end) + 2
+        content = b""
+        if framing.send_body:
+            data = body if isinstance(body, bytes) else _read_body(body)
+            if data is None:
+                return
+            content = data
+        answer = Answer(
+            head[:status_end],
+            head[date_end:],
+            content,
+            still_valid,
+            request,
+            response.status,
+            closes,
+        )
+        self.forget(request_bytes)
+        self._answers[request_bytes] = answer
+        self._bytes += len(request_bytes) + answer.memory
+        while self._answers and (len(self._answers) > MAX_ENTRIES or self._bytes > MAX_BYTES):
+            key, evicted = self._answers.popitem(last=False)
+            self._bytes -= len(key) + evicted.memory
+
+
+def _read_body(body: FileBody) -> bytes | None:
+    """The bytes of a file body, from the open file its headers were made from, or None
+    when it has none or it changed since (the answer is then not kept)."""
+    file = body.file
+    if file is None or body.stamp is None or file.closed:
+        return None
+    fd = file.fileno()
+    # pread leaves the file's position alone, for the sender that sends the same slice.
+    data = os.pread(fd, body.length, body.offset)
+    info = os.fstat(fd)
+    if len(data) != body.length or (info.st_size, info.st_mtime_ns) != body.stamp:
+        return None
+    return data

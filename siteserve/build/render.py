@@ -50,6 +50,7 @@ from siteserve.site.names import is_route_name
 from siteserve.site.page_context import REDIRECT_CODES
 from siteserve.site.pages import Pages
 from siteserve.site.resolver import split_path
+from siteserve.site.reuse import Key, ReusedRenders
 
 #: Response fields a host sets by itself (or that only mean something live).
 _NOT_REPEATED = frozenset(
@@ -74,6 +75,15 @@ class PinnedClock:
     def __call__(self, utc: bool = False) -> datetime:
         mark_volatile("now")
         return self._utc if utc else self._utc.astimezone()
+
+
+class _NoReuse(ReusedRenders):
+    """A build renders each URL once: keeping a render (a stat of each of its sources,
+    and its body held in memory) would only cost."""
+
+    @staticmethod
+    def key(request: Request, path: Path, served_as: str) -> Key | None:
+        return None
 
 
 class _Problems(logging.Handler):
@@ -107,13 +117,12 @@ class Renderer:
         self.pages.environment.globals["now"] = PinnedClock(settings.clock)
         # Templates do not change during a build: no up-to-date check at every render.
         self.pages.environment.auto_reload = False
+        self.pages.reuse = _NoReuse()
         # watched: nothing changes under a build, so nothing is asked of the disk twice.
         self.site = Site(config, pages=self.pages, watched=True)
         # The folder holds still: route files looked for once, and (with the walk's
         # snapshot) no system call for a file the resolver tries that is not there.
-        self.site.resolver = self.resolver = site_resolver(
-            config, stat=os.stat if snapshot is None else snapshot
-        )
+        self.site.resolver = self.resolver = site_resolver(config, snapshot=snapshot)
         self.root = self.site.root
         self._root_prefix = str(self.root).rstrip(os.sep) + os.sep
         self._relatives: dict[str, str] = {}

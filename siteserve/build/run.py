@@ -294,7 +294,7 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
                 and not crawl.wrote
                 and report.files_copied == 0
                 and not stale
-                and keep_host_rules(crawl, output, reusable, report)
+                and keep_host_rules(config, crawl, output, reusable, report)
             )
             if not unchanged:
                 write_host_rules(config, crawl, output, report)

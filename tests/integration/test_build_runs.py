@@ -233,3 +233,23 @@ def test_the_summary_lines(site: Path, tmp_path: Path) -> None:
     assert lines[2] == "  files   7 (7 copied, 0 unchanged)"
     assert re.fullmatch(r"  size    \d+(\.\d)? [kKMG]i?B", lines[3]), lines[3]
     assert "  /blog/no-such-post  on /blog/first" in lines
+
+
+def test_a_build_that_changes_nothing_says_the_rule_warnings_again(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<p>home</p>")
+    (site / "serve.json").write_text(
+        '{"headers": [{"source": "/x/**", "headers": [{"key": "X-Pad", "value": " padded "}]}]}'
+    )
+    out = tmp_path / "out"
+    first = build(site, out)
+    refused = [warning for warning in first.warnings if "cannot be written in" in warning[1]]
+    assert len(refused) == 1 and refused[0][0].startswith("serve.json")
+    before = tree_state(out)
+    again = build(site, out)
+    # Nothing was written the second time, and the same warnings were said: a warning
+    # that held still holds, and --strict fails the same on both builds.
+    assert tree_state(out) == before and again.pages_rendered == 0
+    assert sorted(again.warnings) == sorted(first.warnings)
+    assert again.exit_status(strict=True) == first.exit_status(strict=True) == 1

@@ -26,7 +26,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from siteserve.build import precompress
-from siteserve.build.jobs import NOT_FOUND_PAGE, Compress, Job, Outcome, Visit
+from siteserve.build.jobs import (
+    NOT_FOUND_PAGE,
+    Compress,
+    CopyFile,
+    Job,
+    Outcome,
+    Visit,
+    copy_file,
+)
 from siteserve.build.layout import canonical_url, decoded_path, page_output
 from siteserve.build.links import LinkFinder, internal_path
 from siteserve.build.manifest import VisitRecord
@@ -143,6 +151,8 @@ class Renderer:
         return [self.run_one(job) for job in jobs]
 
     def run_one(self, job: Job) -> Outcome:
+        if isinstance(job, CopyFile):
+            return copy_file(self.output, job)
         self._problems.lines.clear()
         url = job.url if isinstance(job, Visit) else job.rel if isinstance(job, Compress) else ""
         try:

@@ -23,6 +23,7 @@ import math
 import os
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from siteserve.build import precompress
@@ -316,6 +317,7 @@ def _folder_of(url: str) -> tuple[str, str]:
     return ("/".join(folder), "")
 
 
+@lru_cache(maxsize=4096)  # a build has few templates, each asked for every URL it renders
 def _is_route(rel: str) -> bool:
     return any(is_route_name(part) for part in rel.split("/"))
 

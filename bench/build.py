@@ -15,10 +15,10 @@ it; then siteserve builds again with nothing changed. Wall time and CPU time
 (user + system of the process and every child it waited for) are measured; each
 figure is the best of ``--rounds``, the order of the tools alternating (the
 first round also writes both tools' bytecode cache, as installing a package
-does, even where ``PYTHONDONTWRITEBYTECODE`` is set). Pages per second is pages
-/ wall time of the whole build (the static files included, for both). Targets: siteserve at least 2x staticjinja's pages per second, and a
-no-change rebuild under 1 s. Prints a Markdown table; writes
-``bench/results/build-*.json``.
+does, even where ``PYTHONDONTWRITEBYTECODE`` is set). Pages per second is
+pages / wall time of the whole build (the static files included, for both).
+Targets: siteserve at least 2x staticjinja's pages per second, and a no-change
+rebuild under 1 s. Prints a Markdown table; writes ``bench/results/build-*.json``.
 """
 
 from __future__ import annotations

@@ -24,7 +24,13 @@ from siteserve.build.settings import BuildSettings, Layout, build_clock
 from siteserve.cli import GroupedCommand, signature
 from siteserve.config import ConfigError, build_config
 from siteserve.console import Console
-from siteserve.options import BUILD_FOLDER_HELP, HELP_FLAGS, for_command, on_command_line
+from siteserve.options import (
+    BUILD_FOLDER_HELP,
+    HELP_FLAGS,
+    Option,
+    for_command,
+    on_command_line,
+)
 
 #: The options ``siteserve build`` takes on its command line.
 BUILD_OPTIONS = on_command_line(for_command("build"))
@@ -40,10 +46,23 @@ Examples:
   siteserve build site --strict   exit 1 on any warning or broken link (for CI)
 
 Upload OUT as it is: it holds _headers and _redirects for Netlify and Cloudflare
-Pages, and 404.html for every host. [build] in siteserve.toml may hold layout,
-precompress, strict and paths = [...], the pages no link leads to. To serve a folder
-named build: siteserve serve build.
+Pages, and 404.html for every host. To serve a folder named build: siteserve serve
+build.
 """
+
+
+def toml_epilog(options: tuple[Option, ...]) -> str:
+    """What ``[build]`` in siteserve.toml may hold, from the options' declarations: the
+    keys of the flags above by name, and those with no flag with their help."""
+    in_table = [option for option in options if option.table == "build"]
+    flagged = ", ".join(option.name for option in in_table if option.flags)
+    lines = [f"[build] in siteserve.toml may hold {flagged} (the options above), and:", "", "\b"]
+    for option in in_table:
+        if not option.flags:
+            key = f"{option.name} = [...]" if option.kind.many else f"{option.name} = ..."
+            lines.append(f"  {key:<17}{option.help}")
+    return "\n".join(lines) + "\n"
+
 
 build_app = typer.Typer(
     add_completion=False,
@@ -82,7 +101,11 @@ def build_command(folder: Path, **given: Any) -> int:
 build_command.__signature__ = signature(  # type: ignore[attr-defined]
     BUILD_OPTIONS, folder_help=BUILD_FOLDER_HELP
 )
-build_app.command(cls=GroupedCommand, help=build_command.__doc__, epilog=EXAMPLES)(build_command)
+build_app.command(
+    cls=GroupedCommand,
+    help=build_command.__doc__,
+    epilog=EXAMPLES + "\n" + toml_epilog(for_command("build")),
+)(build_command)
 
 _HEADINGS = {"Warnings": "yellow", "Broken": "yellow", "Errors": "bold red"}
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from siteserve.build.manifest import VisitRecord
-from siteserve.build.output import FileState
+from siteserve.build.output import FileState, OutputError, OutputFolder
 
 #: Where the not-found page is written: what GitHub Pages, Netlify, Cloudflare
 #: Pages and an ``error_page 404 /404.html`` in nginx serve for a missing URL.
@@ -38,7 +38,17 @@ class Compress:
     rel: str
 
 
-Job = Visit | NotFoundPage | Compress
+@dataclass(frozen=True, slots=True)
+class CopyFile:
+    """Copy the site's file ``source`` to ``rel`` in OUT, unless the copy there is current."""
+
+    source: str
+    rel: str
+    size: int
+    mtime_ns: int
+
+
+Job = Visit | NotFoundPage | Compress | CopyFile
 
 
 @dataclass(slots=True)
@@ -51,3 +61,18 @@ class Outcome:
     written: list[tuple[str, FileState, bool]] = field(default_factory=list)
     #: Relative paths of the files the page was made from (the caller adds their stats).
     source_paths: list[str] = field(default_factory=list)
+    #: A copy job's answer: ``written`` holds the copy, or ``error`` says why there is none.
+    copy: bool = False
+    error: str | None = None
+
+
+def copy_file(output: OutputFolder, job: CopyFile) -> Outcome:
+    """Copy a file of the site into OUT (see ``OutputFolder.copy``), in any process."""
+    outcome = Outcome(job.rel, None, copy=True)
+    try:
+        state, changed = output.copy(job.source, job.rel, job.size, job.mtime_ns)
+    except (OutputError, OSError) as error:
+        outcome.error = f"{job.rel}: {error}"
+        return outcome
+    outcome.written.append((job.rel, state, changed))
+    return outcome

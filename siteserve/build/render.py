@@ -23,10 +23,19 @@ import math
 import os
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from siteserve.build import precompress
-from siteserve.build.jobs import NOT_FOUND_PAGE, Compress, Job, Outcome, Visit
+from siteserve.build.jobs import (
+    NOT_FOUND_PAGE,
+    Compress,
+    CopyFile,
+    Job,
+    Outcome,
+    Visit,
+    copy_file,
+)
 from siteserve.build.layout import canonical_url, decoded_path, page_output
 from siteserve.build.links import LinkFinder, internal_path
 from siteserve.build.manifest import VisitRecord
@@ -50,6 +59,7 @@ from siteserve.site.names import is_route_name
 from siteserve.site.page_context import REDIRECT_CODES
 from siteserve.site.pages import Pages
 from siteserve.site.resolver import split_path
+from siteserve.site.reuse import Key, ReusedRenders
 
 #: Response fields a host sets by itself (or that only mean something live).
 _NOT_REPEATED = frozenset(
@@ -74,6 +84,15 @@ class PinnedClock:
     def __call__(self, utc: bool = False) -> datetime:
         mark_volatile("now")
         return self._utc if utc else self._utc.astimezone()
+
+
+class _NoReuse(ReusedRenders):
+    """A build renders each URL once: keeping a render (a stat of each of its sources,
+    and its body held in memory) would only cost."""
+
+    @staticmethod
+    def key(request: Request, path: Path, served_as: str) -> Key | None:
+        return None
 
 
 class _Problems(logging.Handler):
@@ -107,13 +126,12 @@ class Renderer:
         self.pages.environment.globals["now"] = PinnedClock(settings.clock)
         # Templates do not change during a build: no up-to-date check at every render.
         self.pages.environment.auto_reload = False
+        self.pages.reuse = _NoReuse()
         # watched: nothing changes under a build, so nothing is asked of the disk twice.
         self.site = Site(config, pages=self.pages, watched=True)
         # The folder holds still: route files looked for once, and (with the walk's
         # snapshot) no system call for a file the resolver tries that is not there.
-        self.site.resolver = self.resolver = site_resolver(
-            config, stat=os.stat if snapshot is None else snapshot
-        )
+        self.site.resolver = self.resolver = site_resolver(config, snapshot=snapshot)
         self.root = self.site.root
         self._root_prefix = str(self.root).rstrip(os.sep) + os.sep
         self._relatives: dict[str, str] = {}
@@ -134,6 +152,8 @@ class Renderer:
         return [self.run_one(job) for job in jobs]
 
     def run_one(self, job: Job) -> Outcome:
+        if isinstance(job, CopyFile):
+            return copy_file(self.output, job)
         self._problems.lines.clear()
         url = job.url if isinstance(job, Visit) else job.rel if isinstance(job, Compress) else ""
         try:
@@ -297,6 +317,7 @@ def _folder_of(url: str) -> tuple[str, str]:
     return ("/".join(folder), "")
 
 
+@lru_cache(maxsize=4096)  # a build has few templates, each asked for every URL it renders
 def _is_route(rel: str) -> bool:
     return any(is_route_name(part) for part in rel.split("/"))
 

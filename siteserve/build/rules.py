@@ -8,6 +8,8 @@ runs Jekyll first, which drops every name starting with ``_``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from siteserve.build.crawl import NOT_FOUND_KEY, Crawl
 from siteserve.build.host_rules import (
     CLOUDFLARE_HEADER_RULES,
@@ -31,6 +33,7 @@ from siteserve.build.output import OutputFolder
 from siteserve.build.report import BuildReport
 from siteserve.build.site_headers import site_headers, without_decided
 from siteserve.config import Config
+from siteserve.rules.model import HeaderRule
 from siteserve.site.cache_policy import extra_headers
 from siteserve.site.names import strip_template_suffix
 from siteserve.site.spa import SpaFallback
@@ -133,12 +136,7 @@ def write_host_rules(
 ) -> None:
     crawl.files[NO_JEKYLL], _ = output.write(NO_JEKYLL, b"")
     site_rules = site_headers(config)
-    for rule in site_rules.refused:
-        report.warn(
-            rule.origin,
-            f"header rule {rule.source.text} cannot be written in {HEADERS_FILE}"
-            " (a name or value it cannot hold); hosts will not apply it",
-        )
+    refused_rule_warnings(site_rules.refused, report)
     rules = header_rules(without_decided(served_files(config, crawl), site_rules.rules))
     if rules or site_rules.lines:
         text = headers_text(rules, site_rules.lines)
@@ -154,12 +152,24 @@ def write_host_rules(
     rule_notes(crawl, output, report)
 
 
+def refused_rule_warnings(refused: Iterable[HeaderRule], report: BuildReport) -> None:
+    for rule in refused:
+        report.warn(
+            rule.origin,
+            f"header rule {rule.source.text} cannot be written in {HEADERS_FILE}"
+            " (a name or value it cannot hold); hosts will not apply it",
+        )
+
+
 def keep_host_rules(
-    crawl: Crawl, output: OutputFolder, previous: Manifest, report: BuildReport
+    config: Config, crawl: Crawl, output: OutputFolder, previous: Manifest, report: BuildReport
 ) -> bool:
     """A build that changed nothing keeps the rule files of the last one, as they are.
 
     False (write them again) when one of them is not the file the last build wrote.
+    The warnings about the site's rules are said again, as a build that wrote them says
+    them (a compiler that skips an unchanged unit replays its warnings): they still hold,
+    and ``--strict`` must fail the same on both builds.
     """
     kept = {}
     for name in RULE_FILES:
@@ -171,6 +181,7 @@ def keep_host_rules(
             return False
         kept[name] = state
     crawl.files.update(kept)
+    refused_rule_warnings(site_headers(config).refused, report)
     rule_notes(crawl, output, report)
     return True
 

@@ -2,8 +2,9 @@
 
 In order: refuse what must be refused (before anything is written); walk the
 site; copy its static files (only those that changed) while worker processes
-render the pages the crawl finds; write the host rules; remove what an earlier
-build wrote that is no longer part of the site; write the marker file last.
+render the pages the crawl finds (once they run, they make the copies too);
+write the host rules; remove what an earlier build wrote that is no longer part
+of the site; write the marker file last.
 A template error does not stop the build: every other page is still written,
 and the report makes the exit status 1.
 """
@@ -19,10 +20,17 @@ from dataclasses import dataclass, field
 from siteserve import __version__
 from siteserve.build.crawl import NOT_FOUND_KEY, Crawl, static_address
 from siteserve.build.findings import report_findings
-from siteserve.build.jobs import NOT_FOUND_PAGE, Compress, NotFoundPage, Outcome
+from siteserve.build.jobs import (
+    NOT_FOUND_PAGE,
+    Compress,
+    CopyFile,
+    NotFoundPage,
+    Outcome,
+    copy_file,
+)
 from siteserve.build.links import CSS_TYPES, HTML_TYPES, extract_links
 from siteserve.build.manifest import MARKER, Manifest, write_manifest
-from siteserve.build.output import OutputError, OutputFolder, check_folders, remove_stale
+from siteserve.build.output import OutputFolder, check_folders, remove_stale
 from siteserve.build.progress import BuildProgress, Counts, NoProgress
 from siteserve.build.report import BuildReport
 from siteserve.build.rules import (
@@ -60,6 +68,10 @@ class _Copy:
     out: str
 
 
+def _copy_job(copy: _Copy) -> CopyFile:
+    return CopyFile(copy.source.path, copy.out, copy.source.size, copy.source.mtime_ns)
+
+
 @dataclass
 class _Build:
     settings: BuildSettings
@@ -76,6 +88,8 @@ class _Build:
     #: The host of the absolute links that are the site's own (``[build] base_url``).
     origin_host: str = BUILD_HOST
     _counted: float = 0.0
+    #: Copies handed to the workers and not answered yet.
+    _copies_sent: int = 0
 
     def run(self) -> None:
         crawl = self.crawl
@@ -118,8 +132,9 @@ class _Build:
         """Copy files between looks at the workers, until both are done.
 
         The workers' answers are taken as they come (a page's links are the next
-        jobs), a batch of copies is made in between, and with no copy left this
-        process waits for the workers.
+        jobs), a batch of copies is made in between (or, once worker processes run,
+        all the copies are theirs), and with no copy left this process waits for
+        the workers.
         """
         while True:
             jobs = self.crawl.take_jobs()
@@ -136,23 +151,32 @@ class _Build:
                 return
 
     def _copy_some(self) -> None:
+        if isinstance(self.runner, PoolRunner):
+            # Worker processes are running (pages to render): they copy too, so that this
+            # process, which plans and records the build, is not the one that holds it up.
+            jobs = [_copy_job(copy) for copy in self.copies]
+            self.copies.clear()
+            self.runner.submit(jobs)
+            self._copies_sent += len(jobs)
+            return
         for _ in range(min(COPY_BATCH, len(self.copies))):
-            copy = self.copies.popleft()
-            try:
-                state, changed = self.output.copy(
-                    copy.source.path, copy.out, copy.source.size, copy.source.mtime_ns
-                )
-            except (OutputError, OSError) as error:
-                self.report.errors.append(f"{copy.out}: {error}")
-                continue
-            self.crawl.files[copy.out] = state
+            self._copied(copy_file(self.output, _copy_job(self.copies.popleft())))
+
+    def _copied(self, outcome: Outcome, *, sent: bool = False) -> None:
+        if sent:
+            self._copies_sent -= 1
+        if outcome.error is not None:
+            self.report.errors.append(outcome.error)
+            return
+        for rel, state, changed in outcome.written:
+            self.crawl.files[rel] = state
             if changed:
                 self.report.files_copied += 1
             else:
                 self.report.files_unchanged += 1
             self.counts.files_done += 1
             if self.settings.precompress:
-                self._siblings(copy.out, changed)
+                self._siblings(rel, changed)
 
     def _siblings(self, rel: str, changed: bool) -> None:
         """Keep the siblings of an unchanged file, else have a worker make them."""
@@ -170,6 +194,9 @@ class _Build:
         self.crawl.jobs.append(Compress(rel))
 
     def _done(self, outcome: Outcome) -> None:
+        if outcome.copy:
+            self._copied(outcome, sent=True)
+            return
         self.crawl.done(outcome)
         record = outcome.record
         if record is not None and record.out is not None and record.kind != "file":
@@ -204,7 +231,7 @@ class _Build:
         crawl = self.crawl
         self.counts.pages_known = len(crawl.visits) + len(crawl.pending)
         self.counts.pages_done = len(crawl.visits)
-        self.counts.files_total = self.counts.files_done + len(self.copies)
+        self.counts.files_total = self.counts.files_done + len(self.copies) + self._copies_sent
         self.counts.bytes_done = sum(state.size for state in crawl.files.values())
         self.progress.update(self.counts)
 
@@ -294,7 +321,7 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
                 and not crawl.wrote
                 and report.files_copied == 0
                 and not stale
-                and keep_host_rules(crawl, output, reusable, report)
+                and keep_host_rules(config, crawl, output, reusable, report)
             )
             if not unchanged:
                 write_host_rules(config, crawl, output, report)

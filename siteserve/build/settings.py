@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Literal
 
+from siteserve.build.site_files import SnapshotResolver, TreeSnapshot
 from siteserve.config import Config, ConfigError, build_config
 from siteserve.site.layouts import LayoutRules
 from siteserve.site.resolver import Resolver
@@ -101,19 +101,24 @@ def site_config(root: Path, options: dict[str, object] | None = None) -> Config:
     return replace(config, sessions=None, upload=False)
 
 
-def site_resolver(
-    config: Config, *, stat: Callable[[str | Path], os.stat_result] = os.stat
-) -> Resolver:
+def site_resolver(config: Config, *, snapshot: TreeSnapshot | None = None) -> Resolver:
     """A resolver with the Site's rules (``Site`` makes its own the same way), for a folder
-    that holds still during the build: route files are looked for once, and ``stat`` may
-    answer from the build's walk of the folder."""
-    return Resolver(
+    that holds still during the build: route files are looked for once, and with
+    ``snapshot`` (the build's walk of the folder) no file is looked for on the disk."""
+    if snapshot is None:
+        return Resolver(
+            config.root,
+            follow_symlinks=config.follow_symlinks,
+            render_globs=config.render,
+            markdown=LayoutRules(config.markdown),
+            rescan_routes=False,
+        )
+    return SnapshotResolver(
         config.root,
         follow_symlinks=config.follow_symlinks,
         render_globs=config.render,
         markdown=LayoutRules(config.markdown),
-        rescan_routes=False,
-        stat=stat,
+        snapshot=snapshot,
     )
 
 

@@ -14,6 +14,7 @@ compares them to know which pages need rendering again.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import hashlib
 import os
@@ -21,14 +22,14 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from siteserve.site.layouts import MARKDOWN_SUFFIX
+from siteserve.site.layouts import MARKDOWN_SUFFIX, LayoutRules
 from siteserve.site.names import (
     is_route_name,
     is_template_source,
     segment_is_safe,
     strip_template_suffix,
 )
-from siteserve.site.resolver import Resolver, url_for
+from siteserve.site.resolver import Resolved, Resolver, url_for
 
 #: Never walked: dot folders (never served, never read by a page).
 _SKIP_PREFIX = "."
@@ -76,13 +77,28 @@ class TreeSnapshot:
     disk would find) is asked of the disk.
     """
 
-    __slots__ = ("listings", "stats")
+    __slots__ = ("_sorted", "listings", "stats")
 
     def __init__(
         self, stats: dict[str, os.stat_result], listings: dict[str, frozenset[str]]
     ) -> None:
         self.stats = stats
         self.listings = listings
+        self._sorted: dict[str, list[str]] = {}
+
+    def holds_none_starting(self, folder: str, prefix: str) -> bool:
+        """Whether ``folder`` was listed and none of its names starts with ``prefix``
+        (case-folded, as ``__call__`` compares them): then no name made by adding to
+        ``prefix`` is there."""
+        names = self._sorted.get(folder)
+        if names is None:
+            listing = self.listings.get(folder)
+            if listing is None:
+                return False
+            names = self._sorted[folder] = sorted(listing)
+        start = prefix.casefold()
+        at = bisect.bisect_left(names, start)
+        return at == len(names) or not names[at].startswith(start)
 
     def __call__(self, path: str | Path) -> os.stat_result:
         text = str(path)
@@ -94,6 +110,42 @@ class TreeSnapshot:
         if names is not None and name.casefold() not in names:
             raise FileNotFoundError(errno.ENOENT, "not in the site", text)
         return os.stat(text)
+
+
+class SnapshotResolver(Resolver):
+    """The Site's resolver, for a build: a URL whose name no file in its folder starts
+    with is a miss at once, not after a look for each name it could be (``name``,
+    ``name.html``, each template suffix, ``.md``, a folder), which is what every URL of
+    a route (``/blog/post-0001`` for ``blog/[slug].html.jinja``) would cost."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        follow_symlinks: bool,
+        render_globs: tuple[str, ...],
+        markdown: LayoutRules,
+        snapshot: TreeSnapshot,
+    ) -> None:
+        super().__init__(
+            root,
+            follow_symlinks=follow_symlinks,
+            render_globs=render_globs,
+            markdown=markdown,
+            rescan_routes=False,
+            stat=snapshot,
+        )
+        self._snapshot = snapshot
+
+    def _static(self, segments: list[str], trailing: bool) -> Resolved | None:
+        if segments and not trailing:
+            name = segments[-1]
+            # Every candidate begins with the name, or with its stem (``/a.html``: a.md).
+            stem = name[: -len(".html")] if name.endswith(".html") else name
+            folder = os.path.join(self._root_text, *segments[:-1])
+            if stem and self._snapshot.holds_none_starting(folder, stem):
+                return None
+        return super()._static(segments, trailing)
 
 
 def _digest(text: str) -> str:

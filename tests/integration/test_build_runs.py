@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from siteserve.build.manifest import MARKER, read_manifest
 from siteserve.build.report import BrokenLink
 from tests.integration.build_sites import (
     SAMPLE_SITE,
@@ -135,6 +136,36 @@ def test_parallel_and_serial_builds_are_byte_identical(site: Path, tmp_path: Pat
         assert report.processes == 3
         assert tree_bytes(serial) == tree_bytes(parallel)
         assert len(tree_bytes(serial)) > 10
+        # The marker file too: what every URL answered, and every file with its size
+        # (the output files' mtimes are the only thing that differs).
+        one, many = read_manifest(serial / MARKER), read_manifest(parallel / MARKER)
+        assert one.settings == many.settings and one.scanned == many.scanned
+        assert one.visits == many.visits and len(one.visits) > 5
+        assert {rel: size for rel, (size, _) in one.files.items()} == {
+            rel: size for rel, (size, _) in many.files.items()
+        }
+    # The generated site has both host rule files: they are among the bytes compared.
+    assert {"_headers", "_redirects"} <= set(tree_bytes(tmp_path / f"{site.name}-3"))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_template_error_is_reported_the_same_by_any_number_of_processes(
+    tmp_path: Path, jobs: int
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    links = "".join(f'<a href="/p{i}">p{i}</a>' for i in range(40))
+    (site / "index.html.jinja").write_text(links + '<a href="/broken">broken</a>')
+    for i in range(40):
+        (site / f"p{i}.html.jinja").write_text(f"page {i}\n")
+    (site / "broken.html.jinja").write_text("fine\n\n{{ nothing.here.at_all }}\n")
+    report = build(site, tmp_path / "out", jobs=jobs)
+    assert report.processes == jobs
+    assert report.errors == [
+        "broken.html.jinja:3: UndefinedError: 'nothing' is undefined (rendering /broken)"
+    ]
+    assert report.exit_status(strict=False) == 1
+    assert report.pages_rendered == 41
 
 
 def test_nothing_outside_the_output_is_written(site: Path, tmp_path: Path) -> None:
@@ -233,3 +264,23 @@ def test_the_summary_lines(site: Path, tmp_path: Path) -> None:
     assert lines[2] == "  files   7 (7 copied, 0 unchanged)"
     assert re.fullmatch(r"  size    \d+(\.\d)? [kKMG]i?B", lines[3]), lines[3]
     assert "  /blog/no-such-post  on /blog/first" in lines
+
+
+def test_a_build_that_changes_nothing_says_the_rule_warnings_again(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<p>home</p>")
+    (site / "serve.json").write_text(
+        '{"headers": [{"source": "/x/**", "headers": [{"key": "X-Pad", "value": " padded "}]}]}'
+    )
+    out = tmp_path / "out"
+    first = build(site, out)
+    refused = [warning for warning in first.warnings if "cannot be written in" in warning[1]]
+    assert len(refused) == 1 and refused[0][0].startswith("serve.json")
+    before = tree_state(out)
+    again = build(site, out)
+    # Nothing was written the second time, and the same warnings were said: a warning
+    # that held still holds, and --strict fails the same on both builds.
+    assert tree_state(out) == before and again.pages_rendered == 0
+    assert sorted(again.warnings) == sorted(first.warnings)
+    assert again.exit_status(strict=True) == first.exit_status(strict=True) == 1

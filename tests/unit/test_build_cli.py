@@ -80,6 +80,18 @@ def test_build_help_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "siteserve serve build" in help_text
     assert cli.main(["build", str(tmp_path / "missing")]) == 2
     assert "folder not found" in capsys.readouterr().err
+
+
+def test_build_help_names_every_build_key_of_siteserve_toml(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["build", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--base-url URL" in help_text
+    assert "[build] in siteserve.toml may hold layout, precompress, strict, base_url" in help_text
+    # The keys with no flag, each with what it is for.
+    assert "paths = [...] URLs rendered even when no page links to them." in help_text
+    assert "missing = [...] URLs linked on purpose that answer 404" in help_text
     assert cli.main(["serve", "--help"]) == 0
     assert "siteserve build" in capsys.readouterr().out  # the serve help points to build
 

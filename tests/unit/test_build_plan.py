@@ -13,7 +13,9 @@ import pytest
 
 from siteserve.build.layout import canonical_url, decoded_path, page_output
 from siteserve.build.links import extract_links, internal_path, normalized
-from siteserve.build.site_files import walk_site
+from siteserve.build.site_files import SnapshotResolver, walk_site
+from siteserve.config import build_config
+from siteserve.site.layouts import LayoutRules
 from siteserve.site.resolver import Resolver
 from tests.unit.page_support import write_site
 
@@ -75,6 +77,38 @@ def test_the_walk_copies_exactly_what_the_resolver_serves_under_its_own_name(sit
     # What is never copied: hidden, private, template sources, routes, links out.
     for rel in ("link_out.txt", ".env", "_layouts/base.html", "about.html.jinja", "siteserve.toml"):
         assert rel not in copied
+
+
+def test_the_snapshot_resolver_answers_what_the_resolver_answers(site: Path) -> None:
+    resolver = _resolver(site)
+    tree = walk_site(resolver.root, resolver)
+    rules = LayoutRules(build_config(site).markdown)
+    globs = ("page.html",)
+    fast = SnapshotResolver(
+        site, follow_symlinks=False, render_globs=globs, markdown=rules, snapshot=tree.snapshot
+    )
+    plain = Resolver(site, follow_symlinks=False, render_globs=globs, markdown=rules)
+    urls = [
+        *("/", "/about", "/about.html", "/ABOUT", "/plain", "/plain.html", "/notes.txt"),
+        *("/page.html", "/page", "/blog", "/blog/", "/blog/a-post", "/blog/index.html"),
+        *("/docs/a/b", "/files/readme.txt", "/sp%20ace/%C3%BCn%C3%AF.txt", "/nothing"),
+        *("/about.htm", "/feed.xml", "/feed", "/x", "/link_in.txt", "/link_out.txt"),
+        *("/dir_out/secret.txt", "/_layouts/base.html", "/.env", "/assets/", "/nope/deeper"),
+    ]
+    for url in urls:
+        a, b = fast.resolve(url), plain.resolve(url)
+        assert (a.kind, a.path, a.served_as, a.location, dict(a.params)) == (
+            b.kind,
+            b.path,
+            b.served_as,
+            b.location,
+            dict(b.params),
+        ), url
+    # A name no file of its folder starts with is a miss without a look at the disk.
+    blog = str(site / "blog")
+    assert tree.snapshot.holds_none_starting(blog, "a-post")
+    assert not tree.snapshot.holds_none_starting(blog, "INDEX")
+    assert not tree.snapshot.holds_none_starting(str(site / "unlisted"), "x")
 
 
 def test_the_walk_starts_from_every_page_that_is_not_a_route(site: Path) -> None:

@@ -161,6 +161,9 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             and not self._queue
             and self._parsing is None
             and not self._parser.in_head
+            # A client that does not read: the normal path waits for room before it
+            # writes (and stops reading past MAX_PIPELINE), so its buffer stays bounded.
+            and not self._flow.paused
         ):
             # Between requests: these bytes are a request of their own, maybe one seen before.
             answer = answers.get(data)

@@ -301,3 +301,45 @@ def test_a_file_that_appears_in_front_of_a_fallback_is_served(tmp_path: Path) ->
         assert after.endswith(b"\r\n\r\nthe site's own")
         fresh = ask(made.port, request_bytes(made.port, "GET", "/favicon.ico", ()))
         assert after.replace(b":%d" % kept.port, b"") == fresh.replace(b":%d" % made.port, b"")
+
+
+def test_a_client_that_does_not_read_gets_no_unbounded_buffer(tmp_path: Path) -> None:
+    """Kept answers wait for room like any other: a client asking again and again for a
+    100 KiB file, one request per packet, without reading, must not pile them up."""
+    root = make_site(tmp_path / "site")
+    with pair(root) as (kept, _):
+        answers = kept.server.answers
+        assert answers is not None
+        raw = request_bytes(kept.port, "GET", "/big.bin", ())
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(DEADLINE)
+        with sock:
+            sock.connect(("127.0.0.1", kept.port))
+            reader = Reader(sock)
+            sock.sendall(raw)
+            first = reader.answer(False)
+            state = kept.server._state  # the test looks at the one connection's buffer
+            assert state is not None
+            (connection,) = state.connections
+            transport = connection._transport
+            assert transport is not None
+            sent, most = 150, 0
+            for _ in range(sent):
+                before = answers.reused
+                sock.sendall(raw)
+                # Taken in by the server, one request per read: answered again, or waiting
+                # on the normal path behind the full buffer (then reading stops).
+                wait_until(
+                    lambda: (
+                        answers.reused > before  # noqa: B023
+                        or connection._active is not None
+                        or connection._reads.paused
+                    )
+                )
+                most = max(most, transport.get_write_buffer_size())
+            # At most a few answers beyond the high-water mark, never all 150 (15 MiB).
+            assert most < 1024 * 1024, most
+            for _ in range(sent):
+                assert reader.answer(False) == first

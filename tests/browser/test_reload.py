@@ -20,6 +20,7 @@ from siteserve.assemble import build_app
 from siteserve.reload.app import ReloadApp
 from siteserve.reload.changes import ChangeSet
 from tests.conftest import RunningServer, find_layer, running_server
+from tests.integration.waiting import until
 
 DEADLINE = 10.0
 DEADLINE_MS = int(DEADLINE * 1000)
@@ -78,14 +79,6 @@ class Live:
         marker = root / f"barrier-{time.monotonic_ns()}.txt"
         marker.write_text("x")
         until(lambda: any(marker in c.paths for c in list(self.handled)), "the barrier")
-
-
-def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def loads(page: Page) -> list[str]:

@@ -164,6 +164,8 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             # A client that does not read: the normal path waits for room before it
             # writes (and stops reading past MAX_PIPELINE), so its buffer stays bounded.
             and not self._flow.paused
+            and not self._reads.paused
+            and not self._server.shutting_down
         ):
             # Between requests: these bytes are a request of their own, maybe one seen before.
             answer = answers.get(data)
@@ -192,11 +194,11 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
 
     def _answer_again(self, answers: AnswerCache, answer: Answer) -> bool:
         """Send a kept answer to a request that repeats the one it was made for, when it
-        still holds; False: the request takes the normal path."""
+        still holds; False: it no longer does (the request takes the normal path)."""
         server = self._server
         access_log = server.access_log
         started = time.perf_counter() if access_log is not None else 0.0  # for the log only
-        if server.shutting_down or self._reads.paused or not answer.still_valid():
+        if not answer.still_valid():
             return False
         transport = self._transport
         assert transport is not None

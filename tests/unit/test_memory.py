@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from siteserve.server import memory
+from siteserve.server import file_sender, memory
 
 MIB = 1024 * 1024
 BLOCKS = 64
@@ -50,6 +51,11 @@ def test_after_tune_freed_large_blocks_leave_the_resident_size() -> None:
     with ThreadPoolExecutor(1) as pool:
         returned = pool.submit(churn).result()
     assert returned > BLOCKS * 0.75, returned
+
+
+def test_the_file_senders_reads_stay_below_the_mmap_threshold() -> None:
+    # Each read at the threshold or above would be a fresh mapping, faulted in and zeroed.
+    assert sys.getsizeof(bytes(file_sender.CHUNK)) < memory.MMAP_THRESHOLD
 
 
 def test_the_trimmer_trims_in_a_thread_until_stopped() -> None:

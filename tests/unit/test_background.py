@@ -1,0 +1,30 @@
+"""The loop's background pool runs below the loop's CPU priority (server.background)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+
+import pytest
+
+from siteserve.server.background import BACKGROUND_NICE, background_executor
+
+
+def _nice_of_this_thread() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a nice value per thread is Linux's")
+def test_background_threads_run_below_the_loop_and_the_loop_keeps_its_priority() -> None:
+    async def scenario() -> tuple[int, int, int]:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(background_executor())
+        before = _nice_of_this_thread()
+        in_pool = await asyncio.to_thread(_nice_of_this_thread)
+        return before, in_pool, _nice_of_this_thread()
+
+    loop_before, pool, loop_after = asyncio.run(scenario())
+    assert pool == min(loop_before + BACKGROUND_NICE, 19)
+    assert loop_after == loop_before

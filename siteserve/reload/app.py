@@ -41,6 +41,7 @@ from siteserve.reload.hold import HoldRule
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
 from siteserve.reload.ws_token import socket_token_response
+from siteserve.server.background import at_loop_priority
 from siteserve.site import assets, conditional
 from siteserve.site.errors import builtin_error
 
@@ -135,8 +136,9 @@ class ReloadApp(Layer[App]):
         self.watcher = Watcher(
             self.config.root, self.debouncer.add, loop=loop, ignore=self.ignore, poll=self._poll
         )
-        # Adding inotify watches walks the whole tree: keep the loop free meanwhile.
-        await asyncio.to_thread(self.watcher.start)
+        # Adding inotify watches walks the whole tree: keep the loop free meanwhile. Not
+        # from the background pool: the observers' threads would inherit its lower priority.
+        await at_loop_priority(self.watcher.start)
         self.debouncer.track_close = self.watcher.reports_close
 
     async def shutdown(self) -> None:

@@ -9,16 +9,24 @@ thread, so the pool's threads start ``BACKGROUND_NICE`` above the loop's: the ke
 gives the loop the core first whenever both want it, and the pool everything the loop
 leaves. Page renders have their own pool (``site.pages``) and keep the loop's priority:
 a page is an answer someone waits for.
+
+A thread takes the nice value of the thread that starts it, so work that starts
+threads of its own (the file watcher's observers) must not be started from the pool:
+``at_loop_priority`` runs such a call in a fresh thread started by the loop's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Final
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Final, TypeVar
+
+T = TypeVar("T")
 
 #: Nice steps above the loop's thread: CFS then weighs the loop about 3 to 1.
 BACKGROUND_NICE: Final = 5
@@ -44,3 +52,22 @@ def background_executor() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(
         thread_name_prefix="siteserve-background", initializer=lower_this_thread
     )
+
+
+async def at_loop_priority(call: Callable[[], T]) -> T:
+    """``call()`` in a thread of its own at the loop's priority, awaited without blocking.
+
+    For work that starts long-lived threads (they inherit the priority of the thread
+    that starts them): from a pool thread, the watcher's observers ran below the loop
+    and a burst of saves reached the debouncer late, as several change sets.
+    """
+    done: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(call())
+        except BaseException as error:  # handed to the awaiting task, as to_thread does
+            done.set_exception(error)
+
+    threading.Thread(target=run, name="siteserve-start", daemon=True).start()
+    return await asyncio.wrap_future(done)

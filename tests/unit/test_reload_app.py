@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from siteserve.http.response import FileBody, Response
 from siteserve.reload.app import ReloadApp
 from siteserve.reload.changes import ChangeSet, Debouncer, RawEvent
 from siteserve.reload.inject import SCRIPT_TAG
+from siteserve.server.background import background_executor
 
 HTML = "text/html; charset=utf-8"
 
@@ -564,3 +568,30 @@ def test_each_server_has_its_own_token(site: FakeSite, root: Path) -> None:
     first = ReloadApp(site, config)  # type: ignore[arg-type]
     second = ReloadApp(site, config)  # type: ignore[arg-type]
     assert first.token != second.token and len(first.token) >= 32
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a nice value per thread is Linux's")
+def test_the_watchers_threads_keep_the_loops_priority_beside_the_background_pool(
+    root: Path, site: FakeSite
+) -> None:
+    # Started from a pool thread, the observers inherited the pool's lower priority and
+    # a burst of saves reached the debouncer late, as several change sets.
+    app = ReloadApp(site, build_config(root, reload=True))  # type: ignore[arg-type]
+
+    def nice(thread: threading.Thread) -> int:
+        assert thread.native_id is not None
+        return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+
+    async def go() -> tuple[int, list[int]]:
+        asyncio.get_running_loop().set_default_executor(background_executor())
+        before = set(threading.enumerate())
+        await app.startup()
+        try:
+            started = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+            assert started, "the watcher started no thread"
+            return nice(threading.current_thread()), [nice(t) for t in started]
+        finally:
+            await app.shutdown()
+
+    loop_nice, watcher_nice = asyncio.run(go())
+    assert watcher_nice == [loop_nice] * len(watcher_nice)

@@ -2,7 +2,7 @@
 
 A browser asks for a page's files with the same bytes every time, and so does a
 benchmark. When a request that came alone in one read was answered at once by
-the normal path (parser, layers, Site, writer), with a 200 whose
+the normal path (parser, layers, Site, writer), with a 200 or a 304 whose
 ``Response.still_valid`` says how to tell it still holds, its encoded head
 (without the Date line) and its body are kept here, keyed by the request's
 bytes. The next read with the same bytes is answered from here after one call
@@ -12,9 +12,12 @@ no parsing, no layers, no encoding.
 
 Only when every layer allows it (``App.reusable_answers``: live reload, the
 password check and the proxy never do). What is kept is what the normal path
-made from one version of the file, so an answer never mixes two (issue #16);
-requests with a body, ``Expect``, an upgrade, a precondition or a Range are
-never kept (their answers depend on more than the file), nor answers after
+made from one version of the file, so an answer never mixes two (issue #16).
+A revalidation (If-None-Match, If-Modified-Since) is kept too: its 304 or 200 is
+decided from the request's own bytes, which are the key, and the file's version,
+which the check compares. Requests with a body, ``Expect``, an upgrade, If-Match,
+If-Unmodified-Since or a Range are never kept (writes and resumed downloads, whose
+answers are not worth keeping or are slices of the file), nor answers after
 which the connection closes for a reason other than the request's own
 ``Connection: close``. The table is bounded by entries and bytes
 (``bounds``), least recently used first out.
@@ -39,13 +42,12 @@ MAX_BYTES: Final = bounds.ANSWER_BYTES
 MAX_BODY: Final = bounds.ANSWER_BODY
 MAX_KEY: Final = bounds.ANSWER_KEY
 
-#: Request fields whose answer depends on more than the file (RFC 9110 section 13.1:
-#: preconditions; section 14.2: Range), or on a body: such requests are always made anew.
+#: Request fields of writes and resumed downloads (RFC 9110 section 13.1.1, 13.1.4:
+#: preconditions for a change; 13.1.5 and 14.2: ranges), or of a body: such requests are
+#: always made anew.
 _NEVER_KEPT: Final = frozenset(
     {
         "if-match",
-        "if-none-match",
-        "if-modified-since",
         "if-unmodified-since",
         "if-range",
         "range",
@@ -56,6 +58,10 @@ _NEVER_KEPT: Final = frozenset(
     }
 )
 
+
+#: A whole body, and the answer to a revalidation that found the client's copy current
+#: (RFC 9110 section 15.4.5).
+_KEPT_STATUSES: Final = (200, 304)
 
 #: The reasons to close that the request's own bytes give (RFC 9112 sections 9.3, 9.6).
 _KEPT_CLOSES: Final = (None, CloseReason.CLIENT_CLOSE, CloseReason.HTTP10)
@@ -149,7 +155,9 @@ class AnswerCache:
         closes after it, None when it stays open; only a close the request asked for
         (``Connection: close``, HTTP/1.0) is kept, as the same bytes ask for it again."""
         still_valid = response.still_valid
-        if still_valid is None or response.status != 200 or len(request_bytes) > MAX_KEY:
+        if still_valid is None or response.status not in _KEPT_STATUSES:
+            return
+        if len(request_bytes) > MAX_KEY:
             return
         if closes not in _KEPT_CLOSES or response.close:
             return

@@ -60,6 +60,10 @@ SMALL_FILE = 64 * 1024
 CACHE_BYTES = bounds.STATIC_BYTES
 #: File versions remembered (headers and validators), beyond the bytes bound.
 CACHE_ENTRIES = bounds.STATIC_VERSIONS
+#: Answers decided from the request and the file's version alone, so the same request
+#: gets the same answer while the file is unchanged (``Response.still_valid``): the
+#: whole body, and 304 to a validator that matches this version.
+_SAME_WHILE_UNCHANGED = (200, 304)
 
 
 class StaticFiles:
@@ -81,8 +85,8 @@ class StaticFiles:
         """The response for the file at ``path``: at once, or later when a body must be coded.
 
         Raises NotAFile when the file is gone (the caller resolves the URL again)
-        and PermissionError when it cannot be read. A 200 made at once says how to tell
-        it still holds for this file (``Response.still_valid``); the caller adds what
+        and PermissionError when it cannot be read. A 200 or a 304 made at once says how to
+        tell it still holds for this file (``Response.still_valid``); the caller adds what
         else its answer depends on (the URL still naming this file), or drops it.
         """
         return self._respond(request, path, served_as, retry=True)
@@ -101,8 +105,9 @@ class StaticFiles:
             return _busy()
         try:
             answer = self._decide(request, version, file, retry=retry)
-            if isinstance(answer, Response) and answer.status == 200:
-                # The whole body of this version: the same answer while the file is.
+            if isinstance(answer, Response) and answer.status in _SAME_WHILE_UNCHANGED:
+                # Decided from the request and this version alone (the body, or 304 to
+                # the client's validator): the same request gets it while the file is.
                 answer.still_valid = partial(self._unchanged, path, version)
             return answer
         except FileChanged:

@@ -227,6 +227,33 @@ def test_a_file_changed_between_two_requests_is_answered_anew(
             assert after == fresh, how
 
 
+@pytest.mark.parametrize("name", ["a.txt", "big.bin"])
+def test_a_revalidation_is_given_again_until_the_file_changes(tmp_path: Path, name: str) -> None:
+    root = make_site(tmp_path / "site")
+    with pair(root) as (kept, made):
+        answers = kept.server.answers
+        assert answers is not None
+        first = ask(kept.port, request_bytes(kept.port, "GET", "/" + name, ()))
+        match = re.search(rb"\r\nETag: ([^\r]*)\r\n", first)
+        assert match is not None, first
+        asks = (("If-None-Match", match.group(1).decode("latin-1")),)
+        for method in ("GET", "HEAD"):
+            raw = request_bytes(kept.port, method, "/" + name, asks)
+            assert ask(kept.port, raw).startswith(b"HTTP/1.1 304 ")
+            reused = answers.reused
+            again = ask(kept.port, raw)
+            assert answers.reused == reused + 1, "kept and given again"
+            fresh = ask(made.port, request_bytes(made.port, method, "/" + name, asks))
+            assert again.replace(b":%d" % kept.port, b":PORT") == fresh.replace(
+                b":%d" % made.port, b":PORT"
+            )
+        _rename_over(root / name, b"d" * 3000)
+        for method in ("GET", "HEAD"):
+            after = ask(kept.port, request_bytes(kept.port, method, "/" + name, asks))
+            assert after.startswith(b"HTTP/1.1 200 "), "the new version, not a 304"
+            assert after == ask(made.port, request_bytes(made.port, method, "/" + name, asks))
+
+
 def test_the_same_connection_and_pipelined_requests(tmp_path: Path) -> None:
     root = make_site(tmp_path / "site")
     with pair(root) as (kept, _):

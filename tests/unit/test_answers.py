@@ -79,8 +79,9 @@ class Stream:
     [
         ("no way to tell it still holds", request(), Response(200, [], b"x")),
         ("not a 200", request(), response(status=404)),
-        ("a precondition", request(if_none_match='"a"'), response()),
-        ("a date precondition", request(if_modified_since="x"), response()),
+        ("a write's precondition", request(if_match='"a"'), response()),
+        ("a write's date precondition", request(if_unmodified_since="x"), response()),
+        ("If-Range", request(if_range='"a"'), response()),
         ("a range", request(range="bytes=0-1"), response()),
         ("a body", request(content_length="3"), response()),
         ("Expect", request(expect="100-continue"), response()),
@@ -94,6 +95,17 @@ def test_what_is_never_kept(why: str, req: Request, resp: Response) -> None:
     cache.keep(key(1), req, resp, None)
     assert cache.get(key(1)) is None, why
     assert len(cache) == 0 and cache.size == 0
+
+
+def test_a_revalidation_is_kept_with_its_304_or_its_200() -> None:
+    cache = AnswerCache()
+    cache.keep(key(1), request(if_none_match='"a"'), response(b"", status=304), None)
+    not_modified = cache.get(key(1))
+    assert not_modified is not None and not_modified.status == 304
+    assert not_modified.after_date.endswith(b"\r\n\r\n")  # a 304 has no body
+    cache.keep(key(2), request(if_modified_since="Tue, 01 Jan 2030 00:00:00 GMT"), response(), None)
+    whole = cache.get(key(2))
+    assert whole is not None and whole.status == 200 and whole.size == 100
 
 
 def test_a_close_the_request_asked_for_is_kept_and_no_other() -> None:

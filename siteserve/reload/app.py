@@ -21,6 +21,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 from siteserve.config import Config
@@ -36,7 +37,7 @@ from siteserve.reload.changes import (
     Debouncer,
     IgnoreRules,
 )
-from siteserve.reload.graph import GraphNote, PageGraph, kind_of
+from siteserve.reload.graph import GraphNote, PageGraph, Repeat, kind_of
 from siteserve.reload.hold import HoldRule
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
@@ -205,12 +206,42 @@ class ReloadApp(Layer[App]):
         note = self.graph.record(request, response, page=page)
         if note is not None and self.share_note is not None:
             self.share_note(note)
+        still_valid = response.still_valid
+        if still_valid is not None:
+            # A page's every serving is noted with its time (a tab's catch-up compares it
+            # with the last change set): made anew each time. A file's answer may be given
+            # again, noted as this one was (``_given_again``).
+            response.still_valid = (
+                None
+                if page
+                else partial(self._given_again, Repeat.of(request, response), still_valid)
+            )
         if page and inject.needs_script(response):
             # A page, listing or error page, made for this request: it has no validators,
             # coding or range to keep in step, so the script goes in on the way out.
             after_post = request.method not in ("GET", "HEAD")
             return self.injector.apply(response, after_post=after_post)
         return response
+
+    def _given_again(self, repeat: Repeat, still_valid: Callable[[], bool]) -> bool:
+        """Whether a kept answer of a file may go out again (``server.answers``), noted in
+        the page graph as the normal path notes it. Never while a burst settles: the
+        request then takes the normal path, which holds it back when the burst can
+        affect it (``HoldRule``)."""
+        debouncer = self.debouncer
+        if debouncer is not None and debouncer.settling:
+            return False
+        if not still_valid():
+            return False
+        note = self.graph.record_again(repeat)
+        if note is not None and self.share_note is not None:
+            self.share_note(note)
+        return True
+
+    def reusable_answers(self) -> bool:
+        # A file's answer depends on its bytes and the file; what live reload adds per
+        # request (the page graph's note, the hold during a burst) ``_given_again`` does.
+        return self.inner.reusable_answers()
 
     # -- WebSocket clients -----------------------------------------------------------
 

@@ -80,6 +80,21 @@ class GraphNote:
     referer_path: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """What ``PageGraph.record`` read from a file's request and answer, kept with the
+    answer (``server.answers``) so that giving it again is noted the same way."""
+
+    key: str
+    sources: tuple[Path, ...]
+    referer: str | None
+    host: str
+
+    @classmethod
+    def of(cls, request: Request, response: Response) -> Repeat:
+        return cls(request.path, response.sources, request.headers.get("referer"), request.host)
+
+
 def _same(known: frozenset[Path], sources: tuple[Path, ...]) -> bool:
     """Whether ``sources`` names the files of ``known`` (without making a set of it)."""
     return len(known) == len(sources) and known.issuperset(sources) if sources else False
@@ -123,33 +138,50 @@ class PageGraph:
 
         Answers what was learned (for the other workers), None when nothing was new.
         """
-        key = request.path
+        referer = request.headers.get("referer")
+        return self._record(
+            request.path, response.sources, page, response.warnings, referer, request.host
+        )
+
+    def record_again(self, repeat: Repeat) -> GraphNote | None:
+        """Note a file's answer given again without its request being parsed (its bytes
+        repeated an earlier request's: ``server.answers``), as ``record`` noted it then."""
+        return self._record(repeat.key, repeat.sources, False, (), repeat.referer, repeat.host)
+
+    def _record(
+        self,
+        key: str,
+        response_sources: tuple[Path, ...],
+        page: bool,
+        warnings: tuple[str, ...],
+        referer: str | None,
+        host: str,
+    ) -> GraphNote | None:
         learned = False
         known = self._sources.get(key)
-        if known is not None and _same(known, response.sources):
+        if known is not None and _same(known, response_sources):
             # Asked again (a file's every request): only its place in the bound moves.
             sources = known
             self._sources.move_to_end(key)
         else:
-            sources = self._as_set(response.sources)
+            sources = self._as_set(response_sources)
             if sources:
                 learned = True
                 self._sources.put(key, sources)
         now = time.monotonic() if page or self.shared else 0.0
         if page:
             if self.shared:
-                learned |= self._page_news(key, sources, response.warnings)
-            self._page(key, sources, now, response.warnings)
-        referer = request.headers.get("referer")
-        via = self._note_referer(referer, request.host, key) if referer else None
+                learned |= self._page_news(key, sources, warnings)
+            self._page(key, sources, now, warnings)
+        via = self._note_referer(referer, host, key) if referer else None
         if not self.shared or (not learned and via is None):
             return None
         return GraphNote(
             key,
-            tuple(map(str, response.sources)) if sources else (),
+            tuple(map(str, response_sources)) if sources else (),
             page,
             now,
-            response.warnings if page else (),
+            warnings if page else (),
             via,
         )
 

@@ -181,14 +181,22 @@ def test_redirect_rules_and_a_password_are_asked_every_time(tmp_path: Path) -> N
             assert ask(kept.port, raw) == ask(kept.port, raw), target
 
 
-def test_live_reload_keeps_no_answers(tmp_path: Path) -> None:
-    # Each answer is noted in the page graph, and a burst of changes holds requests back.
+def test_with_live_reload_a_files_answer_is_given_again_and_a_page_made_anew(
+    tmp_path: Path,
+) -> None:
+    # A page's every serving is noted with its time in the page graph; a file's answer
+    # given again is noted as its first was (``ReloadApp._given_again``).
     root = make_site(tmp_path / "site")
-    config = build_config(root, port=0, reload=True, quiet=True)
-    with running_server(build_app(config), config) as server:
-        assert server.server.answers is None
-        raw = request_bytes(server.port, "GET", "/a.txt", ())
-        assert ask(server.port, raw) == ask(server.port, raw)
+    with pair(root, reload=True) as (kept, made):
+        answers = kept.server.answers
+        assert answers is not None
+        assert compare_all(kept, made) > 0
+        for target, given_again in (("/a.txt", 1), ("/big.bin", 1), ("/", 0), ("/page", 0)):
+            raw = request_bytes(kept.port, "GET", target, ())
+            ask(kept.port, raw)
+            reused = answers.reused
+            ask(kept.port, raw)
+            assert answers.reused == reused + given_again, target
 
 
 CHANGES: tuple[tuple[str, Callable[[Path], None]], ...] = (

@@ -595,3 +595,44 @@ def test_the_watchers_threads_keep_the_loops_priority_beside_the_background_pool
 
     loop_nice, watcher_nice = asyncio.run(go())
     assert watcher_nice == [loop_nice] * len(watcher_nice)
+
+
+def test_a_files_answer_may_be_given_again_but_not_mid_burst_and_a_pages_never(
+    root: Path, site: FakeSite
+) -> None:
+    app = ReloadApp(site, build_config(root, reload=True))  # type: ignore[arg-type]
+    style = root / "style.css"
+    style.write_text("p {}")
+    unchanged = [True]
+    site.routes["/style.css"] = lambda r: Response(
+        200,
+        [("Content-Type", "text/css")],
+        b"p {}",
+        sources=(style,),
+        still_valid=lambda: unchanged[0],
+    )
+    site.routes["/"] = lambda r: Response(
+        200, [("Content-Type", HTML)], b"<p>x</p>", still_valid=lambda: True
+    )
+
+    async def go() -> None:
+        await app.startup()
+        try:
+            answer = app.handle(request("/style.css", referer="http://127.0.0.1:8000/"))
+            assert isinstance(answer, Response) and answer.still_valid is not None
+            assert answer.still_valid(), "unchanged, no burst: given again"
+            assert app.graph.used_by("/") == frozenset({style})
+            assert app.debouncer is not None
+            app.debouncer.add([RawEvent("closed", root / "other.txt")])
+            assert app.debouncer.settling
+            assert not answer.still_valid(), "a burst settles: the normal path decides"
+            await app.debouncer.wait_settled(10.0)
+            assert answer.still_valid()
+            unchanged[0] = False
+            assert not answer.still_valid(), "the file changed"
+            shown = app.handle(request("/"))
+            assert isinstance(shown, Response) and shown.still_valid is None, "a page: anew"
+        finally:
+            await app.shutdown()
+
+    asyncio.run(go())

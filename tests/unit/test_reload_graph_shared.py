@@ -4,10 +4,11 @@ tab whose socket is on another worker than its page's is told what one process t
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 from siteserve.http.response import Response
-from siteserve.reload.graph import PageGraph
+from siteserve.reload.graph import PageGraph, Repeat
 from tests.unit.test_reload_app import request
 
 
@@ -54,3 +55,21 @@ def test_an_unchanged_page_is_noted_again_only_after_a_change(tmp_path: Path) ->
     graph.changed()
     assert render() is not None, "served after a change: its time matters to a late tab"
     assert PageGraph(tmp_path).record(request("/"), Response(200, [], b""), page=True) is None
+
+
+def test_an_answer_given_again_is_noted_as_its_request_was(tmp_path: Path) -> None:
+    # A kept answer goes out without its request being parsed (server.answers): what the
+    # graph read from the request then is what it notes now.
+    script = tmp_path / "app.js"
+    script.write_text("1")
+    asset = request("/app.js", referer="http://127.0.0.1:8000/")
+    answer = Response(200, [], b"", sources=(script,))
+    normal, again = PageGraph(tmp_path, shared=True), PageGraph(tmp_path, shared=True)
+    for graph in (normal, again):
+        graph.record(request("/"), Response(200, [], b""), page=True)
+    normal_note = normal.record(asset, answer, page=False)
+    again_note = again.record_again(Repeat.of(asset, answer))
+    assert again_note is not None and normal_note is not None
+    assert replace(again_note, served=normal_note.served) == normal_note  # but for the clock
+    assert again_note.referer_path == "/"
+    assert again.used_by("/") == normal.used_by("/") == frozenset({script})

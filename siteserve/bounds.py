@@ -92,6 +92,9 @@ PAGE_GRAPH_DEPS: Final = 65536
 #: Large source sets (a page listing a thousand posts) made once per tuple handed out
 #: again by the page reuse; a few are all that is in use at a time.
 PAGE_GRAPH_SOURCE_SETS: Final = 64
+#: Page-graph notes the supervisor of ``--workers`` keeps, oldest first out, for a worker
+#: that starts after they were made (a restarted one): it learns them before it listens.
+WORKER_GRAPH_NOTES: Final = PAGE_GRAPH_URLS
 #: Injected bodies the reload layer keeps for answers that are not static files (the
 #: static pipeline keeps its own pages in STATIC_BYTES), by entries and by bytes, in
 #: each of its two tables (bodies with a validator, and bodies handed out again by

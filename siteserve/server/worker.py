@@ -28,7 +28,7 @@ import pickle
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import MappingProxyType
@@ -61,6 +61,8 @@ class WorkerSpec:
     log_requests: bool
     #: The run's share link and reload token: the same in every worker.
     shared: RunSecrets | None = None
+    #: What the other workers' page graphs learned before this one started, oldest first.
+    graph_notes: tuple[GraphNote, ...] = ()
 
 
 def read_only(table: dict[str, object]) -> MappingProxyType[str, object]:
@@ -121,6 +123,12 @@ class ParentChannel:
                 return
             layer = layer.inner
 
+    def learn(self, notes: Iterable[GraphNote]) -> None:
+        """Teach this worker's page graph what the other workers' graphs learned."""
+        if self.reload is not None:
+            for note in notes:
+                self.reload.graph.learn(note)
+
     def note(self, note: GraphNote) -> None:
         self._notes.append(note)
         self._soon()
@@ -160,9 +168,8 @@ class ParentChannel:
         try:
             while self._control.poll():
                 message = self._control.recv()
-                if message[0] == "graph" and self.reload is not None:
-                    for note in message[1]:
-                        self.reload.graph.learn(note)
+                if message[0] == "graph":
+                    self.learn(message[1])
         except (EOFError, OSError):
             # The supervisor is gone (killed): stop as if sent SIGTERM.
             asyncio.get_running_loop().remove_reader(self._control.fileno())
@@ -194,6 +201,7 @@ def serve_worker(spec: WorkerSpec, control: Connection) -> int:
     try:
         app = build_app(config, shared=spec.shared)
         channel.attach(app)
+        channel.learn(spec.graph_notes)  # before it listens: its first tab is told right
         ssl_context = None
         if config.tls:
             from siteserve.share.tls import setup_tls  # the certificate the supervisor made

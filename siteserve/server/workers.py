@@ -30,7 +30,8 @@ worker refused a watch polls that folder (``reload.watcher``). What one
 worker's page graph learns (which files a page was made from, what it pulled
 in) is relayed by the supervisor to the others, so a tab whose WebSocket lands
 on another worker than the one that served its page is told what one process
-would tell it. The watcher's warnings reach the terminal once, not once per
+would tell it; the supervisor keeps the latest notes (``bounds.WORKER_GRAPH_NOTES``)
+for a worker that starts later, a restarted one, which learns them before it listens. The watcher's warnings reach the terminal once, not once per
 worker: the workers send them here, and one of a kind within
 ``WARNING_REPEAT_SECONDS`` is printed.
 
@@ -53,14 +54,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from siteserve import bounds
 from siteserve.config import Config, ConfigError
 from siteserve.options import is_redis_url
 from siteserve.server.runner import ServerInfo, bind_socket
@@ -69,6 +72,7 @@ from siteserve.server.worker import AccessFields, WorkerSpec, dumps
 
 if TYPE_CHECKING:
     from siteserve.assemble import RunSecrets
+    from siteserve.reload.graph import GraphNote
 
 log = logging.getLogger("siteserve.server")
 
@@ -166,6 +170,10 @@ class _Worker:
     started: float
     ready: bool = False
     failure: str | None = None
+    #: Graph notes the others made after its spec was sent and before it listened.
+    missed: deque[GraphNote] = field(
+        default_factory=lambda: deque(maxlen=bounds.WORKER_GRAPH_NOTES)
+    )
 
 
 class Supervisor:
@@ -192,6 +200,8 @@ class Supervisor:
         self._start_failure: str | None = None
         self._stopping = False
         self._kill_now = False
+        #: What the workers' page graphs learned, for a worker that starts later.
+        self._graph_notes: deque[GraphNote] = deque(maxlen=bounds.WORKER_GRAPH_NOTES)
         #: The watcher's warnings printed lately (their kind -> when), see ``_warn``.
         self._warned: dict[str, float] = {}
         self._wake_read, self._wake_write = socket.socketpair()
@@ -272,7 +282,8 @@ class Supervisor:
         inherited = None if REUSE_PORT else self._listener.fileno()
         passed = [child_end.fileno()] + ([] if inherited is None else [inherited])
         logs = self.access_log is not None
-        spec = WorkerSpec(self.config, number, self.port, inherited, logs, self.shared)
+        notes = tuple(self._graph_notes)
+        spec = WorkerSpec(self.config, number, self.port, inherited, logs, self.shared, notes)
         try:
             process = subprocess.Popen(
                 [sys.executable, "-c", _WORKER_CODE, str(child_end.fileno())],
@@ -330,17 +341,28 @@ class Supervisor:
             for fields in records:
                 self.access_log(AccessRecord(*fields))
         elif kind == "graph":
-            # Another worker's page graph learned this: every other worker learns it too.
+            # Another worker's page graph learned this: every other worker learns it too,
+            # and one started later (a restart) learns it from its spec.
+            notes: list[GraphNote] = message[1]  # type: ignore[assignment]
+            self._graph_notes.extend(notes)
             for other in self._workers.values():
-                if other is not worker and other.ready:
-                    with contextlib.suppress(OSError):  # it died: its end of file comes next
-                        other.control.send(message)
+                if other is worker:
+                    continue
+                if not other.ready:
+                    other.missed.extend(notes)  # it reads nothing from us before it listens
+                    continue
+                with contextlib.suppress(OSError):  # it died: its end of file comes next
+                    other.control.send(message)
         elif kind == "warn":
             level, text, what = message[1:4]
             if isinstance(level, int):
                 self._warn(level, str(text), str(what))
         elif kind == "ready":
             worker.ready = True
+            if worker.missed:
+                with contextlib.suppress(OSError):
+                    worker.control.send(("graph", list(worker.missed)))
+                worker.missed.clear()
         elif kind == "failed":
             worker.failure = str(message[1])
 

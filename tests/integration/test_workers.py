@@ -402,3 +402,44 @@ def test_a_file_no_page_uses_reloads_no_tab_whichever_worker_served_its_page(
     assert isinstance(reload, TextMessage)
     assert json.loads(reload.data) == {"type": "reload"}
     assert server.stop() == 0
+
+
+def test_a_restarted_worker_knows_the_pages_served_before_it_started(
+    start: type[Workers], site: Path
+) -> None:
+    # The supervisor keeps the page-graph notes and hands them to a new worker before it
+    # listens: without them, its tabs' pages count as unknown and reload on any change.
+    (site / "_layouts").mkdir()
+    (site / "_layouts" / "base.html").write_text(
+        "<!doctype html><h1>{% block h %}{% endblock %}</h1>"
+    )
+    (site / "page.html.jinja").write_text('{% extends "_layouts/base.html" %}')
+    (site / "notes.txt").write_text("a file no page uses")
+    server = start(str(site), "--workers", "2", "-p", "0")
+    server.ready()
+    pids = server.workers()
+    held = connection_per_worker(server.port, pids, "/__siteserve/ws-token")
+    (renderer, wire), (doomed, doomed_wire) = held.items()
+    doomed_wire.close()
+    host = f"Host: 127.0.0.1:{server.port}\r\n"
+    wire.send(f"GET /page HTTP/1.1\r\n{host}\r\n".encode())
+    assert wire.read_response()[0] == 200
+    until(
+        lambda: any(line.group(2) == "/page" for line in server.log_lines()),
+        "the page's line in the supervisor's log (its note came with it)",
+    )
+    with_signal(doomed, signal.SIGKILL)
+    until(lambda: len(server.workers()) == 2 and doomed not in server.workers(), "a new worker")
+    replacement = next(pid for pid in server.workers() if pid != renderer)
+    for other_wire in connection_per_worker(server.port, [renderer, replacement]).values():
+        other_wire.close()  # both listen
+    wire.send(f"GET /__siteserve/ws-token HTTP/1.1\r\n{host}\r\n".encode())
+    token = json.loads(wire.read_response()[2])["token"]
+    tab = tab_on(replacement, server.port, token, [renderer, replacement], renderer)
+    tab.say({"type": "hello", "page": "/page", "scripts": []})
+    (site / "notes.txt").write_text("still unused")
+    (site / "style.css").write_text("h1 { color: blue }")
+    update = tab.events(TextMessage)[-1]
+    assert isinstance(update, TextMessage)
+    assert json.loads(update.data) == {"type": "update", "css": ["/style.css"], "images": []}
+    assert server.stop() == 0

@@ -269,3 +269,27 @@ def test_front_matter_index(tmp_path: Path) -> None:
         assert index.get(path).meta["title"] == f"post {number}"
         assert len(index._entries) <= 16
     assert index.get(paths[0]).meta["title"] == "post 0"  # parsed again after it went
+
+
+def test_the_supervisors_graph_notes(tmp_path: Path) -> None:
+    """--workers: the notes kept for a worker started later, and for one not yet listening."""
+    from siteserve.reload.graph import GraphNote
+    from siteserve.server.workers import Supervisor, _Worker
+
+    supervisor = Supervisor(build_config(tmp_path, workers=2, sessions="_state/s.db"))
+    sender = _Worker(1, None, None, 0.0, ready=True)  # type: ignore[arg-type]
+    starting = _Worker(2, None, None, 0.0)  # type: ignore[arg-type]
+    supervisor._workers = {1: sender, 2: starting}
+    notes = [
+        GraphNote(f"/p{n}", (), True, float(n), (), None)
+        for n in range(2 * bounds.WORKER_GRAPH_NOTES)
+    ]
+    try:
+        supervisor._handle(sender, ("graph", notes))
+    finally:
+        supervisor._wake_read.close()
+        supervisor._wake_write.close()
+    for kept in (supervisor._graph_notes, starting.missed):
+        assert len(kept) == bounds.WORKER_GRAPH_NOTES
+        assert kept[-1] == notes[-1] and kept[0] == notes[bounds.WORKER_GRAPH_NOTES]
+    assert not sender.missed

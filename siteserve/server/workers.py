@@ -31,9 +31,10 @@ worker's page graph learns (which files a page was made from, what it pulled
 in) is relayed by the supervisor to the others, so a tab whose WebSocket lands
 on another worker than the one that served its page is told what one process
 would tell it; the supervisor keeps the latest notes (``bounds.WORKER_GRAPH_NOTES``)
-for a worker that starts later, a restarted one, which learns them before it listens. The watcher's warnings reach the terminal once, not once per
-worker: the workers send them here, and one of a kind within
-``WARNING_REPEAT_SECONDS`` is printed.
+for a worker that starts later, a restarted one, which learns them before it
+listens. The watcher's warnings reach the terminal once, not once per worker:
+the workers send them here, and one of a kind within ``WARNING_REPEAT_SECONDS``
+is printed.
 
 Stopping. Ctrl-C reaches the supervisor only (each worker has a process group of
 its own, so a terminal's SIGINT does not hit them half-started); Ctrl-C and

@@ -447,6 +447,11 @@ class Debouncer:
                 fresh = self.quiet if quiet == self.finished_quiet and lagging else quiet
                 if age is not None and age < fresh:
                     due = now + fresh - age
+                if lagging:
+                    # Its events are on their way. After the loop was held up, uvloop runs
+                    # a due timer before the callbacks the watcher queued meanwhile: look
+                    # again once they are in, or a script's 50 saves flush after the first.
+                    due = max(due, now + self.quiet)
                 if missing:
                     due = max(due, self._last + MISSING_GRACE_SECONDS)
             if due > now:

@@ -378,6 +378,33 @@ def test_a_file_written_moments_ago_keeps_the_burst_open(tmp_path: Path) -> None
     run(test)
 
 
+def test_a_writer_that_went_on_past_the_close_seen_holds_the_burst_for_its_events(
+    tmp_path: Path,
+) -> None:
+    # The loop was held up past the finished write's quiet period while the writer went
+    # on; uvloop then runs the due check before the watcher's queued callbacks. The file's
+    # mtime, younger than the close that was seen, says more events are on their way.
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(tmp_path)
+        debouncer.track_close = True
+        page = tmp_path / "index.html"
+        page.write_text("first")
+        debouncer.add(save(page))
+        page.write_text("second")
+        written = time.time_ns()  # after the close was seen (mtime's own clock is coarse)
+        os.utime(page, ns=(written, written))
+        # The loop held up (what is simulated here): the check is overdue, the write 50 ms old.
+        time.sleep(0.05)  # noqa: ASYNC251
+        await asyncio.sleep(0.005)  # the overdue check runs; the late events have not come
+        assert debouncer.settling and got.sets == []
+        debouncer.add(save(page))
+        await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page})]
+
+    run(test)
+
+
 def test_a_file_moved_away_is_given_time_to_come_back(tmp_path: Path) -> None:
     async def test() -> None:
         got = Collector()

@@ -12,7 +12,9 @@ import pytest
 from bench import chart
 
 
-def _row(server: str, rps: float, mb_per_s: float = 1.0, problem: str | None = None) -> dict:
+def _row(
+    server: str, rps: float, mb_per_s: float = 1.0, problem: str | None = None
+) -> dict[str, object]:
     return {
         "server": server,
         "rps": rps,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -142,6 +143,42 @@ def _node_available() -> str | None:
     return None
 
 
+def _uvicorn_starlette(root: Path, port: int, scratch: Path) -> list[str]:
+    # bench/starlette_app.py reads its folder from BENCH_SITE at import; env(1) sets it
+    # for this child alone (ServerSpec.env is fixed before the folder is known).
+    return [
+        "env",
+        f"BENCH_SITE={root}",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.starlette_app:app",
+        "--host",
+        LOCALHOST,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
+def _flask_files(root: Path, port: int, scratch: Path) -> list[str]:
+    return [sys.executable, "-m", "bench.flask_app", str(root), str(port), "--files"]
+
+
+def needs_modules(*modules: str) -> Callable[[], str | None]:
+    """``available`` for a server run from Python packages: the first one missing, if any."""
+
+    def available() -> str | None:
+        for module in modules:
+            if importlib.util.find_spec(module) is None:
+                return f"{module} is not installed (pip install -e '.[test,bench]')"
+        return None
+
+    return available
+
+
 def _floor(root: Path, port: int, scratch: Path) -> list[str]:
     return [sys.executable, "-m", "bench.floor_server", str(root), str(port)]
 
@@ -152,6 +189,13 @@ STATIC_SERVERS: dict[str, ServerSpec] = {
     "nginx": ServerSpec("nginx", _nginx, _nginx_available),
     "http.server": ServerSpec("http.server", _http_server),
     "node-http-server": ServerSpec("node-http-server", _node, _node_available),
+    # What a Python developer would write: starlette's StaticFiles under uvicorn, one worker.
+    "uvicorn-starlette": ServerSpec(
+        "uvicorn-starlette", _uvicorn_starlette, needs_modules("uvicorn", "starlette")
+    ),
+    # Flask's development server sending the files (send_from_directory): here for its
+    # launch time and memory next to siteserve's, measured the same way (#14's footprint).
+    "flask": ServerSpec("flask", _flask_files, needs_modules("flask")),
     # Not run by default: a fixed answer per file on uvloop, the floor for Python servers.
     "uvloop-floor": ServerSpec("uvloop-floor", _floor),
 }

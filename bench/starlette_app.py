@@ -26,7 +26,9 @@ from starlette.templating import Jinja2Templates
 from bench.sitegen import PAGE_NAME
 
 ROOT = Path(os.environ["BENCH_SITE"])
-DATA = {"items": json.loads((ROOT / "_data" / "items.json").read_text())}
+ITEMS = ROOT / "_data" / "items.json"
+# bench.static serves a folder of files only, which has no page data.
+DATA = {"items": json.loads(ITEMS.read_text())} if ITEMS.exists() else {}
 # siteserve escapes every HTML page; select_autoescape() would leave *.html.jinja alone.
 TEMPLATES = Jinja2Templates(
     env=jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT), autoescape=True)

@@ -1,4 +1,4 @@
-"""Static files: siteserve, nginx, python -m http.server (and node's http-server) in one run.
+"""Static files: siteserve, nginx, http.server, uvicorn + starlette, Flask (and node) in one run.
 
     python -m bench.static [--duration 5] [--servers siteserve,nginx] [--scenarios small,large]
 
@@ -40,6 +40,15 @@ from bench.servers import (
 from bench.sitegen import StaticFiles, make_static_site
 from bench.wrk import WrkError, interference, run_wrk_settled
 
+#: Run unless --servers says otherwise (uvloop-floor is asked for by name).
+DEFAULT_SERVERS = (
+    "siteserve",
+    "nginx",
+    "http.server",
+    "uvicorn-starlette",
+    "flask",
+    "node-http-server",
+)
 #: Issue #14's footprint targets: lighter than python -m http.server.
 RSS_TARGET_MB = 30.0
 LAUNCH_TARGET_MS = 120.0
@@ -366,8 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run [5]")
     parser.add_argument(
         "--servers",
-        default="siteserve,nginx,http.server,node-http-server",
-        help="comma-separated, in order [siteserve,nginx,http.server,node-http-server]",
+        default=",".join(DEFAULT_SERVERS),
+        help=f"comma-separated, in order, of {', '.join(STATIC_SERVERS)} "
+        f"[{','.join(DEFAULT_SERVERS)}]",
     )
     parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated [{','.join(SCENARIOS)}]"

@@ -21,12 +21,21 @@ another extension (``/feed.xml``) keeps its name.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from siteserve.build.settings import Layout
 from siteserve.site.resolver import Resolved, Resolver, split_path, url_for
 
 HTML = ".html"
 INDEX = "index.html"
+
+
+@lru_cache(maxsize=1024)
+def split_url(url: str) -> tuple[tuple[str, ...], bool] | None:
+    """``split_path`` of ``url``, as a tuple, worked out once for the several questions one
+    visit asks about its URL (where it goes, its canonical spelling, its folder)."""
+    split = split_path(url)
+    return None if split is None else (tuple(split[0]), split[1])
 
 
 def same_target(a: Resolved, b: Resolved) -> bool:
@@ -36,16 +45,16 @@ def same_target(a: Resolved, b: Resolved) -> bool:
 
 def canonical_url(url: str, resolved: Resolved, resolver: Resolver) -> str:
     """The spelling of ``url`` a page is rendered for (``url`` is already normalized)."""
-    split = split_path(url)
+    split = split_url(url)
     if split is None:
         return url
     segments, trailing = split
     if trailing or not segments or resolved.kind == "directory":
-        return url_for(segments, True) if segments else "/"
+        return url_for(list(segments), True) if segments else "/"
     last = segments[-1]
     candidate: str | None = None
     if last == INDEX and resolved.served_as == INDEX:
-        candidate = url_for(segments[:-1], True) if len(segments) > 1 else "/"
+        candidate = url_for(list(segments[:-1]), True) if len(segments) > 1 else "/"
     elif last.endswith(HTML) and len(last) > len(HTML) and resolved.served_as == last:
         candidate = url_for([*segments[:-1], last[: -len(HTML)]], False)
     if candidate is not None and same_target(resolver.resolve(candidate), resolved):
@@ -61,7 +70,7 @@ def page_output(
     ``folder_answers(url)`` says whether the live server answers ``url + "/"`` (a
     folder of the site), which keeps the folder layout from writing over it.
     """
-    split = split_path(url)
+    split = split_url(url)
     if split is None:
         raise ValueError(f"not a servable URL: {url!r}")
     segments, trailing = split
@@ -70,7 +79,7 @@ def page_output(
     last = segments[-1]
     if served_as.endswith(HTML) and last + HTML == served_as:
         # A clean URL (/about): the file a static host maps it to.
-        if layout == "folder" and not folder_answers(url_for(segments, True)):
+        if layout == "folder" and not folder_answers(url_for(list(segments), True)):
             return "/".join([*segments, INDEX])
         return "/".join([*segments[:-1], served_as])
     return "/".join(segments)
@@ -78,7 +87,7 @@ def page_output(
 
 def decoded_path(url: str) -> str | None:
     """The output path of a URL as it names a file (``/a%20b/c.txt`` -> ``a b/c.txt``)."""
-    split = split_path(url)
+    split = split_url(url)
     if split is None or split[1] or not split[0]:
         return None
     return "/".join(split[0])

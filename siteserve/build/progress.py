@@ -30,12 +30,20 @@ class Counts:
 
 
 class BuildProgress(Protocol):
+    def due(self, now: float) -> bool:
+        """Whether an ``update`` at ``now`` (``time.monotonic()``) would show anything: the
+        counts cost a sum over every file written, not worth making for nothing."""
+        ...
+
     def update(self, counts: Counts) -> None: ...
 
     def close(self) -> None: ...
 
 
 class NoProgress:
+    def due(self, now: float) -> bool:
+        return False
+
     def update(self, counts: Counts) -> None:
         pass
 
@@ -50,9 +58,12 @@ class PlainProgress:
         self._out = out
         self._last = time.monotonic()
 
+    def due(self, now: float) -> bool:
+        return now - self._last >= PLAIN_INTERVAL
+
     def update(self, counts: Counts) -> None:
         now = time.monotonic()
-        if now - self._last < PLAIN_INTERVAL:
+        if not self.due(now):
             return
         self._last = now
         try:
@@ -89,9 +100,12 @@ class BarProgress:
         self._last = 0.0
         self._progress.start()
 
+    def due(self, now: float) -> bool:
+        return now - self._last >= BAR_INTERVAL
+
     def update(self, counts: Counts) -> None:
         now = time.monotonic()
-        if now - self._last < BAR_INTERVAL:
+        if not self.due(now):
             return
         self._last = now
         self._progress.update(

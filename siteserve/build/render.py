@@ -36,7 +36,7 @@ from siteserve.build.jobs import (
     Visit,
     copy_file,
 )
-from siteserve.build.layout import canonical_url, decoded_path, page_output
+from siteserve.build.layout import canonical_url, decoded_path, page_output, split_url
 from siteserve.build.links import LinkFinder, internal_path
 from siteserve.build.manifest import VisitRecord
 from siteserve.build.output import OutputFolder
@@ -58,7 +58,6 @@ from siteserve.site.mime import content_type
 from siteserve.site.names import is_route_name
 from siteserve.site.page_context import REDIRECT_CODES
 from siteserve.site.pages import Pages
-from siteserve.site.resolver import split_path
 from siteserve.site.reuse import Key, ReusedRenders
 
 #: Response fields a host sets by itself (or that only mean something live).
@@ -309,7 +308,7 @@ async def _gather(body: AsyncIterable[bytes]) -> bytes:
 
 def _folder_of(url: str) -> tuple[str, str]:
     """The folder (relative to the site) holding what ``url`` names; its digest comes later."""
-    split = split_path(url)
+    split = split_url(url)
     if split is None:
         return ("", "")
     segments, trailing = split

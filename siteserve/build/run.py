@@ -225,7 +225,7 @@ class _Build:
         if isinstance(self.progress, NoProgress):
             return
         now = time.monotonic()
-        if now - self._counted < COUNT_INTERVAL and not final:
+        if not final and (now - self._counted < COUNT_INTERVAL or not self.progress.due(now)):
             return
         self._counted = now
         crawl = self.crawl

@@ -20,6 +20,7 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from siteserve.site.layouts import MARKDOWN_SUFFIX, LayoutRules
@@ -65,7 +66,7 @@ class SiteTree:
         return self.folders.get(rel, "-")
 
     def routes_digest(self) -> str:
-        return _digest("\n".join(sorted(self.routes)))
+        return _routes_digest(tuple(self.routes))
 
 
 class TreeSnapshot:
@@ -152,9 +153,15 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 
+@lru_cache(maxsize=65536)  # a page's layout, partials and data: the same few for every page
 def path_digest(rel: str) -> str:
     """How the marker file names a source: by digest, so it names no private file."""
     return _digest(rel)
+
+
+@lru_cache(maxsize=64)  # asked once for every page a route renders
+def _routes_digest(routes: tuple[str, ...]) -> str:
+    return _digest("\n".join(sorted(routes)))
 
 
 def _is_error_page(served_as: str) -> bool:

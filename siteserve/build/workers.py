@@ -12,6 +12,7 @@ that no thread's lock is inherited half-held.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import queue
 import sys
@@ -100,6 +101,9 @@ def _start_worker(settings: BuildSettings, snapshot: TreeSnapshot | None) -> Non
 
     global _renderer
     _renderer = Renderer(settings, snapshot)
+    # What the worker holds from here on (modules, the Site, its templates once compiled)
+    # lives as long as it does: collections need not scan it again and again.
+    gc.freeze()
 
 
 def _run_jobs(jobs: list[Job]) -> list[Outcome]:
@@ -127,7 +131,13 @@ class PoolRunner:
 
         context = multiprocessing.get_context(start_method())
         self.processes = processes
-        self._pool: Pool = context.Pool(processes, _start_worker, (settings, snapshot))
+        # Frozen while the workers fork: a collection in a worker then never walks (nor
+        # writes to, and so copies the pages of) the objects it inherited.
+        gc.freeze()
+        try:
+            self._pool: Pool = context.Pool(processes, _start_worker, (settings, snapshot))
+        finally:
+            gc.unfreeze()
         self._done: queue.SimpleQueue[list[Outcome] | BaseException] = queue.SimpleQueue()
         self._waiting: deque[Job] = deque()
         self._in_flight = 0

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import lru_cache, wraps
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -117,11 +117,12 @@ def render_memo() -> dict[str, Any] | None:
     return None if current is None else current.memo
 
 
+@lru_cache(maxsize=1024)  # Jinja asks at every render of a template and at each include
 def autoescape_for(name: str | None) -> bool:
     """Escape HTML, XML and SVG output; a bare ``NAME.jinja`` is HTML too.
 
-    Jinja decides this once per template, from the template's own name, so a
-    layout ``_layouts/base.html`` escapes and ``data.json.jinja`` does not.
+    Jinja decides this from the template's own name, so a layout
+    ``_layouts/base.html`` escapes and ``data.json.jinja`` does not.
     """
     if name is None:
         return True

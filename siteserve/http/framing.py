@@ -2,10 +2,10 @@
 
 llhttp tokenises the head and frames the body; what it lets through and the
 RFC refuses is refused here, each rule beside the section it comes from:
-the Host field's count and syntax, transfer codings other than chunked, and
-whether the connection persists. Every refusal is a ``ProtocolError``, which
-the connection answers and then closes on, so nothing after the refused head
-is ever read as a request.
+the Host field's count and syntax, the Content-Length value, transfer
+codings other than chunked, and whether the connection persists. Every
+refusal is a ``ProtocolError``, which the connection answers and then closes
+on, so nothing after the refused head is ever read as a request.
 """
 
 from __future__ import annotations
@@ -96,6 +96,44 @@ def list_elements(value: str) -> list[str]:
     """
     pieces = _LIST_ELEMENT.findall(value) if '"' in value else value.split(",")
     return [element for piece in pieces if (element := piece.strip(_OWS))]
+
+
+def content_length(value: str | None) -> int | None:
+    """The length a Content-Length field value (all its lines joined) declares; None if absent.
+
+    ``Content-Length = 1*DIGIT`` (RFC 9110 section 8.6); a list of identical
+    values, as a recipient may find when a sender repeated the field, is that
+    one length (8.6 again). Anything else is invalid framing, which a server
+    must answer with 400 (RFC 9112 section 6.3 item 5): ``ProtocolError(400)``.
+    Every reader of the field (the parser, the ASGI adapter, uploads, the
+    proxy) reads it here, so each gives the same answer for the same bytes.
+    """
+    if value is None:
+        return None
+    if not _is_digits(value):
+        lengths = set(list_elements(value))
+        if len(lengths) != 1:
+            raise ProtocolError(400, "invalid Content-Length")
+        (value,) = lengths
+        if not _is_digits(value):
+            raise ProtocolError(400, "invalid Content-Length")
+    if len(value) > _MAX_LENGTH_DIGITS:
+        value = value.lstrip("0") or "0"
+        if len(value) > _MAX_LENGTH_DIGITS:
+            # 8.6: a recipient must not fail on large numerals. Like llhttp, which refuses
+            # a length past 64 bits, this refuses one of 10**18 bytes and more, before
+            # int() (which refuses over 4300 digits) is asked.
+            raise ProtocolError(400, "invalid Content-Length")
+    return int(value)
+
+
+#: Digits in the largest length read, leading zeros aside (2**63 has 19).
+_MAX_LENGTH_DIGITS = 18
+
+
+def _is_digits(text: str) -> bool:
+    # str.isdigit alone also takes non-ASCII digits ("\xb2"), which int() refuses.
+    return text.isascii() and text.isdigit()
 
 
 def is_chunked(value: str | None, version: str) -> bool:

@@ -13,15 +13,10 @@ from typing import Protocol
 
 import httptools
 
+from siteserve.http.authority import valid_authority
 from siteserve.http.chunks import ChunkSizes
 from siteserve.http.errors import ProtocolError
-from siteserve.http.framing import (
-    check_host,
-    content_length,
-    is_chunked,
-    persists,
-    valid_authority,
-)
+from siteserve.http.framing import check_host, content_length, is_chunked, persists
 from siteserve.http.headers import Headers
 from siteserve.http.limits import ParserLimits
 

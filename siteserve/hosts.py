@@ -63,7 +63,9 @@ def parse_authority(value: str) -> Authority | None:
     host, port_text = parts
     port = None
     if port_text:
-        port = int(port_text)
+        # At most 5 digits past leading zeros go to int(), which refuses 4300 and more.
+        digits = port_text.lstrip("0") or "0"
+        port = int(digits) if len(digits) <= 5 else 65536
         if port > 65535:
             return None
     if host.startswith("["):

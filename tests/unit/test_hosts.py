@@ -36,6 +36,12 @@ def test_parse_authority(value: str, parsed: Authority | None) -> None:
     assert parse_authority(value) == parsed
 
 
+def test_a_port_of_thousands_of_digits_is_malformed_not_an_error() -> None:
+    # int() refuses 4300 digits and more: that was a ValueError (a 500) in the host check.
+    assert parse_authority("localhost:" + "9" * 5000) is None
+    assert parse_authority("localhost:" + "0" * 5000 + "80") == Authority("localhost", 80)
+
+
 @pytest.mark.parametrize(
     "value",
     [

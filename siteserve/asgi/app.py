@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Callable
 
 from siteserve.asgi.request import ReceivedBody, expects_body, request_from_scope
@@ -32,10 +33,15 @@ log = logging.getLogger("siteserve.asgi")
 class SiteserveAsgi:
     """An ASGI 3 app serving the stack ``build`` makes of the Config ``configure`` answers.
 
-    ``build`` is ``assemble.build_app`` (a test may give its own). ``configure``
-    runs at lifespan startup (or at the first request without lifespan): a
-    ``ConfigError`` from it is the server's startup failure, said in one line,
-    with the message the CLI would print.
+    ``build`` is ``assemble.build_app`` (a test may give its own). ``configure``,
+    ``build`` and the stack's ``startup`` run at lifespan startup (or at the
+    first request without lifespan), once: a failure of any of them is the
+    server's startup failure, said once and never tried again. A ``ConfigError``
+    (a missing folder, Redis out of reach) is one line, the message the CLI
+    would print; anything else also gets its traceback. Under lifespan the
+    server is told (``lifespan.startup.failed``) and exits, as uvicorn,
+    hypercorn and granian do for a Starlette app whose startup raised; without
+    lifespan every request is answered 500.
     """
 
     def __init__(
@@ -78,13 +84,21 @@ class SiteserveAsgi:
                 return
             try:
                 config = self._configure()
+                app = self._build(config)
+                await app.startup()
             except ConfigError as error:
                 self._failed = f"siteserve: {error}"
                 if say_failure:
                     log.error("%s", self._failed)
                 return
-            app = self._build(config)
-            await app.startup()
+            except Exception as error:
+                # Not the user's configuration: the traceback is what tells why.
+                self._failed = f"siteserve: startup failed: {error!r}"
+                if say_failure:
+                    log.exception("%s", self._failed)
+                else:
+                    self._failed += "\n" + traceback.format_exc()
+                return
             self._app = app
             self._limit = config.limits.max_body
             self._started = True

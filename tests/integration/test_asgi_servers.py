@@ -87,3 +87,27 @@ def test_a_start_up_error_is_one_line_and_the_server_exits(kind: str, tmp_path: 
     assert done.returncode != 0
     assert output.count(f"siteserve: folder not found: {missing}") == 1, output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("kind", ["uvicorn", "granian"])
+def test_a_failing_stack_startup_is_said_once_and_the_server_exits(
+    kind: str, tmp_path: Path
+) -> None:
+    # The stack's own startup fails (Redis out of reach), not the configuration: uvicorn's
+    # default lifespan took a raised exception for "lifespan unsupported" and served on,
+    # starting the stack again on every request.
+    (tmp_path / "siteserve.toml").write_text(f'sessions = "redis://127.0.0.1:{free_port()}/0"\n')
+    done = subprocess.run(
+        asgi_command(kind, free_port()),
+        env={**os.environ, "SITESERVE_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=START_DEADLINE,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert output.count("siteserve: sessions: cannot reach Redis at redis://127.0.0.1:") == 1, (
+        output
+    )
+    assert "Traceback" not in output

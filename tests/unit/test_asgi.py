@@ -8,6 +8,7 @@ out with pathsend or in bounded pieces, lifespan starts the stack once.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from pathlib import Path
 
@@ -627,6 +628,74 @@ def test_a_config_error_without_lifespan_answers_500_and_is_logged_once(
         run(asgi(scope(), wire.receive, wire.send))
     assert [w.status for w in wires] == [500, 500]
     assert [r.getMessage() for r in caplog.records] == ["siteserve: folder not found: /nowhere"]
+
+
+class FailingStart(FakeApp):
+    """A stack whose startup raises ``error``, counting how often it was tried."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(ok)
+        self.error = error
+        self.tries = 0
+
+    async def startup(self) -> None:
+        self.tries += 1
+        raise self.error
+
+
+def test_a_failing_startup_fails_the_lifespan_with_its_traceback_and_stays_failed(
+    tmp_path: Path,
+) -> None:
+    fake = FailingStart(RuntimeError("the disk is gone"))
+    asgi = asgi_for(fake, tmp_path)
+    wire = Wire([{"type": "lifespan.startup"}])
+    run(asgi({"type": "lifespan"}, wire.receive, wire.send))
+    ((failed),) = wire.sent
+    assert failed["type"] == "lifespan.startup.failed"
+    message = failed["message"]
+    assert isinstance(message, str)
+    assert message.startswith("siteserve: startup failed: RuntimeError('the disk is gone')\n")
+    assert "Traceback" in message
+    # A server that serves on anyway (uvicorn's --lifespan auto treats an exception, not
+    # this message, as "lifespan unsupported") gets 500s, never a second try.
+    later = Wire()
+    run(asgi(scope(), later.receive, later.send))
+    assert (later.status, fake.tries) == (500, 1)
+
+
+def test_a_failing_startup_without_lifespan_is_logged_once_and_not_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FailingStart(RuntimeError("the disk is gone"))
+    asgi = asgi_for(fake, tmp_path)
+    wires = [Wire(), Wire(), Wire()]
+    for wire in wires:
+        run(asgi(scope(), wire.receive, wire.send))
+    assert [w.status for w in wires] == [500, 500, 500]
+    assert fake.tries == 1
+    (record,) = caplog.records
+    assert record.getMessage() == "siteserve: startup failed: RuntimeError('the disk is gone')"
+    assert record.exc_info is not None
+
+
+def test_redis_out_of_reach_fails_the_lifespan_in_one_line(tmp_path: Path) -> None:
+    # A real stack's startup failing: the session store cannot reach Redis (a ConfigError
+    # from startup, not from configure), said as the CLI says it, without a traceback.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    (tmp_path / "siteserve.toml").write_text(f'sessions = "redis://127.0.0.1:{port}/0"\n')
+    asgi = create_app(tmp_path)
+    wire = Wire([{"type": "lifespan.startup"}])
+    run(asgi({"type": "lifespan"}, wire.receive, wire.send))
+    ((failed),) = wire.sent
+    assert failed["type"] == "lifespan.startup.failed"
+    message = failed["message"]
+    assert isinstance(message, str)
+    assert message.startswith(
+        f"siteserve: sessions: cannot reach Redis at redis://127.0.0.1:{port}"
+    )
+    assert "\n" not in message
 
 
 def test_websockets_are_refused(tmp_path: Path) -> None:

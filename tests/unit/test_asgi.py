@@ -8,7 +8,6 @@ out with pathsend or in bounded pieces, lifespan starts the stack once.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from pathlib import Path
 
@@ -650,7 +649,7 @@ def test_a_failing_startup_fails_the_lifespan_with_its_traceback_and_stays_faile
     asgi = asgi_for(fake, tmp_path)
     wire = Wire([{"type": "lifespan.startup"}])
     run(asgi({"type": "lifespan"}, wire.receive, wire.send))
-    ((failed),) = wire.sent
+    (failed,) = wire.sent
     assert failed["type"] == "lifespan.startup.failed"
     message = failed["message"]
     assert isinstance(message, str)
@@ -676,26 +675,6 @@ def test_a_failing_startup_without_lifespan_is_logged_once_and_not_retried(
     (record,) = caplog.records
     assert record.getMessage() == "siteserve: startup failed: RuntimeError('the disk is gone')"
     assert record.exc_info is not None
-
-
-def test_redis_out_of_reach_fails_the_lifespan_in_one_line(tmp_path: Path) -> None:
-    # A real stack's startup failing: the session store cannot reach Redis (a ConfigError
-    # from startup, not from configure), said as the CLI says it, without a traceback.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again: nothing listens there
-    (tmp_path / "siteserve.toml").write_text(f'sessions = "redis://127.0.0.1:{port}/0"\n')
-    asgi = create_app(tmp_path)
-    wire = Wire([{"type": "lifespan.startup"}])
-    run(asgi({"type": "lifespan"}, wire.receive, wire.send))
-    ((failed),) = wire.sent
-    assert failed["type"] == "lifespan.startup.failed"
-    message = failed["message"]
-    assert isinstance(message, str)
-    assert message.startswith(
-        f"siteserve: sessions: cannot reach Redis at redis://127.0.0.1:{port}"
-    )
-    assert "\n" not in message
 
 
 def test_websockets_are_refused(tmp_path: Path) -> None:

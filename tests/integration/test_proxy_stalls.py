@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -126,3 +127,22 @@ def test_an_upload_the_backend_stops_reading_answers_504_and_closes_it(
     until(lambda: backend.open == 0, "the proxy to close the stalled backend connection")
     wire.close()
     sender.join(DEADLINE_S)
+
+
+@pytest.mark.parametrize("clients", [3])
+def test_browsers_that_leave_mid_answer_leave_no_backend_connection_open(
+    serve_site: Serve, tmp_path: Path, stalling: Callable[..., StallingBackend], clients: int
+) -> None:
+    backend = stalling(answer=True)
+    server = serve_site(proxied_site(tmp_path, backend.port))
+    for _ in range(clients):
+        wire = Wire(server.port)
+        wire.send(b"GET /api/poll HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        status, _, _ = wire.read_response(head_only=True)
+        assert status == 200
+        # Gone while the backend is still thinking, as a closed tab goes: a reset (a FIN
+        # alone is a half-close, after which a client may still read its answer).
+        wire.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        wire.close()
+    until(lambda: backend.accepted == clients, "every request to reach the backend")
+    until(lambda: backend.open == 0, "the proxy to close the backend connections")

@@ -1,9 +1,9 @@
 """The proxy's backend connections when one side stalls or leaves, against a raw backend.
 
 A backend that stops reading an upload is given the route's read timeout, then
-504 and a closed connection; a browser that leaves mid-answer takes its backend
-connection with it, whatever the backend is doing. The backend counts its open
-connections: none may be left behind.
+504 and a closed connection; a browser that leaves mid-answer (its connection
+reset) takes its backend connection with it, even while the backend sends
+nothing. The backend counts its open connections: none may be left behind.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ STALLED_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 
 
 
 class StallingBackend:
-    """Reads each request's head, then stalls: without reading its body (``reads=False``)
-    or after sending ``STALLED_ANSWER``. ``open`` counts the connections the proxy has
+    """Reads each request's head, then stalls: without reading its body, or (``answer``)
+    after sending ``STALLED_ANSWER``. ``open`` counts the connections the proxy has
     not closed; ``release`` lets a stalled reader drain its connection to the end."""
 
     def __init__(self, *, answer: bool) -> None:

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from siteserve import net
+from siteserve.http.authority import split_authority
 
 #: RFC 6761 section 6.3: ``localhost`` and every name under it are this machine.
 LOCALHOST = "localhost"
@@ -37,9 +38,6 @@ LOCALHOST_SUFFIX = ".localhost"
 #: ``--allowed-host *``: any name (the check is off).
 ANY_NAME = "*"
 
-# RFC 3986 section 3.2.2: an IP literal in brackets, or a reg-name (unreserved characters,
-# sub-delims and percent-encodings); then an optional ":" port, which may be empty.
-_AUTHORITY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::([0-9]*))?")
 #: One DNS label (RFC 1123 section 2.1), and "_", which container names may have.
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
@@ -54,14 +52,20 @@ class Authority:
 
 
 def parse_authority(value: str) -> Authority | None:
-    """``Host`` field value (or a URL's authority) -> Authority; None when malformed."""
-    match = _AUTHORITY.fullmatch(value.strip())
-    if match is None:
+    """``Host`` field value (or a URL's authority) -> Authority; None when malformed.
+
+    The grammar is the parser's (``http.authority``); an IP-literal must be an
+    IPv6 address (an IPvFuture names no address this server has).
+    """
+    parts = split_authority(value.strip())
+    if parts is None:
         return None
-    host, port_text = match.group(1), match.group(2)
+    host, port_text = parts
     port = None
     if port_text:
-        port = int(port_text)
+        # At most 5 digits past leading zeros go to int(), which refuses 4300 and more.
+        digits = port_text.lstrip("0") or "0"
+        port = int(digits) if len(digits) <= 5 else 65536
         if port > 65535:
             return None
     if host.startswith("["):

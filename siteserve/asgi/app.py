@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Callable
 
-from siteserve.asgi.request import (
-    ReceivedBody,
-    declared_too_large,
-    expects_body,
-    request_from_scope,
-)
+from siteserve.asgi.request import ReceivedBody, expects_body, request_from_scope
 from siteserve.asgi.response import release_body, send_response
 from siteserve.asgi.types import PATHSEND, HttpScope, Receive, Scope, Send
 from siteserve.assemble import build_app
 from siteserve.config import Config, ConfigError
+from siteserve.http.errors import ProtocolError
+from siteserve.http.framing import content_length
+from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.http.writer import simple_response
 from siteserve.layers import App
@@ -34,10 +33,15 @@ log = logging.getLogger("siteserve.asgi")
 class SiteserveAsgi:
     """An ASGI 3 app serving the stack ``build`` makes of the Config ``configure`` answers.
 
-    ``build`` is ``assemble.build_app`` (a test may give its own). ``configure``
-    runs at lifespan startup (or at the first request without lifespan): a
-    ``ConfigError`` from it is the server's startup failure, said in one line,
-    with the message the CLI would print.
+    ``build`` is ``assemble.build_app`` (a test may give its own). ``configure``,
+    ``build`` and the stack's ``startup`` run at lifespan startup (or at the
+    first request without lifespan), once: a failure of any of them is the
+    server's startup failure, said once and never tried again. A ``ConfigError``
+    (a missing folder, Redis out of reach) is one line, the message the CLI
+    would print; anything else also gets its traceback. Under lifespan the
+    server is told (``lifespan.startup.failed``) and exits, as uvicorn,
+    hypercorn and granian do for a Starlette app whose startup raised; without
+    lifespan every request is answered 500.
     """
 
     def __init__(
@@ -80,13 +84,21 @@ class SiteserveAsgi:
                 return
             try:
                 config = self._configure()
+                app = self._build(config)
+                await app.startup()
             except ConfigError as error:
                 self._failed = f"siteserve: {error}"
                 if say_failure:
                     log.error("%s", self._failed)
                 return
-            app = self._build(config)
-            await app.startup()
+            except Exception as error:
+                # Not the user's configuration: the traceback is what tells why.
+                self._failed = f"siteserve: startup failed: {error!r}"
+                if say_failure:
+                    log.exception("%s", self._failed)
+                else:
+                    self._failed += "\n" + traceback.format_exc()
+                return
             self._app = app
             self._limit = config.limits.max_body
             self._started = True
@@ -114,21 +126,22 @@ class SiteserveAsgi:
         http1 = request.version in ("1.1", "1.0")
         app = self._app
         if app is None:
-            response = simple_response(500, "siteserve did not start; the server log says why")
-            await send_response(
-                send, response, method=request.method, http1=http1, pathsend=False, receive=None
-            )
+            detail = "siteserve did not start; the server log says why"
+            await _refuse(send, request, http1, 500, detail)
+            return
+        try:
+            # The front server checked HTTP/1's framing; HTTP/2's field may be anything.
+            length = content_length(request.headers.get("content-length"))
+        except ProtocolError as error:
+            await _refuse(send, request, http1, error.status, error.detail)
             return
         body: ReceivedBody | None = None
-        if expects_body(request):
+        if expects_body(request, length):
             # Asked once, before any of the body is read, as the built-in server asks.
             bound = app.body_limit(request)
             limit = self._limit if bound is None else bound
-            if declared_too_large(request, limit):
-                response = simple_response(413, "request body too large")
-                await send_response(
-                    send, response, method=request.method, http1=http1, pathsend=False, receive=None
-                )
+            if length is not None and length > limit:
+                await _refuse(send, request, http1, 413, "request body too large")
                 return
             body = ReceivedBody(receive, limit)
             request.body = body
@@ -151,3 +164,11 @@ class SiteserveAsgi:
             pathsend=PATHSEND in extensions,
             receive=receive if body is None or body.finished else None,
         )
+
+
+async def _refuse(send: Send, request: Request, http1: bool, status: int, detail: str) -> None:
+    """Answer ``status`` without reading the body or asking the stack."""
+    response = simple_response(status, detail)
+    await send_response(
+        send, response, method=request.method, http1=http1, pathsend=False, receive=None
+    )

@@ -86,24 +86,15 @@ def request_from_scope(scope: HttpScope) -> Request:
     )
 
 
-def expects_body(request: Request) -> bool:
+def expects_body(request: Request, length: int | None) -> bool:
     """Whether content may follow the head (RFC 9112 section 6.3 for HTTP/1.x).
 
+    ``length`` is the request's Content-Length (``http.framing.content_length``).
     HTTP/2 and 3 frame a body without either header; there a request has one
     unless it says Content-Length: 0 or is a GET or HEAD without a length.
     """
-    headers = request.headers
-    length = headers.get("content-length")
     if request.version in ("1.1", "1.0"):
-        return "transfer-encoding" in headers or (length is not None and length != "0")
+        return "transfer-encoding" in request.headers or bool(length)
     if length is not None:
-        return length != "0"
+        return length != 0
     return request.method not in ("GET", "HEAD")
-
-
-def declared_too_large(request: Request, limit: int) -> bool:
-    """Whether the body's declared length is over ``limit`` (refused before it is read)."""
-    length = request.headers.get("content-length")
-    # 1*DIGIT (RFC 9110 section 8.6) is ASCII: str.isdigit() alone also takes "\xb2",
-    # which int() refuses.
-    return length is not None and length.isascii() and length.isdigit() and int(length) > limit

@@ -2,31 +2,23 @@
 
 llhttp tokenises the head and frames the body; what it lets through and the
 RFC refuses is refused here, each rule beside the section it comes from:
-the Host field's count and syntax, transfer codings other than chunked, and
-whether the connection persists. Every refusal is a ``ProtocolError``, which
-the connection answers and then closes on, so nothing after the refused head
-is ever read as a request.
+the Host field's count and syntax, the Content-Length value, transfer
+codings other than chunked, and whether the connection persists. Every
+refusal is a ``ProtocolError``, which the connection answers and then closes
+on, so nothing after the refused head is ever read as a request.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 
+from siteserve.http.authority import valid_authority
 from siteserve.http.errors import ProtocolError
 
 #: OWS (RFC 9110 section 5.6.3): what surrounds a field value or a list element.
 _OWS = " \t"
 
-#: reg-name (RFC 3986 section 3.2.2: unreserved, pct-encoded and sub-delims, possibly
-#: empty), then an optional port (3.2.3: any run of digits, the empty one included).
-#: An IPv4address is also a reg-name: one rule covers both.
-_REG_NAME_PORT = re.compile(r"((?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?")
-#: What may follow an IP-literal: an optional port.
-_PORT = re.compile(r"(?::[0-9]*)?")
-#: IPvFuture (RFC 3986 section 3.2.2), inside the brackets of an IP-literal.
-_IP_FUTURE = re.compile(r"v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
 #: token (RFC 9110 section 5.6.2).
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 #: quoted-string (RFC 9110 section 5.6.4): qdtext and quoted-pairs between DQUOTEs.
@@ -38,36 +30,6 @@ _LIST_ELEMENT = re.compile(r'(?:[^,"]+|"(?:[^"\\]|\\.)*"?)+')
 _TRANSFER_CODING = re.compile(
     rf"{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}[ \t]*=[ \t]*(?:{_TOKEN}|{_QUOTED}))*"
 )
-
-
-def valid_authority(text: str, *, empty_host: bool) -> bool:
-    """Whether ``text`` is ``uri-host [ ":" port ]`` (RFC 9110 section 7.2, RFC 3986 3.2.2).
-
-    No userinfo (``u@x``), no path (``x/y``), nothing outside the grammar.
-    An empty host is a valid Host value (RFC 9112 section 3.2: the client of a
-    URI without authority sends one) but not the authority of an ``http`` URI
-    (RFC 9110 section 4.2.1): ``empty_host`` says which is being read. An empty
-    port after the colon is in the grammar (``port = *DIGIT``) and is accepted.
-    """
-    if text.startswith("["):
-        literal, bracket, port = text[1:].partition("]")
-        if not bracket or not _ip_literal(literal):
-            return False
-        return _PORT.fullmatch(port) is not None
-    match = _REG_NAME_PORT.fullmatch(text)
-    return match is not None and (empty_host or match.end(1) > 0)
-
-
-def _ip_literal(text: str) -> bool:
-    if _IP_FUTURE.fullmatch(text):
-        return True
-    if "%" in text:
-        return False  # a zone identifier (RFC 6874) is not in RFC 3986's IP-literal
-    try:
-        ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def check_host(values: list[str], version: str) -> None:
@@ -96,6 +58,44 @@ def list_elements(value: str) -> list[str]:
     """
     pieces = _LIST_ELEMENT.findall(value) if '"' in value else value.split(",")
     return [element for piece in pieces if (element := piece.strip(_OWS))]
+
+
+def content_length(value: str | None) -> int | None:
+    """The length a Content-Length field value (all its lines joined) declares; None if absent.
+
+    ``Content-Length = 1*DIGIT`` (RFC 9110 section 8.6); a list of identical
+    values, as a recipient may find when a sender repeated the field, is that
+    one length (8.6 again). Anything else is invalid framing, which a server
+    must answer with 400 (RFC 9112 section 6.3 item 5): ``ProtocolError(400)``.
+    Every reader of the field (the parser, the ASGI adapter, uploads, the
+    proxy) reads it here, so each gives the same answer for the same bytes.
+    """
+    if value is None:
+        return None
+    if not _is_digits(value):
+        lengths = set(list_elements(value))
+        if len(lengths) != 1:
+            raise ProtocolError(400, "invalid Content-Length")
+        (value,) = lengths
+        if not _is_digits(value):
+            raise ProtocolError(400, "invalid Content-Length")
+    if len(value) > _MAX_LENGTH_DIGITS:
+        value = value.lstrip("0") or "0"
+        if len(value) > _MAX_LENGTH_DIGITS:
+            # 8.6: a recipient must not fail on large numerals. Like llhttp, which refuses
+            # a length past 64 bits, this refuses one of 10**18 bytes and more, before
+            # int() (which refuses over 4300 digits) is asked.
+            raise ProtocolError(400, "invalid Content-Length")
+    return int(value)
+
+
+#: Digits in the largest length read, leading zeros aside (2**63 has 19).
+_MAX_LENGTH_DIGITS = 18
+
+
+def _is_digits(text: str) -> bool:
+    # str.isdigit alone also takes non-ASCII digits ("\xb2"), which int() refuses.
+    return text.isascii() and text.isdigit()
 
 
 def is_chunked(value: str | None, version: str) -> bool:

@@ -13,9 +13,10 @@ from typing import Protocol
 
 import httptools
 
+from siteserve.http.authority import valid_authority
 from siteserve.http.chunks import ChunkSizes
 from siteserve.http.errors import ProtocolError
-from siteserve.http.framing import check_host, is_chunked, persists, valid_authority
+from siteserve.http.framing import check_host, content_length, is_chunked, persists
 from siteserve.http.headers import Headers
 from siteserve.http.limits import ParserLimits
 
@@ -239,8 +240,8 @@ class RequestParser:
         )
         limit = self._sink.on_request_head(head)
         self._max_body = self._limits.max_body if limit is None else limit
-        content_length = headers.get("content-length")
-        if content_length is not None and int(content_length) > self._max_body:
+        length = content_length(headers.get("content-length"))
+        if length is not None and length > self._max_body:
             raise ProtocolError(413, "request body too large")
         self._chunks.body_begins(chunked)
 

@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import cast
 
 from siteserve.config import ProxyRoute
+from siteserve.http.errors import ProtocolError
+from siteserve.http.framing import content_length
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Channel, Response
 from siteserve.layers import App, Layer
@@ -233,10 +235,13 @@ def _length(fields: list[tuple[str, str]], status: int) -> int | None:
     (for a HEAD, the length a GET would have: RFC 9110 section 9.3.2)."""
     if status in (204, 304) or status < 200:
         return None
-    for name, value in fields:
-        if name.lower() == "content-length" and value.isdigit():
-            return int(value)
-    return None
+    values = [value for name, value in fields if name.lower() == "content-length"]
+    if not values:
+        return None
+    try:
+        return content_length(", ".join(values))
+    except ProtocolError:
+        return None  # llhttp framed the body without it; the browser's hop frames its own
 
 
 async def _request_body(request: Request) -> AsyncIterator[bytes]:

@@ -146,7 +146,7 @@ class BackendConnection(asyncio.Protocol):
                 if not chunk:
                     continue
                 transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
-                await self._drain()
+                await self._drain(timeout)
             if chunked:
                 transport.write(b"0\r\n\r\n")
         if not head_done.done():
@@ -165,13 +165,29 @@ class BackendConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    async def _drain(self) -> None:
+    async def _drain(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Until the backend has taken what was written; a backend that takes nothing for
+        ``timeout`` seconds (it stopped reading the upload) is a BackendTimeout, and its
+        connection is closed: it holds half a request."""
         if self._lost is not None:
             raise self._lost
-        if self._writable is not None:
-            await self._writable
+        writable = self._writable
+        if writable is not None:
+            timer = asyncio.get_running_loop().call_later(
+                timeout, self._not_reading, writable, timeout
+            )
+            try:
+                await writable
+            finally:
+                timer.cancel()
             if self._lost is not None:
                 raise self._lost
+
+    def _not_reading(self, writable: asyncio.Future[None], timeout: float) -> None:
+        if not writable.done():
+            writable.set_exception(BackendTimeout(f"took none of the body for {timeout:g} s"))
+        if self.transport is not None:
+            self.transport.close()
 
     def whole_body(self) -> bytes | None:
         """The answer's body when all of it has come and is small, else None (stream it)."""

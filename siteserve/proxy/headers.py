@@ -14,6 +14,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from siteserve.config import ProxyRoute
+from siteserve.http.framing import content_length
 from siteserve.http.request import Request
 
 #: RFC 9110 section 7.6.1: fields that belong to one connection, never forwarded.
@@ -25,8 +26,15 @@ HOP_BY_HOP = frozenset(
 _WRITER_OWNS = frozenset({"content-length", "date", "server"})
 VIA = "1.1 siteserve"
 #: Request fields never passed on as the browser sent them: hop-by-hop, our own
-#: forwarding fields (replaced) and ``Expect`` (answered by us when the body was read).
-_NOT_FORWARDED = HOP_BY_HOP | {"host", "expect", "x-forwarded-proto", "x-forwarded-host"}
+#: forwarding fields (replaced), ``Expect`` (answered by us when the body was read)
+#: and Content-Length (said again, once, by ``request_headers``).
+_NOT_FORWARDED = HOP_BY_HOP | {
+    "host",
+    "expect",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "content-length",
+}
 
 
 class BackendURL(NamedTuple):
@@ -105,9 +113,10 @@ def request_headers(
     out.append(("x-forwarded-proto", request.scheme))
     out.append(("x-forwarded-host", request.host))
     out.append(("via", ", ".join(via)))
-    body_length = request.headers.get("content-length")
+    # Read as the parser read it ("5, 5" is 5: RFC 9110 section 8.6), sent once.
+    body_length = content_length(request.headers.get("content-length"))
     if body_length is not None:
-        out.append(("content-length", body_length))
+        out.append(("content-length", str(body_length)))
     elif "chunked" in (request.headers.get("transfer-encoding") or "").lower():
         # Our hop's framing is gone; the backend's hop frames the streamed body its own way.
         out.append(("transfer-encoding", "chunked"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 #: Pipelined requests parsed ahead of the one being answered before reading pauses.
 MAX_PIPELINE = 16
@@ -18,12 +19,18 @@ class WriteFlow:
     A slow reader then costs one buffer of memory, never the whole file.
     """
 
-    __slots__ = ("_closed", "_paused", "_waiter")
+    __slots__ = ("_closed", "_on_close", "_paused", "_waiter")
 
     def __init__(self) -> None:
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
+        #: Told when the connection is gone (``ResponseSender``: a stream may be waiting
+        #: on its body, not on room, and would not notice).
+        self._on_close: Callable[[], None] | None = None
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        self._on_close = callback
 
     def pause(self) -> None:
         self._paused = True
@@ -35,6 +42,8 @@ class WriteFlow:
     def close(self) -> None:
         self._closed = True
         self._wake()
+        if self._on_close is not None:
+            self._on_close()
 
     def _wake(self) -> None:
         waiter = self._waiter

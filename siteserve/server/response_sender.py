@@ -41,7 +41,7 @@ class SendListener(Protocol):
 class ResponseSender:
     """Writes the responses of one connection, one at a time."""
 
-    __slots__ = ("_flow", "_listener", "_loop", "_transport")
+    __slots__ = ("_flow", "_gone", "_listener", "_loop", "_transport", "_waiting")
 
     def __init__(
         self,
@@ -54,6 +54,17 @@ class ResponseSender:
         self._transport = transport
         self._flow = flow
         self._listener = listener
+        #: The task of a stream while it waits for its body's next chunk, else None.
+        self._waiting: asyncio.Task[None] | None = None
+        self._gone = False
+        flow.on_close(self._peer_gone)
+
+    def _peer_gone(self) -> None:
+        # A stream waiting on its body (a proxied backend still thinking, a long poll)
+        # would hold what the body holds until the next chunk came: it stops now.
+        self._gone = True
+        if self._waiting is not None:
+            self._waiting.cancel()
 
     def send(self, exchange: Exchange, response: Response, reason: CloseReason | None) -> None:
         """Write ``response`` to ``exchange``; ``reason`` says why it is the last one."""
@@ -93,19 +104,34 @@ class ResponseSender:
                 sent = body.length
             else:
                 assert not isinstance(body, bytes)
+                task = asyncio.current_task()
                 try:
+                    if self._gone:
+                        raise ConnectionClosed
+                    self._waiting = task  # cancelled (``_peer_gone``) only while it waits
                     async for chunk in body:
-                        if not chunk:
-                            continue
-                        await flow.drain()
-                        _write_open(transport, encode_chunk(chunk) if chunked else chunk)
-                        sent += len(chunk)
+                        self._waiting = None
+                        if chunk:
+                            await flow.drain()
+                            _write_open(transport, encode_chunk(chunk) if chunked else chunk)
+                            sent += len(chunk)
+                        self._waiting = task
                 finally:
+                    self._waiting = None
                     await close_iterable(body)
                 if chunked:
                     _write_open(transport, LAST_CHUNK)
         except (ConnectionClosed, ConnectionError):
             # The client went away mid-answer: normal (a closed tab, a cancelled download).
+            self._listener.send_failed(CloseReason.PEER_CLOSED)
+            return
+        except asyncio.CancelledError:
+            if not self._gone:
+                raise  # not ours: the loop is being torn down
+            # Ours (``_peer_gone``): the body's wait ended by the client leaving, as above.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
             self._listener.send_failed(CloseReason.PEER_CLOSED)
             return
         except BodyChanged as error:

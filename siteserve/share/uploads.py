@@ -33,6 +33,8 @@ from urllib.parse import quote
 
 from siteserve import sizes
 from siteserve.config import Config
+from siteserve.http.errors import ProtocolError
+from siteserve.http.framing import content_length
 from siteserve.http.location import safe_location
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Response
@@ -122,8 +124,11 @@ class Uploads:
         return Response(201, headers, body)
 
     async def _receive(self, request: Request, folder: Path) -> list[dict[str, Any]]:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_upload:
+        try:
+            length = content_length(request.headers.get("content-length"))
+        except ProtocolError as error:
+            raise UploadError(error.status, error.detail) from None
+        if length is not None and length > self.max_upload:
             raise UploadError(413, _too_large(self.max_upload))
         content_type = request.headers.get("content-type")
         kind = media_type(content_type)

@@ -75,15 +75,36 @@ def test_without_lifespan_the_first_request_starts_the_app(site: Path, tmp_path:
 @pytest.mark.parametrize("kind", ["uvicorn", "granian"])
 def test_a_start_up_error_is_one_line_and_the_server_exits(kind: str, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
+    returncode, output = _run_to_its_end(kind, missing)
+    assert returncode != 0
+    assert output.count(f"siteserve: folder not found: {missing}") == 1, output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("kind", ["uvicorn", "granian"])
+def test_a_failing_stack_startup_is_said_once_and_the_server_exits(
+    kind: str, tmp_path: Path
+) -> None:
+    # The stack's own startup fails (Redis out of reach), not the configuration: uvicorn's
+    # default lifespan took a raised exception for "lifespan unsupported" and served on,
+    # starting the stack again on every request.
+    (tmp_path / "siteserve.toml").write_text(f'sessions = "redis://127.0.0.1:{free_port()}/0"\n')
+    returncode, output = _run_to_its_end(kind, tmp_path)
+    assert returncode != 0
+    assert output.count("siteserve: sessions: cannot reach Redis at redis://127.0.0.1:") == 1, (
+        output
+    )
+    assert "Traceback" not in output
+
+
+def _run_to_its_end(kind: str, root: Path) -> tuple[int, str]:
+    """Run ``kind`` serving ``root`` until it exits (by the deadline): its code and output."""
     done = subprocess.run(
         asgi_command(kind, free_port()),
-        env={**os.environ, "SITESERVE_ROOT": str(missing)},
+        env={**os.environ, "SITESERVE_ROOT": str(root)},
         capture_output=True,
         text=True,
         timeout=START_DEADLINE,
         check=False,
     )
-    output = done.stdout + done.stderr
-    assert done.returncode != 0
-    assert output.count(f"siteserve: folder not found: {missing}") == 1, output
-    assert "Traceback" not in output
+    return done.returncode, done.stdout + done.stderr

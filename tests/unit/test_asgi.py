@@ -19,6 +19,7 @@ from siteserve.asgi.request import ReceivedBody, expects_body, request_from_scop
 from siteserve.asgi.response import CHUNK, send_response
 from siteserve.asgi.types import HttpScope, Message, ReceivedMessage
 from siteserve.config import Config, ConfigError, build_config
+from siteserve.http.framing import content_length
 from siteserve.http.request import BodyIncomplete, BodyTooLarge, Request
 from siteserve.http.response import FileBody, Response
 from siteserve.layers import App
@@ -168,9 +169,9 @@ def test_repeated_headers_are_joined_as_the_parser_joins_them() -> None:
 def test_expects_body(
     method: str, version: str, headers: list[tuple[bytes, bytes]], expected: bool
 ) -> None:
-    assert expects_body(request_from_scope(scope(method, version=version, headers=headers))) is (
-        expected
-    )
+    request = request_from_scope(scope(method, version=version, headers=headers))
+    length = content_length(request.headers.get("content-length"))
+    assert expects_body(request, length) is expected
 
 
 # -- request bodies ----------------------------------------------------------------------
@@ -261,13 +262,48 @@ def test_declared_length_over_the_bound_is_refused_before_the_handler(tmp_path: 
     assert fake.seen == []
 
 
-def test_a_length_of_non_ascii_digits_is_not_a_declared_length(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", ["1.1", "2"])
+@pytest.mark.parametrize(
     # "\xb2" (superscript two) is a latin-1 character str.isdigit() accepts and int() refuses.
+    "value",
+    [b"\xb2", b"2, 3", b"-2", b"", b"0x2"],
+)
+def test_an_invalid_content_length_is_400_before_the_handler(
+    tmp_path: Path, value: bytes, version: str
+) -> None:
+    # RFC 9112 section 6.3 item 5; under HTTP/2 the front server hands the field on as sent.
+    fake = FakeApp(echo)
     wire = Wire([{"type": "http.request", "body": b"hi", "more_body": False}])
-    headers = [(b"content-length", "\xb2".encode("latin-1"))]
+    headers = [(b"content-length", value)]
+    request = scope("POST", version=version, headers=headers)
+    run(asgi_for(fake, tmp_path)(request, wire.receive, wire.send))
+    assert wire.status == 400
+    assert b"invalid Content-Length" in wire.body
+    assert (wire.received, fake.seen) == (0, [])
+
+
+def test_a_list_of_one_content_length_is_that_length(tmp_path: Path) -> None:
+    wire = Wire([{"type": "http.request", "body": b"hi", "more_body": False}])
+    headers = [(b"content-length", b"2"), (b"content-length", b"2")]
     run(asgi_for(FakeApp(echo), tmp_path)(scope("POST", headers=headers), wire.receive, wire.send))
-    assert wire.status == 200
-    assert wire.body == b"hi"
+    assert (wire.status, wire.body) == (200, b"hi")
+    over = Wire()
+    headers = [(b"content-length", b"1001, 1001")]
+    run(asgi_for(FakeApp(echo), tmp_path)(scope("POST", headers=headers), over.receive, over.send))
+    assert (over.status, over.received) == (413, 0)
+
+
+def test_an_upload_with_an_invalid_length_is_400_not_500(tmp_path: Path) -> None:
+    # Uploads read the length as everyone does: before, "\xb2" reached int() and answered 500.
+    asgi = create_app(tmp_path, upload=True)
+    wire = Wire([{"type": "http.request", "body": b"--b--\r\n", "more_body": False}])
+    headers = [
+        (b"content-length", b"\xb2"),
+        (b"content-type", b"multipart/form-data; boundary=b"),
+        (b"host", b"localhost"),
+    ]
+    run(asgi(scope("POST", version="2", headers=headers), wire.receive, wire.send))
+    assert wire.status == 400
 
 
 def test_the_apps_own_bound_wins_over_max_body(tmp_path: Path) -> None:
@@ -591,6 +627,54 @@ def test_a_config_error_without_lifespan_answers_500_and_is_logged_once(
         run(asgi(scope(), wire.receive, wire.send))
     assert [w.status for w in wires] == [500, 500]
     assert [r.getMessage() for r in caplog.records] == ["siteserve: folder not found: /nowhere"]
+
+
+class FailingStart(FakeApp):
+    """A stack whose startup raises ``error``, counting how often it was tried."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(ok)
+        self.error = error
+        self.tries = 0
+
+    async def startup(self) -> None:
+        self.tries += 1
+        raise self.error
+
+
+def test_a_failing_startup_fails_the_lifespan_with_its_traceback_and_stays_failed(
+    tmp_path: Path,
+) -> None:
+    fake = FailingStart(RuntimeError("the disk is gone"))
+    asgi = asgi_for(fake, tmp_path)
+    wire = Wire([{"type": "lifespan.startup"}])
+    run(asgi({"type": "lifespan"}, wire.receive, wire.send))
+    (failed,) = wire.sent
+    assert failed["type"] == "lifespan.startup.failed"
+    message = failed["message"]
+    assert isinstance(message, str)
+    assert message.startswith("siteserve: startup failed: RuntimeError('the disk is gone')\n")
+    assert "Traceback" in message
+    # A server that serves on anyway (uvicorn's --lifespan auto treats an exception, not
+    # this message, as "lifespan unsupported") gets 500s, never a second try.
+    later = Wire()
+    run(asgi(scope(), later.receive, later.send))
+    assert (later.status, fake.tries) == (500, 1)
+
+
+def test_a_failing_startup_without_lifespan_is_logged_once_and_not_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FailingStart(RuntimeError("the disk is gone"))
+    asgi = asgi_for(fake, tmp_path)
+    wires = [Wire(), Wire(), Wire()]
+    for wire in wires:
+        run(asgi(scope(), wire.receive, wire.send))
+    assert [w.status for w in wires] == [500, 500, 500]
+    assert fake.tries == 1
+    (record,) = caplog.records
+    assert record.getMessage() == "siteserve: startup failed: RuntimeError('the disk is gone')"
+    assert record.exc_info is not None
 
 
 def test_websockets_are_refused(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from siteserve import net
 from siteserve.hosts import AllowedHosts, Authority, allowed_host_pattern, parse_authority
+from siteserve.http.authority import valid_authority
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,35 @@ from siteserve.hosts import AllowedHosts, Authority, allowed_host_pattern, parse
 )
 def test_parse_authority(value: str, parsed: Authority | None) -> None:
     assert parse_authority(value) == parsed
+
+
+def test_a_port_of_thousands_of_digits_is_malformed_not_an_error() -> None:
+    # int() refuses 4300 digits and more: that was a ValueError (a 500) in the host check.
+    assert parse_authority("localhost:" + "9" * 5000) is None
+    assert parse_authority("localhost:" + "0" * 5000 + "80") == Authority("localhost", 80)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "localhost",
+        "h%41:80",
+        "h%zz",
+        "h%4",
+        "[::1]:8000",
+        "[fe80::1%25eth0]",
+        "[v1.x]",
+        "a b",
+        "user@x",
+        "",
+        ":80",
+    ],
+)
+def test_the_host_check_reads_the_parsers_grammar(value: str) -> None:
+    # One grammar (http.authority): what the parser refuses is malformed here too. An
+    # IPvFuture is in the grammar but names no address of ours.
+    grammatical = valid_authority(value, empty_host=True) and not value.startswith("[v")
+    assert (parse_authority(value) is not None) is grammatical
 
 
 @pytest.mark.parametrize(

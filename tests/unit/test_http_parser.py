@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from siteserve.http.errors import ProtocolError
+from siteserve.http.framing import content_length
 from siteserve.http.headers import Headers
 from siteserve.http.limits import ParserLimits
 from siteserve.http.parser import RequestHead, RequestParser, split_target
@@ -479,3 +480,43 @@ def test_chunked_body_split_anywhere_is_read_whole() -> None:
     for cut in range(len(CHUNKED_HEAD), len(data)):
         rec = parse([data[:cut], data[cut:]], ParserLimits(max_body=15))
         assert (b"".join(rec.bodies), rec.ends) == (b"hello0123456789", 1), cut
+
+
+# -- Content-Length (RFC 9110 section 8.6, RFC 9112 section 6.3) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "length"),
+    [
+        ("0", 0),
+        ("5", 5),
+        ("005", 5),
+        ("5, 5", 5),  # a repeated field's lines, joined: one length (8.6)
+        ("5,5", 5),
+        (" 5 ", 5),
+        ("0" * 5000 + "7", 7),  # leading zeros are no reason for int() to fail
+        ("9" * 18, 10**18 - 1),
+        (None, None),
+    ],
+)
+def test_content_length_reads_1_digit_and_lists_of_one_length(
+    value: str | None, length: int | None
+) -> None:
+    assert content_length(value) == length
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", ",", "5, 6", "-1", "+1", "0x10", "1e3", "5 5", "\xb2", "\u0665", "9" * 19, "9" * 5000],
+)
+def test_any_other_content_length_is_400_rfc9112_6_3(value: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        content_length(value)
+    assert caught.value.status == 400
+
+
+def test_the_parser_reads_content_length_with_the_shared_rule() -> None:
+    data = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 005\r\n\r\nabcde"
+    assert parse(data).bodies == [b"abcde"]
+    limits = ParserLimits(max_body=4)
+    assert status_of(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 005\r\n\r\n", limits) == 413

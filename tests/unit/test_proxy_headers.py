@@ -74,6 +74,12 @@ def test_request_body_framing_is_said_again_for_the_next_hop() -> None:
     assert chunked["transfer-encoding"] == "chunked"
 
 
+def test_a_list_of_one_length_goes_on_as_one_value() -> None:
+    # RFC 9110 section 8.6: "5, 5" (a repeated field under HTTP/2) is the length 5.
+    sized = headers.request_headers(PLAIN, _request(content_length="5, 5"))
+    assert [value for name, value in sized if name == "content-length"] == ["5"]
+
+
 def test_response_fields() -> None:
     fields = [
         ("Connection", "close, X-Hop"),

@@ -21,7 +21,7 @@ from siteserve.asgi.types import PATHSEND, HttpScope, Receive, Scope, Send
 from siteserve.assemble import build_app
 from siteserve.config import Config, ConfigError
 from siteserve.http.errors import ProtocolError
-from siteserve.http.framing import content_length
+from siteserve.http.framing import declared_length
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.http.writer import simple_response
@@ -131,7 +131,7 @@ class SiteserveAsgi:
             return
         try:
             # The front server checked HTTP/1's framing; HTTP/2's field may be anything.
-            length = content_length(request.headers.get("content-length"))
+            length = declared_length(request.headers.get("content-length"))
         except ProtocolError as error:
             await _refuse(send, request, http1, error.status, error.detail)
             return

@@ -89,7 +89,7 @@ def request_from_scope(scope: HttpScope) -> Request:
 def expects_body(request: Request, length: int | None) -> bool:
     """Whether content may follow the head (RFC 9112 section 6.3 for HTTP/1.x).
 
-    ``length`` is the request's Content-Length (``http.framing.content_length``).
+    ``length`` is the request's Content-Length (``http.framing.declared_length``).
     HTTP/2 and 3 frame a body without either header; there a request has one
     unless it says Content-Length: 0 or is a GET or HEAD without a length.
     """

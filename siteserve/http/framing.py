@@ -60,7 +60,7 @@ def list_elements(value: str) -> list[str]:
     return [element for piece in pieces if (element := piece.strip(_OWS))]
 
 
-def content_length(value: str | None) -> int | None:
+def declared_length(value: str | None) -> int | None:
     """The length a Content-Length field value (all its lines joined) declares; None if absent.
 
     ``Content-Length = 1*DIGIT`` (RFC 9110 section 8.6); a list of identical

@@ -16,7 +16,7 @@ import httptools
 from siteserve.http.authority import valid_authority
 from siteserve.http.chunks import ChunkSizes
 from siteserve.http.errors import ProtocolError
-from siteserve.http.framing import check_host, content_length, is_chunked, persists
+from siteserve.http.framing import check_host, declared_length, is_chunked, persists
 from siteserve.http.headers import Headers
 from siteserve.http.limits import ParserLimits
 
@@ -240,7 +240,7 @@ class RequestParser:
         )
         limit = self._sink.on_request_head(head)
         self._max_body = self._limits.max_body if limit is None else limit
-        length = content_length(headers.get("content-length"))
+        length = declared_length(headers.get("content-length"))
         if length is not None and length > self._max_body:
             raise ProtocolError(413, "request body too large")
         self._chunks.body_begins(chunked)

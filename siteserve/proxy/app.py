@@ -22,7 +22,7 @@ from typing import cast
 
 from siteserve.config import ProxyRoute
 from siteserve.http.errors import ProtocolError
-from siteserve.http.framing import content_length
+from siteserve.http.framing import declared_length
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Channel, Response
 from siteserve.layers import App, Layer
@@ -239,7 +239,7 @@ def _length(fields: list[tuple[str, str]], status: int) -> int | None:
     if not values:
         return None
     try:
-        return content_length(", ".join(values))
+        return declared_length(", ".join(values))
     except ProtocolError:
         return None  # llhttp framed the body without it; the browser's hop frames its own
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from siteserve.config import ProxyRoute
-from siteserve.http.framing import content_length
+from siteserve.http.framing import declared_length
 from siteserve.http.request import Request
 
 #: RFC 9110 section 7.6.1: fields that belong to one connection, never forwarded.
@@ -114,7 +114,7 @@ def request_headers(
     out.append(("x-forwarded-host", request.host))
     out.append(("via", ", ".join(via)))
     # Read as the parser read it ("5, 5" is 5: RFC 9110 section 8.6), sent once.
-    body_length = content_length(request.headers.get("content-length"))
+    body_length = declared_length(request.headers.get("content-length"))
     if body_length is not None:
         out.append(("content-length", str(body_length)))
     elif "chunked" in (request.headers.get("transfer-encoding") or "").lower():

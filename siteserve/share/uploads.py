@@ -34,7 +34,7 @@ from urllib.parse import quote
 from siteserve import sizes
 from siteserve.config import Config
 from siteserve.http.errors import ProtocolError
-from siteserve.http.framing import content_length
+from siteserve.http.framing import declared_length
 from siteserve.http.location import safe_location
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Response
@@ -125,7 +125,7 @@ class Uploads:
 
     async def _receive(self, request: Request, folder: Path) -> list[dict[str, Any]]:
         try:
-            length = content_length(request.headers.get("content-length"))
+            length = declared_length(request.headers.get("content-length"))
         except ProtocolError as error:
             raise UploadError(error.status, error.detail) from None
         if length is not None and length > self.max_upload:

@@ -19,7 +19,7 @@ from siteserve.asgi.request import ReceivedBody, expects_body, request_from_scop
 from siteserve.asgi.response import CHUNK, send_response
 from siteserve.asgi.types import HttpScope, Message, ReceivedMessage
 from siteserve.config import Config, ConfigError, build_config
-from siteserve.http.framing import content_length
+from siteserve.http.framing import declared_length
 from siteserve.http.request import BodyIncomplete, BodyTooLarge, Request
 from siteserve.http.response import FileBody, Response
 from siteserve.layers import App
@@ -170,7 +170,7 @@ def test_expects_body(
     method: str, version: str, headers: list[tuple[bytes, bytes]], expected: bool
 ) -> None:
     request = request_from_scope(scope(method, version=version, headers=headers))
-    length = content_length(request.headers.get("content-length"))
+    length = declared_length(request.headers.get("content-length"))
     assert expects_body(request, length) is expected
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from siteserve.http.errors import ProtocolError
-from siteserve.http.framing import content_length
+from siteserve.http.framing import declared_length
 from siteserve.http.headers import Headers
 from siteserve.http.limits import ParserLimits
 from siteserve.http.parser import RequestHead, RequestParser, split_target
@@ -502,7 +502,7 @@ def test_chunked_body_split_anywhere_is_read_whole() -> None:
 def test_content_length_reads_1_digit_and_lists_of_one_length(
     value: str | None, length: int | None
 ) -> None:
-    assert content_length(value) == length
+    assert declared_length(value) == length
 
 
 @pytest.mark.parametrize(
@@ -511,7 +511,7 @@ def test_content_length_reads_1_digit_and_lists_of_one_length(
 )
 def test_any_other_content_length_is_400_rfc9112_6_3(value: str) -> None:
     with pytest.raises(ProtocolError) as caught:
-        content_length(value)
+        declared_length(value)
     assert caught.value.status == 400
 
 

@@ -33,9 +33,9 @@ from typing import Final
 from siteserve import bounds
 from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
-from siteserve.http.writer import encode_response_head
+from siteserve.http.writer import Framing
 from siteserve.server.connection_state import CloseReason
-from siteserve.server.response_sender import JOIN_BELOW
+from siteserve.server.response_sender import JOIN_BELOW, frame
 
 MAX_ENTRIES: Final = bounds.ANSWERS
 MAX_BYTES: Final = bounds.ANSWER_BYTES
@@ -149,11 +149,13 @@ class AnswerCache:
         request: Request,
         response: Response,
         closes: CloseReason | None,
+        framing: Framing | None = None,
     ) -> None:
         """Keep ``response``, sent just now to ``request`` (which came alone as
         ``request_bytes``), when it may be given again. ``closes``: why the connection
         closes after it, None when it stays open; only a close the request asked for
-        (``Connection: close``, HTTP/1.0) is kept, as the same bytes ask for it again."""
+        (``Connection: close``, HTTP/1.0) is kept, as the same bytes ask for it again.
+        ``framing``: the head the sender writes (``response_sender.frame``), if made."""
         still_valid = response.still_valid
         if still_valid is None or response.status not in _KEPT_STATUSES:
             return
@@ -161,8 +163,7 @@ class AnswerCache:
             return
         if closes not in _KEPT_CLOSES or response.close:
             return
-        headers = request.headers
-        if any(name in headers for name in _NEVER_KEPT):
+        if not request.headers.lacks(_NEVER_KEPT):
             return
         body = response.body
         if isinstance(body, FileBody):
@@ -170,10 +171,9 @@ class AnswerCache:
                 return
         elif not isinstance(body, bytes) or len(body) > MAX_BODY:
             return
-        # The head the sender writes, made the same way (only its Date line differs).
-        framing = encode_response_head(
-            response, method=request.method, version=request.version, keep_alive=closes is None
-        )
+        # The head the sender writes (only its Date line differs next time).
+        if framing is None:
+            framing = frame(request, response, closes)
         if framing.keep_alive != (closes is None) or framing.chunked:
             return
         head = framing.head

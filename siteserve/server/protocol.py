@@ -46,7 +46,7 @@ from siteserve.server.connection_state import (
 )
 from siteserve.server.flow import MAX_PIPELINE, ReadFlow, WriteFlow
 from siteserve.server.request_body import RequestBody
-from siteserve.server.response_sender import ResponseSender, discard, write_final
+from siteserve.server.response_sender import ResponseSender, discard, frame, write_final
 from siteserve.server.state import AccessRecord, ServerState
 
 log = logging.getLogger("siteserve.server")
@@ -369,9 +369,13 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             and self._parsing is None
             and not self._parser.in_head
         ):
-            # The only request of the read it came in, answered at once: keep the answer.
+            # The only request of the read it came in, answered at once: keep the answer,
+            # with the head the sender then writes.
             assert self._answers is not None
-            self._answers.keep(fresh, exchange.request, response, reason)
+            framing = frame(exchange.request, response, reason)
+            self._answers.keep(fresh, exchange.request, response, reason, framing)
+            self._sender.send(exchange, response, reason, framing)
+            return
         self._sender.send(exchange, response, reason)
 
     # -- what the sender reports --------------------------------------------------

@@ -14,8 +14,9 @@ import logging
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Protocol
 
+from siteserve.http.request import Request
 from siteserve.http.response import BodyChanged, FileBody, Response
-from siteserve.http.writer import LAST_CHUNK, encode_chunk, encode_response_head
+from siteserve.http.writer import LAST_CHUNK, Framing, encode_chunk, encode_response_head
 from siteserve.server.connection_state import CloseReason, Exchange, after_body, after_framing
 from siteserve.server.file_sender import send_file
 from siteserve.server.flow import ConnectionClosed, WriteFlow
@@ -36,6 +37,14 @@ class SendListener(Protocol):
 
     def send_failed(self, reason: CloseReason) -> None:
         """The response could not be sent whole: the connection must close."""
+
+
+def frame(request: Request, response: Response, reason: CloseReason | None) -> Framing:
+    """The head ``ResponseSender.send`` writes for ``response`` (``reason``: why it is the
+    connection's last), and how its body is framed."""
+    return encode_response_head(
+        response, method=request.method, version=request.version, keep_alive=reason is None
+    )
 
 
 class ResponseSender:
@@ -66,13 +75,19 @@ class ResponseSender:
         if self._waiting is not None:
             self._waiting.cancel()
 
-    def send(self, exchange: Exchange, response: Response, reason: CloseReason | None) -> None:
-        """Write ``response`` to ``exchange``; ``reason`` says why it is the last one."""
+    def send(
+        self,
+        exchange: Exchange,
+        response: Response,
+        reason: CloseReason | None,
+        framing: Framing | None = None,
+    ) -> None:
+        """Write ``response`` to ``exchange``; ``reason`` says why it is the last one.
+
+        ``framing``: its head as ``frame`` made it already (for the answer cache), if so."""
         transport = self._transport
-        request = exchange.request
-        framing = encode_response_head(
-            response, method=request.method, version=request.version, keep_alive=reason is None
-        )
+        if framing is None:
+            framing = frame(exchange.request, response, reason)
         exchange.answered = True
         if not framing.keep_alive:
             reason = after_framing(reason)

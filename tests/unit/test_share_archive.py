@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,21 @@ def test_zip64_records_when_sizes_need_them(
     with zipfile.ZipFile(io.BytesIO(produced)) as read:
         assert read.read("z/big.bin") == data
         assert read.read("z/small.txt") == b"small"
+
+
+def test_text_is_deflated_at_zlibs_fastest_level(tmp_path: Path) -> None:
+    # Made while it is sent, beside the requests the server answers meanwhile.
+    root = tmp_path / "t"
+    root.mkdir()
+    text = b" ".join(b"word%d" % (n % 977) for n in range(50_000))
+    (root / "notes.txt").write_bytes(text)
+    produced = _zip_bytes(archive.walk(root, root=root, follow_symlinks=False, is_page=_never))
+    fastest = zlib.compressobj(archive.DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    with zipfile.ZipFile(io.BytesIO(produced)) as read:
+        entry = read.getinfo("t/notes.txt")
+        assert entry.compress_type == zipfile.ZIP_DEFLATED
+        assert entry.compress_size == len(fastest.compress(text) + fastest.flush())
+        assert read.read("t/notes.txt") == text
 
 
 def test_blocks_are_bounded(tmp_path: Path) -> None:

@@ -10,6 +10,9 @@ gives the loop the core first whenever both want it, and the pool everything the
 leaves. Page renders have their own pool (``site.pages``) and keep the loop's priority:
 a page is an answer someone waits for.
 
+A lower priority does not help while a pool thread holds the GIL: the loop then
+waits for the switch interval, which ``favour_the_loop`` shortens from 5 ms to 1 ms.
+
 A thread takes the nice value of the thread that starts it, so work that starts
 threads of its own (the file watcher's observers) must not be started from the pool:
 ``at_loop_priority`` runs such a call in a fresh thread started by the loop's.
@@ -30,6 +33,10 @@ T = TypeVar("T")
 
 #: Nice steps above the loop's thread: CFS then weighs the loop about 3 to 1.
 BACKGROUND_NICE: Final = 5
+#: How long a thread running Python code keeps the GIL while another waits for it
+#: (``sys.setswitchinterval``; CPython's default is 5 ms). A lower priority does not
+#: help the loop while a pool thread holds the GIL: it waits out this interval.
+SWITCH_INTERVAL: Final = 0.001
 
 
 def lower_this_thread() -> None:
@@ -45,6 +52,11 @@ def lower_this_thread() -> None:
         os.setpriority(
             os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + BACKGROUND_NICE
         )
+
+
+def favour_the_loop() -> None:
+    """Hand the GIL back to the loop sooner when a pool thread runs Python code (a zip)."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def background_executor() -> ThreadPoolExecutor:

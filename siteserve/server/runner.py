@@ -16,7 +16,7 @@ from siteserve.config import Config, ConfigError
 from siteserve.layers import App
 from siteserve.server import memory
 from siteserve.server.answers import AnswerCache
-from siteserve.server.background import background_executor
+from siteserve.server.background import background_executor, favour_the_loop
 from siteserve.server.protocol import HttpConnection
 from siteserve.server.state import AccessLog, AccessRecord, ServerState
 from siteserve.server.tls_sniff import Listener, listen_tls
@@ -236,6 +236,7 @@ async def _serve(
                 installed.append(signum)
     # Background work (zips, coding large bodies, uploads) yields the core to the loop.
     loop.set_default_executor(background_executor())
+    favour_the_loop()
     server = Server(config, app, access_log=access_log, ssl_context=ssl_context)
     info = await server.start(sock)
     memory.freeze_startup()

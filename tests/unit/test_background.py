@@ -9,7 +9,12 @@ import threading
 
 import pytest
 
-from siteserve.server.background import BACKGROUND_NICE, background_executor
+from siteserve.server.background import (
+    BACKGROUND_NICE,
+    SWITCH_INTERVAL,
+    background_executor,
+    favour_the_loop,
+)
 
 
 def _nice_of_this_thread() -> int:
@@ -28,3 +33,13 @@ def test_background_threads_run_below_the_loop_and_the_loop_keeps_its_priority()
     loop_before, pool, loop_after = asyncio.run(scenario())
     assert pool == min(loop_before + BACKGROUND_NICE, 19)
     assert loop_after == loop_before
+
+
+def test_the_loop_gets_the_gil_back_sooner() -> None:
+    before = sys.getswitchinterval()
+    try:
+        favour_the_loop()
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+        assert SWITCH_INTERVAL < 0.005  # CPython's default
+    finally:
+        sys.setswitchinterval(before)

@@ -27,7 +27,7 @@ from bench.proc import CLIENT_CPU, LOCALHOST, NotReady, exit_with, fetch, pin_se
 from bench.proc import supervised as supervised_children
 from bench.render_loop import context, template
 from bench.report import Row, ScenarioReport, Target, announce, save
-from bench.servers import ServerSpec, start_server
+from bench.servers import ServerSpec, start_server, uvicorn_argv
 from bench.sitegen import PAGE_PATH, make_dynamic_site, make_static_site
 from bench.wrk import WrkError, add_settle_options, run_wrk_settled
 
@@ -40,19 +40,7 @@ SMALL_FILE = "/1k.txt"
 
 def _uvicorn(app: str) -> Callable[[Path, int, Path], list[str]]:
     def argv(root: Path, port: int, scratch: Path) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            LOCALHOST,
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        return uvicorn_argv(app, port)
 
     return argv
 

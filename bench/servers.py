@@ -143,16 +143,13 @@ def _node_available() -> str | None:
     return None
 
 
-def _uvicorn_starlette(root: Path, port: int, scratch: Path) -> list[str]:
-    # bench/starlette_app.py reads its folder from BENCH_SITE at import; env(1) sets it
-    # for this child alone (ServerSpec.env is fixed before the folder is known).
+def uvicorn_argv(app: str, port: int) -> list[str]:
+    """One uvicorn process serving ``app`` (``module:attribute``) on ``port``, quietly."""
     return [
-        "env",
-        f"BENCH_SITE={root}",
         sys.executable,
         "-m",
         "uvicorn",
-        "bench.starlette_app:app",
+        app,
         "--host",
         LOCALHOST,
         "--port",
@@ -161,6 +158,12 @@ def _uvicorn_starlette(root: Path, port: int, scratch: Path) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+def _uvicorn_starlette(root: Path, port: int, scratch: Path) -> list[str]:
+    # bench/starlette_app.py reads its folder from BENCH_SITE at import; env(1) sets it
+    # for this child alone (ServerSpec.env is fixed before the folder is known).
+    return ["env", f"BENCH_SITE={root}", *uvicorn_argv("bench.starlette_app:app", port)]
 
 
 def _flask_files(root: Path, port: int, scratch: Path) -> list[str]:

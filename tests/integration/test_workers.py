@@ -361,32 +361,44 @@ def test_a_tab_on_another_worker_than_its_page_is_told_what_one_process_would(
     assert server.stop() == 0
 
 
+def add_layout_page(site: Path) -> None:
+    """/page, made from a layout; and notes.txt, a file no page uses."""
+    (site / "_layouts").mkdir()
+    layout = "<!doctype html><h1>{% block h %}{% endblock %}</h1>"
+    (site / "_layouts" / "base.html").write_text(layout)
+    (site / "page.html.jinja").write_text('{% extends "_layouts/base.html" %}')
+    (site / "notes.txt").write_text("a file no page uses")
+
+
+def serve_page_noted(server: Workers, wire: Wire, host: str) -> None:
+    """/page served through ``wire``, and its graph note with the supervisor.
+
+    A worker sends its request log and its graph notes in one batch, log first: once the
+    supervisor has printed /page's line, it has the page's note to relay too. (A real
+    tab takes far longer to open its socket than this test does.)
+    """
+    wire.send(f"GET /page HTTP/1.1\r\n{host}\r\n".encode())
+    assert wire.read_response()[0] == 200
+    until(
+        lambda: any(line.group(2) == "/page" for line in server.log_lines()),
+        "the page's line in the supervisor's log",
+    )
+
+
 def test_a_file_no_page_uses_reloads_no_tab_whichever_worker_served_its_page(
     start: type[Workers], site: Path
 ) -> None:
     # Without the relay of page graphs, the worker holding the tab's socket has never
     # seen the page: it counts as unknown, and an unknown page reloads on any change
     # (not only on its own sources), which one process would never do.
-    (site / "_layouts").mkdir()
-    layout = "<!doctype html><h1>{% block h %}{% endblock %}</h1>"
-    (site / "_layouts" / "base.html").write_text(layout)
-    (site / "page.html.jinja").write_text('{% extends "_layouts/base.html" %}')
-    (site / "notes.txt").write_text("a file no page uses")
+    add_layout_page(site)
     server = start(str(site), "--workers", "2", "-p", "0")
     server.ready()
     pids = server.workers()
     held = connection_per_worker(server.port, pids, "/__siteserve/ws-token")
     (renderer, wire), (other, _) = held.items()
     host = f"Host: 127.0.0.1:{server.port}\r\n"
-    wire.send(f"GET /page HTTP/1.1\r\n{host}\r\n".encode())
-    assert wire.read_response()[0] == 200
-    # A worker sends its request log and its graph notes in one batch, log first: once the
-    # supervisor has printed /page's line, it has the page's note to relay too. (A real
-    # tab takes far longer to open its socket than this test does.)
-    until(
-        lambda: any(line.group(2) == "/page" for line in server.log_lines()),
-        "the page's line in the supervisor's log",
-    )
+    serve_page_noted(server, wire, host)
     wire.send(f"GET /__siteserve/ws-token HTTP/1.1\r\n{host}\r\n".encode())
     token = json.loads(wire.read_response()[2])["token"]
     tab = tab_on(other, server.port, token, pids, renderer)
@@ -409,12 +421,7 @@ def test_a_restarted_worker_knows_the_pages_served_before_it_started(
 ) -> None:
     # The supervisor keeps the page-graph notes and hands them to a new worker before it
     # listens: without them, its tabs' pages count as unknown and reload on any change.
-    (site / "_layouts").mkdir()
-    (site / "_layouts" / "base.html").write_text(
-        "<!doctype html><h1>{% block h %}{% endblock %}</h1>"
-    )
-    (site / "page.html.jinja").write_text('{% extends "_layouts/base.html" %}')
-    (site / "notes.txt").write_text("a file no page uses")
+    add_layout_page(site)
     server = start(str(site), "--workers", "2", "-p", "0")
     server.ready()
     pids = server.workers()
@@ -422,12 +429,7 @@ def test_a_restarted_worker_knows_the_pages_served_before_it_started(
     (renderer, wire), (doomed, doomed_wire) = held.items()
     doomed_wire.close()
     host = f"Host: 127.0.0.1:{server.port}\r\n"
-    wire.send(f"GET /page HTTP/1.1\r\n{host}\r\n".encode())
-    assert wire.read_response()[0] == 200
-    until(
-        lambda: any(line.group(2) == "/page" for line in server.log_lines()),
-        "the page's line in the supervisor's log (its note came with it)",
-    )
+    serve_page_noted(server, wire, host)
     with_signal(doomed, signal.SIGKILL)
     until(lambda: len(server.workers()) == 2 and doomed not in server.workers(), "a new worker")
     replacement = next(pid for pid in server.workers() if pid != renderer)

@@ -597,7 +597,7 @@ def test_the_watchers_threads_keep_the_loops_priority_beside_the_background_pool
     assert watcher_nice == [loop_nice] * len(watcher_nice)
 
 
-def test_a_files_answer_may_be_given_again_but_not_mid_burst_and_a_pages_never(
+def test_a_files_answer_is_given_again_but_not_while_a_burst_can_change_it_and_a_pages_never(
     root: Path, site: FakeSite
 ) -> None:
     app = ReloadApp(site, build_config(root, reload=True))  # type: ignore[arg-type]
@@ -625,9 +625,16 @@ def test_a_files_answer_may_be_given_again_but_not_mid_burst_and_a_pages_never(
             assert app.debouncer is not None
             app.debouncer.add([RawEvent("closed", root / "other.txt")])
             assert app.debouncer.settling
-            assert not answer.still_valid(), "a burst settles: the normal path decides"
+            assert answer.still_valid(), "a burst that cannot change it: given again"
+            await app.debouncer.wait_settled(10.0)
+            app.debouncer.add([RawEvent("closed", style)])
+            assert app.debouncer.settling
+            assert not answer.still_valid(), "its own file settles: the normal path holds it"
             await app.debouncer.wait_settled(10.0)
             assert answer.still_valid()
+            app.debouncer.add([RawEvent("closed", root / "_layout.html.jinja")])
+            assert not answer.still_valid(), "a burst that can change any answer"
+            await app.debouncer.wait_settled(10.0)
             unchanged[0] = False
             assert not answer.still_valid(), "the file changed"
             shown = app.handle(request("/"))

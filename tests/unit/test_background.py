@@ -35,6 +35,20 @@ def test_background_threads_run_below_the_loop_and_the_loop_keeps_its_priority()
     assert loop_after == loop_before
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="a scheduling policy per thread is Linux's")
+def test_a_waking_background_thread_does_not_preempt_the_loop() -> None:
+    def policy() -> int:
+        return os.sched_getscheduler(threading.get_native_id())
+
+    async def scenario() -> tuple[int, int]:
+        asyncio.get_running_loop().set_default_executor(background_executor())
+        return await asyncio.to_thread(policy), policy()
+
+    in_pool, loop = asyncio.run(scenario())
+    assert in_pool == os.SCHED_BATCH
+    assert loop == os.SCHED_OTHER
+
+
 def test_the_loop_gets_the_gil_back_sooner() -> None:
     before = sys.getswitchinterval()
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import socket
 import struct
@@ -441,6 +442,18 @@ async def malformed_client(load: Load, number: int) -> None:
 # -- the probe ---------------------------------------------------------------------------
 
 
+def ahead_of_the_load() -> None:
+    """Run the probe ahead of the load generator that shares its CPU (SCHED_FIFO, Linux).
+
+    The load's process keeps its CPU busy; a probe woken by the server's answer would
+    otherwise wait for its turn there, and its clock would time the load generator, not
+    the server. The probe sleeps almost all the time, so it takes nothing from the load.
+    Without the privilege (root or CAP_SYS_NICE) it runs as it is.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+
+
 def probe_process(
     port: int, path: str, expected: bytes, until: float, interval: float, out: Queue[list[float]]
 ) -> None:
@@ -450,6 +463,7 @@ def probe_process(
     clock; latencies go to ``out`` in batches (a negative one: a wrong answer).
     """
     request = f"GET {path} HTTP/1.1\r\nHost: {LOCALHOST}:{port}\r\n\r\n".encode()
+    ahead_of_the_load()
     batch: list[float] = []
     sent_at = time.monotonic()
     sock: socket.socket | None = None

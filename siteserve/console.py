@@ -2,25 +2,31 @@
 
 The LAN addresses the banner lists come from ``siteserve.net``.
 
-The banner is printed once with rich. The request log is on the per-request
-path, so it is built from plain strings and written straight to the console's
-file: the colour codes for each status class are rendered by rich once, at
-start-up, and flushing is coalesced to once per event-loop iteration.
+The banner is printed once with rich on a terminal; on a plain file (a pipe, a
+log) rich would print its bare text, so that text is written without loading
+rich (about a tenth of a static serve's start-up). The request log is on the
+per-request path, so it is built from plain strings and written straight to
+the console's file: the colour codes for each status class are rendered by rich
+once, at start-up, and flushing is coalesced to once per event-loop iteration.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
+import os
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol, TextIO
-
-from rich.console import Console as RichConsole
-from rich.text import Text
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from siteserve import __version__, sizes
 from siteserve.net import ANY_HOSTS, lan_addresses
+
+if TYPE_CHECKING:
+    from rich.console import Console as RichConsole
+    from rich.text import Text
 
 _PLACEHOLDER = "SITESERVE"
 _STATUS_STYLES = {2: "green", 3: "cyan", 4: "yellow", 5: "red"}
@@ -75,6 +81,42 @@ def printable(value: str) -> str:
     return value.encode("unicode_escape").decode("ascii")
 
 
+#: A banner segment: its text and the rich style it has on a terminal.
+Segment = tuple[str, str]
+#: The environment that makes rich treat a plain file as a terminal (rich's Console.is_terminal).
+_TERMINAL_ENV = ("FORCE_COLOR", "TTY_COMPATIBLE")
+
+
+def plain_file(file: TextIO | None, color: bool | None) -> TextIO | None:
+    """The file rich would write bare text to, or None where rich must decide.
+
+    ``color`` False is plain; None is plain only where rich's own test says so
+    for sure: a file that is no TTY, with no environment that forces a terminal,
+    outside IPython and IDLE. Everything else goes through rich, as before.
+    """
+    if color is True:
+        return None
+    out = sys.stdout if file is None else file
+    if out is None:
+        return None
+    if color is False:
+        return out
+    if any(name in os.environ for name in _TERMINAL_ENV) or hasattr(builtins, "get_ipython"):
+        return None
+    if getattr(sys.stdin, "__module__", "").startswith("idlelib"):
+        return None
+    isatty = getattr(out, "isatty", None)
+    try:
+        return out if isatty is not None and not isatty() else None
+    except ValueError:  # a closed file: let rich say what it says
+        return None
+
+
+def _bare(line: str) -> bool:
+    """Whether rich prints ``line`` as it is: no tab to expand, no control code to drop."""
+    return line.isprintable()
+
+
 class Console:
     """The terminal: banner and errors through rich, the request log as plain lines."""
 
@@ -86,17 +128,13 @@ class Console:
         color: bool | None = None,
     ) -> None:
         # color None: rich decides (a TTY gets colour, a pipe plain text, NO_COLOR honoured).
-        self.rich = _QuietOnBrokenPipe(
-            file=file,
-            highlight=False,
-            soft_wrap=True,
-            force_terminal=color,
-            no_color=None if color is None else not color,
-        )
-        self.errors = RichConsole(
-            file=error_file, stderr=error_file is None, highlight=False, soft_wrap=True
-        )
-        self._out = self.rich.file
+        self._file = file
+        self._error_file = error_file
+        self._color = color
+        self._rich: RichConsole | None = None
+        self._errors: RichConsole | None = None
+        self._plain = plain_file(file, color)
+        self._out = self._plain if self._plain is not None else self.rich.file
         self._styles = {cls: self._codes(style) for cls, style in _STATUS_STYLES.items()}
         self._dim = self._codes("dim")
         self._second = -1
@@ -104,8 +142,47 @@ class Console:
         self._flush_pending = False
         self._broken = False
 
+    @property
+    def rich(self) -> RichConsole:
+        """The rich console on the same file, made (and rich loaded) at first use."""
+        if self._rich is None:
+            from rich.console import Console as RichConsole
+
+            class QuietOnBrokenPipe(RichConsole):
+                """rich exits the process (SystemExit 1) when stdout's pipe closes; a server
+                must not."""
+
+                def on_broken_pipe(self) -> None:
+                    raise BrokenPipeError(32, "stdout closed")
+
+            color = self._color
+            self._rich = QuietOnBrokenPipe(
+                file=self._file,
+                highlight=False,
+                soft_wrap=True,
+                force_terminal=color,
+                no_color=None if color is None else not color,
+            )
+        return self._rich
+
+    @property
+    def errors(self) -> RichConsole:
+        """stderr's rich console, for start-up errors."""
+        if self._errors is None:
+            from rich.console import Console as RichConsole
+
+            error_file = self._error_file
+            self._errors = RichConsole(
+                file=error_file, stderr=error_file is None, highlight=False, soft_wrap=True
+            )
+        return self._errors
+
     def _codes(self, style: str) -> tuple[str, str]:
         """The escape codes rich would put around text in ``style`` ('' on a plain file)."""
+        if self._plain is not None:
+            return ("", "")
+        from rich.text import Text
+
         if not self.rich.is_terminal or self.rich.legacy_windows:
             return ("", "")
         with self.rich.capture() as capture:
@@ -139,35 +216,53 @@ class Console:
         lan: Iterable[str] | None,
         notes: Iterable[Text],
     ) -> None:
-        out = self.rich
-        out.print(Text.assemble(("siteserve ", "bold"), (__version__, "dim")))
-        out.print(Text.assemble(("  Folder   ", "dim"), str(root)))
+        lines: list[list[Segment]] = [
+            [("siteserve ", "bold"), (__version__, "dim")],
+            [("  Folder   ", "dim"), (str(root), "")],
+        ]
         url = local_url(address.host, address.port, address.scheme)
-        out.print(Text.assemble(("  Local    ", "dim"), (url, "bold cyan")))
+        lines.append([("  Local    ", "dim"), (url, "bold cyan")])
         if address.host in ANY_HOSTS:
             if lan is None:
                 lan = lan_addresses(ipv6=":" in address.host)
             addresses = list(lan)
             for ip in addresses:
                 network = f"{address.scheme}://{url_host(ip)}:{address.port}/"
-                out.print(Text.assemble(("  Network  ", "dim"), (network, "cyan")))
+                lines.append([("  Network  ", "dim"), (network, "cyan")])
             if not addresses:
-                out.print(Text.assemble(("  Network  ", "dim"), "no LAN address found"))
+                lines.append([("  Network  ", "dim"), ("no LAN address found", "")])
         if address.requested_port and address.port != address.requested_port:
             message = f"port {address.requested_port} was taken, using {address.port}"
-            out.print(Text("  " + message, style="yellow"))
-        for note in notes:
-            out.print(note)
-        out.print(Text("  Press Ctrl-C to stop.", style="dim"))
+            lines.append([("  " + message, "yellow")])
+        notes = list(notes)
+        ending: list[Segment] = [("  Press Ctrl-C to stop.", "dim")]
+        plain = self._plain
+        texts = ["".join(text for text, _ in line) for line in (*lines, ending)]
+        texts[len(lines) : len(lines)] = [note.plain for note in notes]
+        if plain is not None and all(map(_bare, texts)):
+            plain.write("".join(text + "\n" for text in texts))
+        else:
+            from rich.text import Text
+
+            out = self.rich
+            for line in lines:
+                out.print(Text.assemble(*line))
+            for note in notes:
+                out.print(note)
+            out.print(Text.assemble(*ending))
         self._out.flush()
 
     def error(self, message: str) -> None:
         """A start-up error: exactly one line on stderr, ``siteserve: error: ...``."""
+        from rich.text import Text
+
         line = " ".join(message.split())
         self.errors.print(Text.assemble(("siteserve: error: ", "bold red"), line))
 
     def say(self, message: str) -> None:
         """A plain line on stdout (``--version``)."""
+        from rich.text import Text
+
         self.rich.print(Text(message))
 
     # -- per request ------------------------------------------------------------
@@ -213,10 +308,3 @@ class Console:
             self._out.flush()
         except (OSError, ValueError):
             self._broken = True
-
-
-class _QuietOnBrokenPipe(RichConsole):
-    """rich exits the process (SystemExit 1) when stdout's pipe closes; a server must not."""
-
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError(32, "stdout closed")

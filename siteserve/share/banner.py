@@ -13,14 +13,14 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from rich.text import Text
-
 from siteserve import sizes
 from siteserve.config import Config
 from siteserve.console import ServerAddress, local_url, url_host
 from siteserve.net import ANY_HOSTS, lan_addresses
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from siteserve.share.links import ShareLink
     from siteserve.share.tls import TlsSetup
 
@@ -59,6 +59,7 @@ def qr_lines(data: str) -> list[Text]:
     black on white, so a phone reads it on a dark terminal as on a light one.
     """
     import segno  # only when a QR code is asked for
+    from rich.text import Text
 
     code = segno.make(data, error="m", micro=False)
     border = 2
@@ -75,6 +76,8 @@ def qr_lines(data: str) -> list[Text]:
 
 
 def _line(label: str, text: str, style: str = "") -> Text:
+    from rich.text import Text  # rich loads only for a banner that has notes
+
     return Text.assemble(("  " + label.ljust(LABEL_WIDTH), "dim"), (text, style))
 
 
@@ -116,6 +119,8 @@ def share_notes(
         notes.append(_line("Uploads", f"on, up to {limit} per request"))
     exposed = is_exposed(address.host)
     if exposed and not config.auth and link is None:
+        from rich.text import Text
+
         if config.upload:
             notes.append(
                 Text(

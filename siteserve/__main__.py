@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from siteserve.cli import main
+from siteserve.launch import main
 
 raise SystemExit(main())

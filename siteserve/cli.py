@@ -1,5 +1,9 @@
 """The ``siteserve`` command: options -> Config -> Site -> run(). No logic of its own.
 
+``siteserve.launch`` is the entry point: it reads a plain serve line itself and
+hands every other one to :func:`main` here; both serve through
+``launch.serve_config``.
+
 Its parameters are made from the declarations in ``siteserve.options``: typer
 reads the function signature that :func:`signature` builds from them, and
 ``--help`` lists them under their declared headings.
@@ -16,7 +20,6 @@ Ctrl-C and SIGTERM stop the server gracefully and exit with status 0.
 from __future__ import annotations
 
 import sys
-import threading
 from inspect import Parameter, Signature
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +29,8 @@ from typer.core import TyperCommand
 
 from siteserve import __version__
 from siteserve.config import build_config
+from siteserve.launch import EXIT_USAGE, SERVE_OPTIONS, cli_options, serve_config
+from siteserve.launch import console as _console
 from siteserve.options import (
     BY_NAME,
     FOLDER_HELP,
@@ -36,20 +41,13 @@ from siteserve.options import (
     ConfigError,
     Flag,
     Option,
-    for_command,
-    on_command_line,
     toml_tables,
 )
 
 if TYPE_CHECKING:
     from typer._click import Context, HelpFormatter
 
-    from siteserve.console import Console, ServerAddress
-
-EXIT_USAGE = 2
-
-#: The options ``siteserve DIR`` takes on its command line.
-SERVE_OPTIONS = on_command_line(for_command("serve"))
+__all__ = ["EXIT_USAGE", "SERVE_OPTIONS", "app", "main", "signature"]
 
 
 def _tables() -> str:
@@ -113,14 +111,6 @@ app = typer.Typer(
 )
 
 
-def _console() -> Console:
-    """The terminal; rich (and the config it needs) loads only when something is shown
-    through it, so ``--version`` and ``--help`` stay light."""
-    from siteserve.console import Console
-
-    return Console()
-
-
 def _show_version(value: bool) -> None:
     if value:
         # A plain line (rich would print the same characters; loading it costs more).
@@ -169,60 +159,7 @@ def signature(options: tuple[Option, ...], folder_help: str = FOLDER_HELP) -> Si
 def serve(folder: Path, **given: Any) -> None:
     """Serve a folder as a website: static files, Jinja pages, live reload, LAN sharing."""
     # A flag that was not given is None, so a value in siteserve.toml stands.
-    options = {option.name: option.cli_value(given[option.name]) for option in SERVE_OPTIONS}
-    config = build_config(folder, **options)
-
-    # Imported here so that --help, --version and option errors stay fast.
-    from siteserve.assemble import build_app, new_run_secrets
-    from siteserve.console import local_url
-    from siteserve.server.runner import run
-    from siteserve.share.auth import access_layer
-    from siteserve.share.banner import share_notes
-
-    console = _console()
-    # With workers, each worker process builds its own app (server.workers) around the
-    # share link and reload token the supervisor made.
-    site_app = build_app(config) if config.workers == 1 else None
-    shared = None
-    if site_app is None:
-        shared = new_run_secrets(config)
-        link = shared.link
-    else:
-        access = access_layer(site_app)
-        link = None if access is None else access.link
-    tls_setup = None
-    if config.tls:
-        from siteserve.share.tls import setup_tls  # cryptography loads only for --tls
-
-        tls_setup = setup_tls(config)
-
-    def on_ready(info: ServerAddress) -> None:
-        notes = share_notes(config, info, tls=tls_setup, link=link)
-        if site_app is None:
-            from siteserve.server.workers import banner_note
-
-            notes = [banner_note(config), *notes]
-        console.banner(config.root, info, notes=notes)
-        if config.open_browser:
-            url = local_url(info.host, info.port, info.scheme)
-            import webbrowser  # only for --open
-
-            # webbrowser.open may wait for the browser to start: keep it off the event loop.
-            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
-
-    access_log = None if config.quiet else console.access
-    if site_app is None:
-        from siteserve.server.workers import run_workers
-
-        run_workers(config, on_ready=on_ready, access_log=access_log, shared=shared)
-        return
-    run(
-        config,
-        site_app,
-        on_ready=on_ready,
-        access_log=access_log,
-        ssl_context=None if tls_setup is None else tls_setup.context,
-    )
+    serve_config(build_config(folder, **cli_options(given)))
 
 
 serve.__signature__ = signature(SERVE_OPTIONS)  # type: ignore[attr-defined]

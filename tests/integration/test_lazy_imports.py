@@ -48,6 +48,7 @@ runpy.run_module("siteserve", run_name="__main__", alter_sys=True)
 
 #: Packages a static folder served with --no-reload does not need before its first answer.
 NOT_FOR_A_STATIC_SERVE = (
+    "typer",  # a plain serve line is read from the declarations (siteserve.launch)
     "rich",  # the banner goes to a pipe: plain text
     "jinja2",
     "markupsafe",

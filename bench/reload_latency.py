@@ -4,12 +4,13 @@ For siteserve and live-server (installed with npm into a temporary folder), one
 after the other in the same run, on the same generated page:
 
 - HTML: 20 edits of the page; each time, milliseconds from the write to the new
-  text in the DOM of the reloaded page (p50, p95, worst, missed edits);
+  text in the DOM, of the reloaded page or of the page updated in place (p50, p95,
+  worst, missed edits);
 - CSS: 20 edits of the stylesheet; milliseconds from the write to the new
   colour applied, and whether the page survived (a ``window`` variable set
   before the edit is still there, no new page load);
-- a burst of 50 writes: how many page loads it caused and whether the page
-  ended on the last write;
+- a burst of 50 writes: how many page loads (and updates in place) it caused and
+  whether the page ended on the last write;
 - a restart: the server is stopped and started again on the same port, then
   the page is edited once more: does the open tab show it?
 
@@ -76,6 +77,10 @@ STAGES = (
     "dom",
     "ready",
 )
+#: An HTML change shown in place (reload.js fetches the page and morphs the DOM): the tab
+#: got the message, asked for the page, got its first byte, its last byte, and the probe
+#: saw the new text.
+MORPH_STAGES = ("message", "request", "response", "body", "text")
 #: A stylesheet swap's stages: the new sheet is asked for, its first and last byte
 #: arrive, and the probe sees the new colour.
 CSS_STAGES = ("request", "response", "body", "applied")
@@ -115,6 +120,16 @@ PROBE = """
       body: at("responseEnd"), dom: at("domInteractive"),
       ready: now()};
     window.__report("nav", JSON.stringify(stages), now());
+  });
+  // An HTML change shown in place: when the message came, and the page fetch's timing.
+  window.addEventListener("siteserve:morph", (event) => {
+    const fetched = performance.getEntriesByType("resource").filter(
+      (e) => e.initiatorType === "fetch" && e.name === location.href).pop();
+    const at = (name) => performance.timeOrigin + fetched[name];
+    const stages = {message: performance.timeOrigin + event.detail.started};
+    if (fetched) Object.assign(stages, {request: at("startTime"),
+      response: at("responseStart"), body: at("responseEnd")});
+    window.__report("morph", JSON.stringify(stages), now());
   });
   new MutationObserver(check).observe(document, {subtree: true, childList: true,
     characterData: true, attributes: true});
@@ -190,9 +205,13 @@ class Result:
     state_kept: bool = True
     #: Per HTML edit: ms from the write to each stage of the reload (``STAGES``).
     stages: list[dict[str, float]] = field(default_factory=list)
+    #: Per HTML edit shown in place: ms from the write to each stage (``MORPH_STAGES``).
+    morph_stages: list[dict[str, float]] = field(default_factory=list)
     #: Per CSS edit: ms from the write to each stage of the swap (``CSS_STAGES``).
     css_stages: list[dict[str, float]] = field(default_factory=list)
     burst_loads: int = 0
+    #: Updates in place the burst caused (reload.js); loads plus these should be one.
+    burst_morphs: int = 0
     burst_final_ok: bool = False
     after_restart: bool = False
     note: str = ""
@@ -250,6 +269,13 @@ def measure(
             result.html_ms.append((seen - written) * 1000)
         page.wait_for_timeout(GAP * 1000)
         nav = reports.first("nav", mark)
+        morph = reports.first("morph", mark)
+        if seen is not None and nav is None and morph is not None:
+            stamps = json.loads(morph)
+            stamps["text"] = seen * 1000
+            result.morph_stages.append(
+                {name: stamps[name] - written * 1000 for name in MORPH_STAGES if name in stamps}
+            )
         if seen is not None and nav is not None:
             stamps = json.loads(nav)
             stamps["text"] = seen * 1000
@@ -287,6 +313,7 @@ def measure(
     reports.wait("text", str(final), mark, page)
     page.wait_for_timeout(1500)
     result.burst_loads = reports.count("load", mark)
+    result.burst_morphs = reports.count("morph", mark)
     result.burst_final_ok = reports.last("text") == str(final)
 
     # Stop the server and start it again on the same port; then one more edit.
@@ -374,7 +401,7 @@ def show(results: list[Result]) -> None:
     print()
     header = f"{'server':<12} {'HTML p50':>9} {'p95':>7} {'max':>7} {'missed':>6}"
     header += f" {'CSS p50':>8} {'p95':>7} {'missed':>6} {'reloads':>7} {'state':>5}"
-    header += f" {'burst loads':>11} {'last':>5} {'restart':>7}"
+    header += f" {'burst loads':>11} {'in place':>8} {'last':>5} {'restart':>7}"
     print(header)
     for r in results:
         if r.note:
@@ -386,7 +413,7 @@ def show(results: list[Result]) -> None:
             f" {max(r.html_ms, default=float('nan')):>5.1f}ms {r.html_missed:>6}"
             f" {percentile(r.css_ms, 0.5):>6.1f}ms {percentile(r.css_ms, 0.95):>5.1f}ms"
             f" {r.css_missed:>6} {r.css_reloads:>7} {'kept' if r.state_kept else 'lost':>5}"
-            f" {r.burst_loads:>11} {'yes' if r.burst_final_ok else 'NO':>5}"
+            f" {r.burst_loads:>11} {r.burst_morphs:>8} {'yes' if r.burst_final_ok else 'NO':>5}"
             f" {'back' if r.after_restart else 'LOST':>7}"
         )
     for r in results:
@@ -395,6 +422,13 @@ def show(results: list[Result]) -> None:
                 f"{name} {statistics.median(s[name] for s in r.stages):.1f}" for name in STAGES
             )
             print(f"{r.name} HTML stages, median ms after the write: {medians}")
+        if r.morph_stages:
+            medians = "  ".join(
+                f"{name} {statistics.median(s[name] for s in r.morph_stages if name in s):.1f}"
+                for name in MORPH_STAGES
+                if any(name in s for s in r.morph_stages)
+            )
+            print(f"{r.name} HTML in place, {len(r.morph_stages)} edits, median ms: {medians}")
         if r.css_stages:
             medians = "  ".join(
                 f"{name} {statistics.median(s[name] for s in r.css_stages):.1f}"

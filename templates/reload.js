@@ -3,7 +3,8 @@
 // One WebSocket per tab (never a long poll: that would hold one of the browser's six
 // connections per host for each tab). On connect the tab says which page it shows and which
 // same-origin scripts it runs; the server answers with what to do when files change:
-//   {type: "reload"}                     a file this page uses changed: load it again
+//   {type: "reload"}                     a file this page uses changed: show it again,
+//                                        in place when that is safe (morph.js), else reload
 //   {type: "update", css: [], images: []} swap those stylesheets and images in place
 //   {type: "warnings", messages: []}     the page's render warned (an undefined name): log them
 // When the server goes away the tab retries with backoff and reloads once it is back.
@@ -216,6 +217,59 @@ function reloadPage() {
   }
 }
 
+// The morph module, asked for once: on the first HTML change, or early, once connected.
+let morphModule = null;
+
+function morpher() {
+  if (morphModule === null) {
+    morphModule = import("./morph.js").catch((error) => {
+      morphModule = null; // the server was away: ask again next time
+      throw error;
+    });
+  }
+  return morphModule;
+}
+
+let showing = false;
+let showAgain = false;
+
+// A file this page uses changed: update the page in place, or reload it when that is not
+// safe. A change that comes while one is being shown is shown once that one is done.
+async function showChange() {
+  if (showing) {
+    showAgain = true;
+    return;
+  }
+  showing = true;
+  try {
+    do {
+      showAgain = false;
+      const started = performance.now();
+      let inPlace = false;
+      try {
+        inPlace = await (await morpher()).morphPage();
+      } catch (error) {
+        console.warn("siteserve: in-place update failed, reloading", error);
+      }
+      if (!inPlace) {
+        reloadPage();
+        return;
+      }
+      window.dispatchEvent(new CustomEvent("siteserve:morph", { detail: { started } }));
+    } while (showAgain);
+    // Still this page, with the scripts it had: the server may tell this tab again.
+    sayHello();
+  } finally {
+    showing = false;
+  }
+}
+
+function sayHello() {
+  if (socket === null || socket.readyState !== WebSocket.OPEN) return;
+  const hello = { type: "hello", page: location.pathname, scripts: sameOriginScripts() };
+  socket.send(JSON.stringify(hello));
+}
+
 function retryLater() {
   if (leaving) return;
   lost = true;
@@ -252,8 +306,8 @@ async function connect() {
       return;
     }
     retryMs = FIRST_RETRY_MS;
-    const hello = { type: "hello", page: location.pathname, scripts: sameOriginScripts() };
-    socket.send(JSON.stringify(hello));
+    sayHello();
+    morpher().catch(() => {}); // ready before the first edit
   });
   socket.addEventListener("message", (event) => {
     let message;
@@ -263,7 +317,7 @@ async function connect() {
       return;
     }
     if (message.type === "reload") {
-      reloadPage();
+      showChange();
     } else if (message.type === "update") {
       update(message);
     } else if (message.type === "warnings") {

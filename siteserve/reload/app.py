@@ -50,6 +50,8 @@ log = logging.getLogger("siteserve.reload")
 
 PREFIX = "/__siteserve/"
 SCRIPT_PATH = inject.RELOAD_SCRIPT_PATH
+#: The in-place update of an HTML change, imported by the client script when first needed.
+MORPH_PATH = "/__siteserve/morph.js"
 SOCKET_PATH = "/__siteserve/ws"
 #: Where a page of ours asks for the socket's token (see ``reload.ws_token``).
 TOKEN_PATH = "/__siteserve/ws-token"
@@ -124,9 +126,14 @@ class ReloadApp(Layer[App]):
         self._recent: deque[tuple[float, frozenset[Path]]] = deque(maxlen=64)
         #: Called after each change set has been handled (the console, tests).
         self.listeners: list[Callable[[ChangeSet], None]] = []
-        script = assets.read_bytes("reload.js")
-        self._script = script
-        self._script_etag = '"' + hashlib.sha256(script).hexdigest()[:20] + '"'
+        #: The client's modules: URL -> (bytes, ETag).
+        self._scripts = {
+            url: (script, '"' + hashlib.sha256(script).hexdigest()[:20] + '"')
+            for url, script in (
+                (SCRIPT_PATH, assets.read_bytes("reload.js")),
+                (MORPH_PATH, assets.read_bytes("morph.js")),
+            )
+        }
 
     # -- App protocol: body_limit is the inner app's ---------------------------------
 
@@ -156,7 +163,7 @@ class ReloadApp(Layer[App]):
 
     def handle(self, request: Request) -> Response | Awaitable[Response]:
         if request.path.startswith(PREFIX):
-            if request.path == SCRIPT_PATH:
+            if request.path in self._scripts:
                 return self._script_response(request)
             if request.path == SOCKET_PATH:
                 return accept(request, self._connected, token=self.token, hosts=self.hosts)
@@ -269,6 +276,9 @@ class ReloadApp(Layer[App]):
         scripts = message.get("scripts", [])
         if isinstance(page, str) and page.startswith("/"):
             client.page = page
+        # Hello again on the same socket: the tab showed a change in place (no new page,
+        # no new socket) and shows its page as it is now; later changes concern it again.
+        client.reloading = False
         if isinstance(scripts, list):
             client.scripts = tuple(s for s in scripts[:256] if isinstance(s, str))
         if client.page is not None:
@@ -346,7 +356,8 @@ class ReloadApp(Layer[App]):
             if client.page is not None and (
                 everything or self.graph.affects(client.page, client.scripts, paths)
             ):
-                # Told once, the tab is on its way out: its next page is a new client.
+                # Told once: the tab loads its page again (a new client), or shows it in
+                # place and says hello again once it has (``_hello``).
                 client.reloading = client.socket.send(_RELOAD)
                 burst.reloaded += client.reloading
                 continue
@@ -361,23 +372,24 @@ class ReloadApp(Layer[App]):
     def _urls(self, path: Path) -> list[str]:
         return self.graph.urls_for(path)
 
-    # -- the client script -----------------------------------------------------------
+    # -- the client's scripts -----------------------------------------------------------
 
     def _script_response(self, request: Request) -> Response:
+        script, etag = self._scripts[request.path]
         headers = [
             ("Content-Type", "text/javascript; charset=utf-8"),
             ("Cache-Control", "no-cache"),
-            ("ETag", self._script_etag),
+            ("ETag", etag),
             ("X-Content-Type-Options", "nosniff"),
         ]
         if request.method not in ("GET", "HEAD"):
             return text_response(405, "GET only", headers=[("Allow", "GET, HEAD")])
-        decision = conditional.evaluate(request.method, request.headers, self._script_etag, None)
+        decision = conditional.evaluate(request.method, request.headers, etag, None)
         if decision.status == 304:
             return Response(304, conditional.not_modified_headers(headers))
         if decision.status == 412:
             return builtin_error(412, message="A precondition of the request does not hold.")
-        return Response(200, headers, self._script)
+        return Response(200, headers, script)
 
 
 _SQLITE = ("-journal", "-wal", "-shm")

@@ -198,6 +198,18 @@ def test_the_client_script_is_served_from_templates(app: ReloadApp) -> None:
     assert answer(app, request("/__siteserve/reload.js", "POST")).status == 405
 
 
+def test_the_in_place_update_module_is_served_beside_it(app: ReloadApp) -> None:
+    response = answer(app, request("/__siteserve/morph.js"))
+    assert response.status == 200
+    assert response.header("content-type") == "text/javascript; charset=utf-8"
+    assert isinstance(response.body, bytes) and b"export async function morphPage" in response.body
+    etag = response.header("etag")
+    assert etag is not None and etag != answer(app, request("/__siteserve/reload.js")).header(
+        "etag"
+    )
+    assert answer(app, request("/__siteserve/morph.js", if_none_match=etag)).status == 304
+
+
 def test_other_reserved_paths_go_to_the_site(app: ReloadApp, site: FakeSite) -> None:
     answer(app, request("/__siteserve/overlay.css"))
     assert [r.path for r in site.requests] == ["/__siteserve/overlay.css"]
@@ -363,6 +375,41 @@ def test_early_notice_then_no_second_reload(app: ReloadApp, site: FakeSite, root
     fresh = Tab(app, "/")
     app.apply(ChangeSet(frozenset({root / "next.css"})))
     assert fresh.heard() == [{"type": "update", "css": ["/next.css"], "images": []}]
+
+
+def test_a_tab_that_showed_a_change_in_place_is_told_again(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    index = root / "index.html"
+    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
+    answer(app, request("/"))
+    tab = Tab(app, "/")
+    app.apply(ChangeSet(frozenset({index})))
+    assert tab.heard() == [{"type": "reload"}]
+    app.apply(ChangeSet(frozenset({index})))
+    assert tab.heard() == []  # on its way: told once
+    # It fetched the page and morphed it (no new socket), then says hello again.
+    answer(app, request("/"))
+    tab.say({"type": "hello", "page": "/", "scripts": []})
+    assert tab.heard() == []  # up to date: nothing to catch up on
+    app.apply(ChangeSet(frozenset({index})))
+    assert tab.heard() == [{"type": "reload"}]
+
+
+def test_a_change_between_the_fetch_and_the_second_hello_is_caught_up(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    index = root / "index.html"
+    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
+    answer(app, request("/"))
+    tab = Tab(app, "/")
+    app.apply(ChangeSet(frozenset({index})))
+    assert tab.heard() == [{"type": "reload"}]
+    answer(app, request("/"))  # the tab's fetch
+    app.apply(ChangeSet(frozenset({index})))  # saved again before it said hello
+    assert tab.heard() == []
+    tab.say({"type": "hello", "page": "/", "scripts": []})
+    assert tab.heard() == [{"type": "reload"}]
 
 
 def test_a_tab_that_connects_late_catches_up(app: ReloadApp, site: FakeSite, root: Path) -> None:

@@ -11,6 +11,7 @@ Everything here runs on the event loop; the watcher thread only hands events ove
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import stat
 import time
@@ -80,6 +81,9 @@ BURST_WRITES = 3
 #: milliseconds finishes each write before the next begins, so each would otherwise be a
 #: change set, and a reload, of its own). It waits ``burst_quiet`` from the start.
 FOLLOW_ON_SECONDS = BURST_QUIET_SECONDS
+#: A file written too recently for its mtime to tell a later write from it is remembered
+#: by a digest of its bytes when its change set goes out, up to this size.
+YOUNG_DIGEST_BYTES = 256 * 1024
 #: A changed file that is gone is given this long to come back (vim's save renames
 #: the file to a backup, then writes a new one).
 MISSING_GRACE_SECONDS = 0.05
@@ -178,14 +182,17 @@ class FileStates:
     busy (watchdog handles each event in Python). An event for a file whose
     size, inode and modification time are still those recorded when the last
     change set went out says nothing new, and must not start a second reload.
-    Only files whose mtime was already ``margin`` old are recorded: a later
+    Only files whose mtime was already ``margin`` old are recorded so: a later
     write inside the same tick of the kernel's coarse clock could keep the mtime.
+    A younger file is recorded with a digest of its bytes (``holds_same_bytes``).
     """
 
     def __init__(self, *, margin: float = 0.01, limit: int = bounds.CHANGE_STATES) -> None:
         self._margin_ns = int(margin * 1e9)
         self._limit = limit
         self._known: dict[Path, tuple[int, int, int]] = {}
+        #: Files written within the margin: their state and a digest of their bytes.
+        self._young: dict[Path, tuple[tuple[int, int, int], bytes]] = {}
 
     @staticmethod
     def _stat(path: Path) -> os.stat_result | None:
@@ -199,12 +206,19 @@ class FileStates:
         now = time.time_ns()
         if len(self._known) > self._limit:
             self._known.clear()
+        if len(self._young) > self._limit:
+            self._young.clear()
         for path in paths:
             info = self._stat(path)
+            self._young.pop(path, None)
             if info is not None and now - info.st_mtime_ns >= self._margin_ns:
                 self._known[path] = (info.st_mtime_ns, info.st_size, info.st_ino)
-            else:
-                self._known.pop(path, None)
+                continue
+            self._known.pop(path, None)
+            if info is not None and info.st_size <= YOUNG_DIGEST_BYTES:
+                digest = _digest(path)
+                if digest is not None:
+                    self._young[path] = ((info.st_mtime_ns, info.st_size, info.st_ino), digest)
 
     def unchanged(self, path: Path) -> bool:
         known = self._known.get(path)
@@ -214,6 +228,26 @@ class FileStates:
         if info is not None and (info.st_mtime_ns, info.st_size, info.st_ino) == known:
             return True
         del self._known[path]
+        return False
+
+    def holds_same_bytes(self, path: Path) -> bool:
+        """Whether ``path``, written just before its change set went out (too recently for
+        its mtime to tell), still holds the bytes it held then.
+
+        The watcher's events can trail the writes: a script that saved a file fifty times
+        may be done before the first event reaches the loop, and the change set then
+        already has the last version. Those trailing events say nothing new.
+        """
+        young = self._young.get(path)
+        if young is None:
+            return False
+        info = self._stat(path)
+        if info is None or (info.st_mtime_ns, info.st_size, info.st_ino) != young[0]:
+            del self._young[path]
+            return False
+        if _digest(path) == young[1]:
+            return True
+        del self._young[path]
         return False
 
     def survey(self, paths: Iterable[Path], sample: int = 64) -> tuple[float | None, bool]:
@@ -235,6 +269,13 @@ class FileStates:
             if stat.S_ISREG(info.st_mode) and age >= 0 and (youngest is None or age < youngest):
                 youngest = age
         return (None if youngest is None else youngest / 1e9), missing
+
+
+def _digest(path: Path) -> bytes | None:
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+    except OSError:
+        return None
 
 
 class Debouncer:
@@ -419,6 +460,8 @@ class Debouncer:
     def _take(self, path: Path) -> bool:
         if self._ignore(path) or self._states.unchanged(path):
             return False
+        if self._states.holds_same_bytes(path):
+            return False  # a trailing event of a change set that went out
         self._pending.add(path)
         return True
 

@@ -673,3 +673,39 @@ def test_a_file_written_again_right_after_its_set_went_out_continues_as_one_burs
         assert got.sets[-1] == frozenset({other})
 
     run(test)
+
+
+def test_a_young_file_is_known_by_its_bytes(tmp_path: Path) -> None:
+    states = FileStates(margin=60.0)
+    page = tmp_path / "page.html"
+    page.write_text("write 50")
+    states.remember([page, tmp_path / "gone.html"])
+    # Its events trail the writes: the file still holds what its change set went out with.
+    assert states.holds_same_bytes(page)
+    assert not states.holds_same_bytes(tmp_path / "gone.html")
+    # Written again inside the same clock tick (the mtime kept): the bytes tell.
+    info = page.stat()
+    page.write_text("write 51")
+    os.utime(page, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert not states.holds_same_bytes(page)
+    assert not states.holds_same_bytes(page)  # forgotten once it changed
+
+
+def test_events_that_trail_a_finished_change_set_start_no_other(tmp_path: Path) -> None:
+    async def test() -> None:
+        got = Collector()
+        debouncer = got.debouncer(tmp_path, quiet=0.01, finished_quiet=0.002)
+        page = tmp_path / "index.html"
+        for number in range(1, 51):  # a script's fifty saves, done before any event is seen
+            page.write_text(f"write {number}")
+        debouncer.add(save(page))
+        await debouncer.wait_settled(DEADLINE)
+        for _ in range(49):  # the other saves' events, late
+            debouncer.add(save(page))
+        assert not debouncer.settling
+        page.write_text("write 51")  # a real next save is a change again
+        debouncer.add(save(page))
+        await debouncer.wait_settled(DEADLINE)
+        assert got.sets == [frozenset({page}), frozenset({page})]
+
+    run(test)

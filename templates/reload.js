@@ -3,8 +3,9 @@
 // One WebSocket per tab (never a long poll: that would hold one of the browser's six
 // connections per host for each tab). On connect the tab says which page it shows and which
 // same-origin scripts it runs; the server answers with what to do when files change:
-//   {type: "reload"}                     a file this page uses changed: show it again,
-//                                        in place when that is safe (morph.js), else reload
+//   {type: "reload"}                     the page's HTML changed: show it again, in place
+//                                        when that is safe (morph.js), else reload
+//   {type: "reload", full: true}         a script it runs changed: load the page again
 //   {type: "update", css: [], images: []} swap those stylesheets and images in place
 //   {type: "warnings", messages: []}     the page's render warned (an undefined name): log them
 // When the server goes away the tab retries with backoff and reloads once it is back.
@@ -316,7 +317,9 @@ async function connect() {
     } catch {
       return;
     }
-    if (message.type === "reload") {
+    if (message.type === "reload" && message.full) {
+      reloadPage(); // a script changed: code that ran cannot be taken back
+    } else if (message.type === "reload") {
       showChange();
     } else if (message.type === "update") {
       update(message);

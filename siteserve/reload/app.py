@@ -357,8 +357,12 @@ class ReloadApp(Layer[App]):
                 everything or self.graph.affects(client.page, client.scripts, paths)
             ):
                 # Told once: the tab loads its page again (a new client), or shows it in
-                # place and says hello again once it has (``_hello``).
-                client.reloading = client.socket.send(_RELOAD)
+                # place and says hello again once it has (``_hello``). Only its HTML
+                # changed: it may show it in place (it reloads when that is not safe).
+                in_place = not everything and self.graph.only_page_changed(
+                    client.page, client.scripts, paths
+                )
+                client.reloading = client.socket.send(_RELOAD if in_place else _RELOAD_FULL)
                 burst.reloaded += client.reloading
                 continue
             sent = burst.updated.get(client, set())
@@ -394,6 +398,9 @@ class ReloadApp(Layer[App]):
 
 _SQLITE = ("-journal", "-wal", "-shm")
 _RELOAD = json.dumps({"type": "reload"})
+#: A script, module or fetched file changed (or what the page uses is not known): the tab
+#: loads its page again, never in place.
+_RELOAD_FULL = json.dumps({"type": "reload", "full": True})
 
 
 async def _resolved(result: Response | Awaitable[Response]) -> Response:

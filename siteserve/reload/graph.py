@@ -330,6 +330,19 @@ class PageGraph:
             return True  # a file in a folder the page listed, new ones too
         return bool(others and others & self.used_by(page, scripts))
 
+    def only_page_changed(
+        self, page: str, scripts: Iterable[str], changed: frozenset[Path]
+    ) -> bool:
+        """Whether ``changed`` reaches a tab showing ``page`` only through what its HTML is
+        made from (its own sources, a folder it lists), so the tab may show the new HTML in
+        place; a changed script, module or fetched file (or sources we do not know) needs a
+        new page: code that ran cannot be taken back."""
+        own = self.page_sources(page)
+        if own is None:
+            return False
+        others = {path for path in changed if kind_of(path) == "other"} - own
+        return not others & self.used_by(page, scripts)
+
     def urls_for(self, path: Path) -> list[str]:
         """The URL paths a browser may know ``path`` by, for in-place stylesheet and image swaps."""
         urls = {url for url, sources in self._sources.items() if path in sources}

@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 from tests.browser import test_workers_reload_browser as tabs_module
 from tests.browser.conftest import CHROMIUM_ARGS, launched
-from tests.browser.test_reload import loads, write
+from tests.browser.test_reload import shown, write
 from tests.browser.test_workers_reload_browser import LAYOUT, color_is, text_is
 from tests.integration.test_workers import Workers, connection_per_worker
 from tests.integration.wire import Wire
@@ -133,7 +133,7 @@ def test_a_tab_whose_socket_is_on_the_worker_that_never_served_a_page(
         every = [tab for group in tabs.values() for tab in group]
         for tab in every:
             tab.evaluate("window.__kept = 'yes'")
-        seen = [loads(tab) for tab in every]
+        seen = [shown(tab) for tab in every]
         # A file no page uses, then the stylesheet: swapped in place, no load anywhere.
         write(site / "notes.txt", "still unused")
         write(site / "style.css", "#v { color: rgb(0, 128, 0); }\n")
@@ -141,7 +141,7 @@ def test_a_tab_whose_socket_is_on_the_worker_that_never_served_a_page(
             color_is(tab, "rgb(0, 128, 0)")
         assert seen == [[]] * len(every)
         assert [tab.evaluate("window.__kept") for tab in every] == ["yes"] * len(every)
-        # The page's layout: every tab loads the page again.
+        # The page's layout: every tab shows the page again, once (in place: its HTML).
         write(site / "_layouts" / "base.html", LAYOUT.format(text="two"))
         for tab in every:
             text_is(tab, "two")

@@ -294,7 +294,8 @@ def test_scripts_reported_by_the_tab_count(app: ReloadApp, site: FakeSite, root:
     answer(app, request("/"))
     tab, bystander = Tab(app, "/", ["/app.js"]), Tab(app, "/", [])
     app.apply(ChangeSet(frozenset({root / "app.js"})))
-    assert tab.heard() == [{"type": "reload"}]
+    # A script that ran cannot be taken back: the page loads whole, never in place.
+    assert tab.heard() == [{"type": "reload", "full": True}]
     assert bystander.heard() == []
 
 
@@ -315,7 +316,7 @@ def test_modules_and_fetched_data_count_through_referer(
     tab = Tab(app, "/")
     for name in ("lib.js", "data.json"):
         app.apply(ChangeSet(frozenset({root / name})))
-        assert tab.heard() == [{"type": "reload"}]
+        assert tab.heard() == [{"type": "reload", "full": True}]
         tab.socket.connection_lost()
         tab = Tab(app, "/")
 
@@ -356,7 +357,7 @@ def test_pages_with_unknown_sources_reload_on_any_content_change(
     app.apply(ChangeSet(frozenset({root / "style.css"})))
     assert tab.heard() == [{"type": "update", "css": ["/style.css"], "images": []}]
     app.apply(ChangeSet(frozenset({root / "missing.html"})))
-    assert tab.heard() == [{"type": "reload"}]
+    assert tab.heard() == [{"type": "reload", "full": True}]  # not known to be its HTML only
 
 
 def test_early_notice_then_no_second_reload(app: ReloadApp, site: FakeSite, root: Path) -> None:

@@ -29,7 +29,7 @@ def test_a_change_set_holding_the_root_reloads_every_tab_once(tmp_path: Path) ->
     everything = ChangeSet(frozenset({tmp_path}))
     app.progress(everything)
     app.apply(everything)
-    assert [tab.heard() for tab in tabs] == [[{"type": "reload"}]] * 3
+    assert [tab.heard() for tab in tabs] == [[{"type": "reload", "full": True}]] * 3
     # The caches were told about the root: everything under it is forgotten.
     assert site.invalidated[-1] == frozenset({tmp_path})
 

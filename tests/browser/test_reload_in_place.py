@@ -100,6 +100,21 @@ def test_a_script_change_reloads_the_page(context: BrowserContext, live: Live, r
     assert tab.evaluate("window.__ran") == 1
 
 
+def test_an_edit_of_a_script_the_page_runs_reloads_it(
+    context: BrowserContext, live: Live, root: Path
+) -> None:
+    write(root / "app.js", "window.__version = 1;\n")
+    write(root / "index.html", page("one", extra='<script src="/app.js"></script>'))
+    tab = opened(context, live)
+    live.wait_tabs("/")
+    tab.evaluate("window.__state = 'kept'")
+    seen = shown(tab)
+    write(root / "app.js", "window.__version = 2;\n")
+    tab.wait_for_function("window.__version === 2", timeout=int(DEADLINE * 1000))
+    assert seen == ["load"]
+    assert tab.evaluate("window.__state") is None
+
+
 def test_a_page_that_opts_out_is_reloaded(
     context: BrowserContext, root: Path, serve_site: Callable[..., RunningServer]
 ) -> None:

@@ -181,10 +181,19 @@ class ReloadApp(Layer[App]):
     # -- pages -----------------------------------------------------------------------
 
     async def _after_settling(self, request: Request) -> Response:
-        assert self.debouncer is not None
+        debouncer = self.debouncer
+        assert debouncer is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_TIMEOUT
         self.held += 1
         try:
-            await self.debouncer.wait_settled(SETTLE_TIMEOUT)
+            # Also the next burst that can affect it, when one began before this request's
+            # turn came (a writer still going): answered between two bursts, the tab would
+            # be told again by the second, and show the change twice.
+            while debouncer.settling and self.hold.holds(request.path, debouncer.pending()):
+                left = deadline - loop.time()
+                if left <= 0 or not await debouncer.wait_settled(left):
+                    break
         finally:
             self.held -= 1
         return await _resolved(self._handle(request))

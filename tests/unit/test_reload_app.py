@@ -494,6 +494,39 @@ def test_requests_during_a_burst_wait_for_its_change_set(root: Path, site: FakeS
     asyncio.run(go())
 
 
+def test_a_held_request_waits_for_the_next_burst_begun_before_its_turn(
+    root: Path, site: FakeSite
+) -> None:
+    app = ReloadApp(site, build_config(root, reload=True))  # type: ignore[arg-type]
+    index = root / "index.html"
+    index.write_text("<p>new</p>")
+    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
+
+    async def go() -> None:
+        await app.startup()
+        try:
+            debouncer = app.debouncer
+            assert debouncer is not None
+            handled: list[ChangeSet] = []
+            app.listeners.append(handled.append)
+            debouncer.add([RawEvent("closed", index)])
+            result = app.handle(request("/"))
+            assert not isinstance(result, Response)
+            waiting = asyncio.ensure_future(_await(result))
+            await debouncer.wait_settled(1.0)
+            # The writer goes on before the held request's turn: a second burst begins.
+            index.write_text("<p>newer</p>")
+            debouncer.add([RawEvent("modified", index), RawEvent("closed", index)])
+            await waiting
+            assert len(handled) == 2
+            assert site.log.count("invalidate") == 2
+            assert site.log.index("handle /") > len(site.log) - 2  # after the second
+        finally:
+            await app.shutdown()
+
+    asyncio.run(go())
+
+
 def test_a_rebuild_holds_only_the_requests_under_its_folder(root: Path, site: FakeSite) -> None:
     app = ReloadApp(site, build_config(root, reload=True))  # type: ignore[arg-type]
     dist, other = root / "dist", root / "other.txt"

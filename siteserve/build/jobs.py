@@ -38,17 +38,20 @@ class Compress:
     rel: str
 
 
+#: One file to copy: the site's file (where to read it), its path in OUT, and the size
+#: and mtime the walk saw. A plain tuple: a batch of them pickles as strings and numbers,
+#: not as an object per file.
+CopySpec = tuple[str, str, int, int]
+
+
 @dataclass(frozen=True, slots=True)
-class CopyFile:
-    """Copy the site's file ``source`` to ``rel`` in OUT, unless the copy there is current."""
+class CopyFiles:
+    """Copy each of these files of the site into OUT, unless the copy there is current."""
 
-    source: str
-    rel: str
-    size: int
-    mtime_ns: int
+    files: tuple[CopySpec, ...]
 
 
-Job = Visit | NotFoundPage | Compress | CopyFile
+Job = Visit | NotFoundPage | Compress | CopyFiles
 
 
 @dataclass(slots=True)
@@ -61,18 +64,22 @@ class Outcome:
     written: list[tuple[str, FileState, bool]] = field(default_factory=list)
     #: Relative paths of the files the page was made from (the caller adds their stats).
     source_paths: list[str] = field(default_factory=list)
-    #: A copy job's answer: ``written`` holds the copy, or ``error`` says why there is none.
+    #: A copy job's answer: (output path, size, mtime_ns, bytes changed) of each copy
+    #: made or kept, and why each other file has none (``written`` stays empty).
     copy: bool = False
-    error: str | None = None
+    copied: list[tuple[str, int, int, bool]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
-def copy_file(output: OutputFolder, job: CopyFile) -> Outcome:
-    """Copy a file of the site into OUT (see ``OutputFolder.copy``), in any process."""
-    outcome = Outcome(job.rel, None, copy=True)
-    try:
-        state, changed = output.copy(job.source, job.rel, job.size, job.mtime_ns)
-    except (OutputError, OSError) as error:
-        outcome.error = f"{job.rel}: {error}"
-        return outcome
-    outcome.written.append((job.rel, state, changed))
+def copy_files(output: OutputFolder, job: CopyFiles) -> Outcome:
+    """Copy files of the site into OUT (see ``OutputFolder.copy``), in any process."""
+    outcome = Outcome("", None, copy=True)
+    copied, errors, copy = outcome.copied, outcome.errors, output.copy
+    for source, rel, size, mtime_ns in job.files:
+        try:
+            state, changed = copy(source, rel, size, mtime_ns)
+        except (OutputError, OSError) as error:
+            errors.append(f"{rel}: {error}")
+            continue
+        copied.append((rel, state.size, state.mtime_ns, changed))
     return outcome

@@ -30,6 +30,7 @@ from siteserve.build.manifest import MARKER, Manifest, ManifestError, read_manif
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+_READ = os.O_RDONLY | _CLOEXEC | _BINARY
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
 #: mtimes closer than this are the same (file systems keep different precisions).
 _MTIME_SLACK_NS = 1_000_000
@@ -209,14 +210,18 @@ class OutputFolder:
         current = self.state(rel)
         if current is not None and current.size == size and same_mtime(current.mtime_ns, mtime_ns):
             return current, False
-        with open(source, "rb") as src:
-            info = os.fstat(src.fileno())
+        # A bare descriptor: no buffered reader (its fstat, isatty and lseek) for the kernel's copy.
+        src = os.open(source, _READ)
+        try:
+            info = os.fstat(src)
             fd = self._open_for_writing(rel)
             try:
-                _copy_fd(src.fileno(), fd, info.st_size)
+                _copy_fd(src, fd, info.st_size)
                 os.utime(fd, ns=(info.st_atime_ns, info.st_mtime_ns))
             finally:
                 os.close(fd)
+        finally:
+            os.close(src)
         return FileState(info.st_size, info.st_mtime_ns), True
 
     def remove(self, rel: str) -> bool:

@@ -30,11 +30,11 @@ from siteserve.build import precompress
 from siteserve.build.jobs import (
     NOT_FOUND_PAGE,
     Compress,
-    CopyFile,
+    CopyFiles,
     Job,
     Outcome,
     Visit,
-    copy_file,
+    copy_files,
 )
 from siteserve.build.layout import canonical_url, decoded_path, page_output, split_url
 from siteserve.build.links import LinkFinder, internal_path
@@ -151,8 +151,8 @@ class Renderer:
         return [self.run_one(job) for job in jobs]
 
     def run_one(self, job: Job) -> Outcome:
-        if isinstance(job, CopyFile):
-            return copy_file(self.output, job)
+        if isinstance(job, CopyFiles):
+            return copy_files(self.output, job)
         self._problems.lines.clear()
         url = job.url if isinstance(job, Visit) else job.rel if isinstance(job, Compress) else ""
         try:

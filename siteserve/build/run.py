@@ -23,14 +23,15 @@ from siteserve.build.findings import report_findings
 from siteserve.build.jobs import (
     NOT_FOUND_PAGE,
     Compress,
-    CopyFile,
+    CopyFiles,
+    CopySpec,
     NotFoundPage,
     Outcome,
-    copy_file,
+    copy_files,
 )
 from siteserve.build.links import CSS_TYPES, HTML_TYPES, extract_links
 from siteserve.build.manifest import MARKER, Manifest, write_manifest
-from siteserve.build.output import OutputFolder, check_folders, remove_stale
+from siteserve.build.output import FileState, OutputFolder, check_folders, remove_stale
 from siteserve.build.progress import BuildProgress, Counts, NoProgress
 from siteserve.build.report import BuildReport
 from siteserve.build.rules import (
@@ -56,7 +57,8 @@ from siteserve.site.mime import content_type
 from siteserve.site.resolver import Resolver
 from siteserve.site.spa import entry_url
 
-#: Static files copied between two looks at the workers' results.
+#: Static files copied between two looks at the workers' results, and the files of one
+#: copy job handed to a worker process.
 COPY_BATCH = 64
 #: Seconds between two progress counts.
 COUNT_INTERVAL = 0.25
@@ -68,8 +70,8 @@ class _Copy:
     out: str
 
 
-def _copy_job(copy: _Copy) -> CopyFile:
-    return CopyFile(copy.source.path, copy.out, copy.source.size, copy.source.mtime_ns)
+def _copy_spec(copy: _Copy) -> CopySpec:
+    return (copy.source.path, copy.out, copy.source.size, copy.source.mtime_ns)
 
 
 @dataclass
@@ -88,7 +90,7 @@ class _Build:
     #: The host of the absolute links that are the site's own (``[build] base_url``).
     origin_host: str = BUILD_HOST
     _counted: float = 0.0
-    #: Copies handed to the workers and not answered yet.
+    #: Files handed to the workers to copy and not answered yet.
     _copies_sent: int = 0
 
     def run(self) -> None:
@@ -151,25 +153,29 @@ class _Build:
                 return
 
     def _copy_some(self) -> None:
+        copies = self.copies
         if isinstance(self.runner, PoolRunner):
             # Worker processes are running (pages to render): they copy too, so that this
             # process, which plans and records the build, is not the one that holds it up.
-            jobs = [_copy_job(copy) for copy in self.copies]
-            self.copies.clear()
-            self.runner.submit(jobs)
-            self._copies_sent += len(jobs)
+            specs = [_copy_spec(copy) for copy in copies]
+            copies.clear()
+            self.runner.submit(
+                [
+                    CopyFiles(tuple(specs[start : start + COPY_BATCH]))
+                    for start in range(0, len(specs), COPY_BATCH)
+                ]
+            )
+            self._copies_sent += len(specs)
             return
-        for _ in range(min(COPY_BATCH, len(self.copies))):
-            self._copied(copy_file(self.output, _copy_job(self.copies.popleft())))
+        batch = [_copy_spec(copies.popleft()) for _ in range(min(COPY_BATCH, len(copies)))]
+        self._copied(copy_files(self.output, CopyFiles(tuple(batch))))
 
     def _copied(self, outcome: Outcome, *, sent: bool = False) -> None:
         if sent:
-            self._copies_sent -= 1
-        if outcome.error is not None:
-            self.report.errors.append(outcome.error)
-            return
-        for rel, state, changed in outcome.written:
-            self.crawl.files[rel] = state
+            self._copies_sent -= len(outcome.copied) + len(outcome.errors)
+        self.report.errors.extend(outcome.errors)
+        for rel, size, mtime_ns, changed in outcome.copied:
+            self.crawl.files[rel] = FileState(size, mtime_ns)
             if changed:
                 self.report.files_copied += 1
             else:

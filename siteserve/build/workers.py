@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.pool import Pool
 from typing import TYPE_CHECKING, Protocol
 
-from siteserve.build.jobs import Job, Outcome
+from siteserve.build.jobs import CopyFiles, Job, Outcome
 from siteserve.build.settings import BuildSettings, available_cpus
 from siteserve.build.site_files import TreeSnapshot
 
@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 MAX_CHUNK = 32
 #: Chunks in flight per worker.
 DEPTH = 2
+#: Files copied in the time a page renders (a small file: a create, a copy, a utime).
+COPIES_PER_PAGE = 4
+
+
+def weight(job: Job) -> int:
+    """A job's work in pages: what a chunk of MAX_CHUNK jobs is measured in."""
+    if isinstance(job, CopyFiles):
+        return max(1, -(-len(job.files) // COPIES_PER_PAGE))
+    return 1
 
 
 class Runner(Protocol):
@@ -151,7 +160,12 @@ class PoolRunner:
             # Small chunks while little is queued, so that every worker gets some.
             share = -(-len(self._waiting) // (self.processes * DEPTH))
             size = max(1, min(MAX_CHUNK, share))
-            chunk = [self._waiting.popleft() for _ in range(min(size, len(self._waiting)))]
+            chunk: list[Job] = []
+            load = 0
+            while self._waiting and load < size:
+                job = self._waiting.popleft()
+                chunk.append(job)
+                load += weight(job)
             self._in_flight += 1
             self._pool.apply_async(
                 _run_jobs, (chunk,), callback=self._done.put, error_callback=self._done.put

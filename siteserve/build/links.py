@@ -101,11 +101,23 @@ def _html_refs(text: str) -> Iterator[str]:
     yield from _css_refs(text)
 
 
+def may_hold_css_refs(text: str) -> bool:
+    """Whether ``url(`` or ``@import`` is in ``text`` in any case (CSS ignores it): what
+    ``text.lower()`` holds, without lowering the text as Unicode.
+
+    A page with one character outside ASCII (a ``·`` in its title) is lowered at about
+    5 ns a character and searched at 1 ns, several times what its UTF-8 bytes take. The
+    bytes' lowering (ASCII letters only) finds the same words: the only other characters
+    whose ``lower()`` gives ASCII letters are the dotted capital I (an ``i`` and a
+    combining dot, so never inside ``@import``) and the Kelvin sign (a ``k``, in neither).
+    """
+    lowered = text.encode("utf-8", "surrogatepass").lower()
+    return b"url(" in lowered or b"@import" in lowered
+
+
 def _css_refs(text: str) -> Iterator[str]:
-    if "url(" not in text and "@import" not in text:
-        lowered = text.lower()  # URL( and @IMPORT are the same to CSS
-        if "url(" not in lowered and "@import" not in lowered:
-            return
+    if not may_hold_css_refs(text):
+        return
     for pattern in (_CSS_URL, _CSS_IMPORT):
         for match in pattern.finditer(text):
             yield html.unescape(next((group for group in match.groups() if group), ""))

@@ -6,7 +6,13 @@ import random
 
 import pytest
 
-from siteserve.build.links import _ATTRIBUTE, _attributes, extract_links, normalized
+from siteserve.build.links import (
+    _ATTRIBUTE,
+    _attributes,
+    extract_links,
+    may_hold_css_refs,
+    normalized,
+)
 from siteserve.site.resolver import split_path, url_for
 
 #: Pieces that make attributes, near misses and the spaces ``\\s`` matches.
@@ -79,3 +85,26 @@ def test_a_plain_path_is_normalized_as_the_resolver_splits_and_joins_it() -> Non
     assert differ == []
     assert normalized("/_layouts/base.html") is None
     assert normalized("/blog/post-1") == "/blog/post-1"
+
+
+def test_the_css_hint_answers_what_the_lowered_text_holds() -> None:
+    # The characters outside ASCII whose lower() holds an ASCII letter: none of them
+    # completes url( or @import (the hint's reasoning, checked on every code point).
+    lowers_to_ascii = set()
+    for char in map(chr, range(0x80, 0x110000)):
+        lowered = char.lower()
+        if lowered != char and any(c.isascii() for c in lowered):
+            lowers_to_ascii.add(char)
+    assert lowers_to_ascii == {"\u0130", "\u212a"}
+    pieces = ["url(", "URL(", "uRl", "(", "@", "import", "IMPORT", "@\u0130mport", "@\u0131mport"]
+    pieces += ["\u0130", "\u212a", "·", "é", "u", "r", "l", "@imp", "ort", " ", "\ud800"]
+    chance = random.Random(3)
+    differ = []
+    for _ in range(20_000):
+        text = "".join(chance.choice(pieces) for _ in range(chance.randint(0, 12)))
+        lowered = text.lower()
+        if may_hold_css_refs(text) != ("url(" in lowered or "@import" in lowered):
+            differ.append(text)
+    assert differ == []
+    assert may_hold_css_refs("<p style='background: URL(/a.png)'>·</p>")
+    assert not may_hold_css_refs("<p>@\u0130mport ·</p>")

@@ -1,6 +1,7 @@
 """``siteserve build`` against staticjinja, on one generated site, in one run.
 
     python -m bench.build [--pages 2000] [--files 5000] [--rounds 3] [--keep DIR] [--no-save]
+    python -m bench.build --phases [--pages 2000] [--files 5000]
 
 The site: a layout and two partials, a data file (``_data/posts.json``, one
 entry per post), an index that links every post, ``blog/[slug].html.jinja``
@@ -19,6 +20,10 @@ does, even where ``PYTHONDONTWRITEBYTECODE`` is set). Pages per second is
 pages / wall time of the whole build (the static files included, for both).
 Targets: siteserve at least 2x staticjinja's pages per second, and a no-change
 rebuild under 1 s. Prints a Markdown table; writes ``bench/results/build-*.json``.
+
+``--phases`` measures nothing against staticjinja: it builds the same site in this
+process, once with one process (every phase in it, timed by ``time.process_time``)
+and once with the default workers (the CPU of this process against its workers').
 """
 
 from __future__ import annotations
@@ -208,6 +213,80 @@ def floor_build(site: Path, out: Path, reference: Path) -> None:
             shutil.copyfile(path, target)
 
 
+# -- where siteserve's CPU goes (--phases) -----------------------------------------
+
+#: (module, class or "", function, label): the build's phases, each timed where it runs;
+#: an indented label is a part of the phase above it.
+PHASES = [
+    ("siteserve.build.run", "", "walk_site", "walk the site"),
+    ("siteserve.build.run", "_Build", "_scan", "scan static HTML and CSS"),
+    ("siteserve.build.crawl", "Crawl", "visit", "plan: follow a link"),
+    ("siteserve.build.crawl", "Crawl", "done", "plan: record an answer"),
+    ("siteserve.build.render", "Renderer", "_visit", "render a page"),
+    ("siteserve.build.render", "Renderer", "_answer", "  Site.handle"),
+    ("siteserve.build.render", "Renderer", "_write", "  write it"),
+    ("siteserve.build.links", "LinkFinder", "links", "  find its links"),
+    ("siteserve.build.run", "", "copy_files", "copy static files"),
+    ("siteserve.build.run", "", "write_host_rules", "_headers and _redirects"),
+    ("siteserve.build.run", "", "write_manifest", "the marker file"),
+    ("siteserve.build.run", "", "report_findings", "warnings and broken links"),
+]
+
+
+def _timed_phases() -> dict[str, list[float]]:
+    """Wrap each phase's function; answer label -> [CPU seconds, calls], filled as it runs."""
+    import importlib
+
+    spent: dict[str, list[float]] = {}
+    for module_name, owner_name, name, label in PHASES:
+        module = importlib.import_module(module_name)
+        owner: Any = getattr(module, owner_name) if owner_name else module
+        original = getattr(owner, name)
+        tally = spent.setdefault(label, [0.0, 0])
+
+        def timed_call(*args: Any, _f: Any = original, _t: list[float] = tally, **kw: Any) -> Any:
+            started = time.process_time()
+            try:
+                return _f(*args, **kw)
+            finally:
+                _t[0] += time.process_time() - started
+                _t[1] += 1
+
+        setattr(owner, name, timed_call)
+    return spent
+
+
+def phases(site: Path, work: Path) -> None:
+    started = time.process_time()
+    from siteserve.build.run import build_site
+    from siteserve.build.settings import BuildSettings, build_clock
+
+    imports = time.process_time() - started
+    spent = _timed_phases()
+    out = work / "phases-out"
+    shutil.rmtree(out, ignore_errors=True)
+    settings = BuildSettings(root=site.resolve(), out=out.resolve(), jobs=1, clock=build_clock())
+    started = time.process_time()
+    report = build_site(settings)
+    whole = time.process_time() - started
+    print(f"### one process: {report.pages_rendered} pages, {report.files_copied} files copied")
+    print("\n| phase | CPU s | calls |\n| --- | ---: | ---: |")
+    print(f"| imports (siteserve.build) | {imports:.3f} | |")
+    for label, (seconds, calls) in spent.items():
+        print(f"| {label} | {seconds:.3f} | {int(calls)} |")
+    print(f"| the whole build | {whole:.3f} | |")
+    shutil.rmtree(out, ignore_errors=True)
+    before = os.times()
+    report = build_site(BuildSettings(root=site.resolve(), out=out.resolve(), clock=1.0))
+    after = os.times()
+    parent = (after.user - before.user) + (after.system - before.system)
+    workers = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    print(f"\n### {report.processes} worker processes: CPU s (user + system)")
+    print(f"this process {parent:.2f}, its workers {workers:.2f}, together {parent + workers:.2f}")
+
+
 # -- measuring ----------------------------------------------------------------------
 
 
@@ -260,6 +339,7 @@ def main() -> int:
         "--dir", type=Path, help="make the temporary folder here (default: $TMPDIR or /tmp)"
     )
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--phases", action="store_true", help="where siteserve's CPU goes")
     parser.add_argument("--staticjinja", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--floor", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -268,6 +348,11 @@ def main() -> int:
         return 0
     if args.floor:
         floor_build(*args.floor)
+        return 0
+    if args.phases:
+        with tempfile.TemporaryDirectory(prefix="siteserve-bench-phases-", dir=args.dir) as temp:
+            make_site(Path(temp) / "site", args.pages, args.files)
+            phases(Path(temp) / "site", Path(temp))
         return 0
     try:
         import staticjinja  # noqa: F401

@@ -284,3 +284,24 @@ def test_a_build_that_changes_nothing_says_the_rule_warnings_again(tmp_path: Pat
     assert tree_state(out) == before and again.pages_rendered == 0
     assert sorted(again.warnings) == sorted(first.warnings)
     assert again.exit_status(strict=True) == first.exit_status(strict=True) == 1
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_that_cannot_be_copied_is_named_and_the_others_are_copied(
+    tmp_path: Path, jobs: int
+) -> None:
+    site, out = tmp_path / "site", tmp_path / "out"
+    (site / "files").mkdir(parents=True)
+    (site / "index.html").write_text("<p>home</p>")
+    for i in range(150):  # more than one copy job's batch
+        (site / "files" / f"f{i:03d}.txt").write_text(f"file {i}\n")
+    first = build(site, out, jobs=jobs)
+    assert first.errors == [] and first.files_copied > 150
+    (out / "files" / "f100.txt").unlink()
+    (out / "files" / "f100.txt").mkdir()  # in the way of the copy
+    os.utime(site / "files" / "f100.txt", ns=(1, 1))
+    report = build(site, out, jobs=jobs)
+    assert [error.split(":")[0] for error in report.errors] == ["files/f100.txt"]
+    assert report.exit_status(strict=False) == 1
+    assert report.files_copied == 0 and report.files_unchanged == first.files_copied - 1
+    assert (out / "files" / "f149.txt").read_text() == "file 149\n"

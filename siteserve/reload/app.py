@@ -21,7 +21,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from functools import partial
 from pathlib import Path
 
 from siteserve.config import Config
@@ -226,11 +225,9 @@ class ReloadApp(Layer[App]):
         if still_valid is not None:
             # A page's every serving is noted with its time (a tab's catch-up compares it
             # with the last change set): made anew each time. A file's answer may be given
-            # again, noted as this one was (``_given_again``).
+            # again, noted as this one was (``_kept_check``).
             response.still_valid = (
-                None
-                if page
-                else partial(self._given_again, Repeat.of(request, response), still_valid)
+                None if page else self._kept_check(Repeat.of(request, response), still_valid)
             )
         if page and inject.needs_script(response):
             # A page, listing or error page, made for this request: it has no validators,
@@ -239,31 +236,49 @@ class ReloadApp(Layer[App]):
             return self.injector.apply(response, after_post=after_post)
         return response
 
-    def _given_again(self, repeat: Repeat, still_valid: Callable[[], bool]) -> bool:
-        """Whether a kept answer of a file may go out again (``server.answers``), noted in
-        the page graph as the normal path notes it. While a burst settles, not for a URL
-        the burst can affect (``HoldRule``): that request takes the normal path, which
-        holds it back. Every other URL keeps its kept answer, as the normal path would
-        answer it at once: in the soak, an editor saving every 0.2 s otherwise sent all
-        40 clients down the normal path for most of each second, and the loop's queue
-        grew the probe's p99 past 50 ms."""
+    def _kept_check(self, repeat: Repeat, still_valid: Callable[[], bool]) -> Callable[[], bool]:
+        """Whether a kept answer of a file may go out again (``server.answers``).
+
+        It is noted in the page graph as the normal path noted it. While a burst settles,
+        not for a URL the burst can affect (``HoldRule``): that request takes the normal
+        path, which holds it back. Every other URL keeps its kept answer, as the normal
+        path would answer it at once: in the soak, an editor saving every 0.2 s otherwise
+        sent all 40 clients down the normal path for most of each second, and the loop's
+        queue grew the probe's p99 past 50 ms. Both are asked only when the graph's
+        epoch moved since the answer was last noted outside a burst: a burst's start
+        moves it (``progress``), and so does anything that may have dropped or replaced
+        what the noting put in the graph. Between two moves, giving the answer again
+        costs the Site's own check and nothing else.
+        """
+        graph = self.graph
         debouncer = self.debouncer
-        if (
-            debouncer is not None
-            and debouncer.settling
-            and self.hold.holds(repeat.key, debouncer.pending())
-        ):
-            return False
-        if not still_valid():
-            return False
-        note = self.graph.record_again(repeat)
-        if note is not None and self.share_note is not None:
-            self.share_note(note)
-        return True
+        # Made mid-burst: asked again at once, as the burst may still reach it.
+        noted = [-1 if debouncer is not None and debouncer.settling else graph.epoch]
+
+        def given_again() -> bool:
+            if noted[0] == graph.epoch:
+                return still_valid()
+            settling = debouncer is not None and debouncer.settling
+            if (
+                settling
+                and debouncer is not None
+                and self.hold.holds(repeat.key, debouncer.pending())
+            ):
+                return False
+            if not still_valid():
+                return False
+            note = graph.record_again(repeat)
+            if note is not None and self.share_note is not None:
+                self.share_note(note)
+            if not settling:  # (the burst may yet grow to reach it)
+                noted[0] = graph.epoch
+            return True
+
+        return given_again
 
     def reusable_answers(self) -> bool:
         # A file's answer depends on its bytes and the file; what live reload adds per
-        # request (the page graph's note, the hold during a burst) ``_given_again`` does.
+        # request (the page graph's note, the hold during a burst) ``_kept_check`` does.
         return self.inner.reusable_answers()
 
     # -- WebSocket clients -----------------------------------------------------------
@@ -321,6 +336,8 @@ class ReloadApp(Layer[App]):
         """
         if self._burst is None:
             self._burst = _Burst(set(self.clients))
+        # Kept answers go out again only once the burst has settled (``_kept_check``).
+        self.graph.renote()
         self._notify(fresh.paths, self._burst)
 
     def apply(self, changes: ChangeSet) -> None:

@@ -83,7 +83,11 @@ class GraphNote:
 @dataclass(frozen=True, slots=True)
 class Repeat:
     """What ``PageGraph.record`` read from a file's request and answer, kept with the
-    answer (``server.answers``) so that giving it again is noted the same way."""
+    answer (``server.answers``) so that giving it again is noted the same way.
+
+    Noting it again changes the graph only when what the first noting put there was
+    dropped or replaced since, which ``PageGraph.epoch`` tells: the answer's keeper notes
+    it again only when the epoch moved (``ReloadApp._kept_check``)."""
 
     key: str
     sources: tuple[Path, ...]
@@ -119,6 +123,10 @@ class PageGraph:
         self.root = root
         #: Whether other workers learn from this graph (``record`` answers notes for them).
         self.shared = shared
+        #: Moves whenever a URL's sources or a subresource link may have been replaced or
+        #: dropped (a new record of a URL, the bounds), and on ``renote``: a repeat noted
+        #: at this epoch would change nothing by being noted again (``Repeat``).
+        self.epoch = 0
         #: When each page's render was last told to the other workers, and the last change.
         self._noted: dict[str, float] = {}
         self._changed_at = 0.0
@@ -168,6 +176,7 @@ class PageGraph:
             if sources:
                 learned = True
                 self._sources.put(key, sources)
+                self.epoch += 1
         now = time.monotonic() if page or self.shared else 0.0
         if page:
             if self.shared:
@@ -188,6 +197,11 @@ class PageGraph:
     def changed(self) -> None:
         """A change set went out (``ReloadApp.apply``): pages served from now on are news."""
         self._changed_at = time.monotonic()
+        self.epoch += 1
+
+    def renote(self) -> None:
+        """Every repeat is to be noted again before it is given again (a burst began)."""
+        self.epoch += 1
 
     def _page_news(self, key: str, sources: frozenset[Path], warnings: tuple[str, ...]) -> bool:
         """Whether the other workers must hear of this render of page ``key``.
@@ -215,6 +229,7 @@ class PageGraph:
         sources = frozenset(map(Path, note.sources))
         if sources:
             self._sources.put(note.key, sources)
+            self.epoch += 1
         if note.page:
             self._page(note.key, sources, note.served, note.warnings)
         if note.referer_path is not None:
@@ -271,6 +286,7 @@ class PageGraph:
         while len(self._deps) > MAX_URLS or self._dep_count > MAX_DEPS:
             _, dropped = self._deps.popitem(last=False)
             self._dep_count -= len(dropped)
+            self.epoch += 1
         return True
 
     # -- questions ---------------------------------------------------------------

@@ -38,6 +38,7 @@ from siteserve.reload.changes import (
 )
 from siteserve.reload.graph import GraphNote, PageGraph, Repeat, kind_of
 from siteserve.reload.hold import HoldRule
+from siteserve.reload.repeats import PageRepeats
 from siteserve.reload.watcher import Watcher
 from siteserve.reload.websocket import WebSocket, accept
 from siteserve.reload.ws_token import socket_token_response
@@ -113,6 +114,8 @@ class ReloadApp(Layer[App]):
         #: Requests waiting for a burst to settle now (tests wait for it, never for a time).
         self.held = 0
         self.injector = inject.Injector()
+        #: What was sent for renders the Site answers again (``reload.repeats``).
+        self.repeats = PageRepeats()
         self.clients: set[Client] = set()
         self._poll = config.poll if poll is None else poll
         ignored = [config.root / config.sessions] if config.sessions else []
@@ -217,6 +220,12 @@ class ReloadApp(Layer[App]):
         return self._respond(request, response)
 
     def _respond(self, request: Request, response: Response) -> Response:
+        if response.still_valid is None and request.method in ("GET", "HEAD"):
+            # A render the Site answers again (``site.reuse``): what was made of it last.
+            again = self.repeats.get(request, response, self.graph.epoch)
+            if again is not None:
+                self.graph.served_again(request.path)
+                return again
         page = inject.shows_page(response)
         note = self.graph.record(request, response, page=page)
         if note is not None and self.share_note is not None:
@@ -232,8 +241,12 @@ class ReloadApp(Layer[App]):
         if page and inject.needs_script(response):
             # A page, listing or error page, made for this request: it has no validators,
             # coding or range to keep in step, so the script goes in on the way out.
-            after_post = request.method not in ("GET", "HEAD")
-            return self.injector.apply(response, after_post=after_post)
+            if request.method not in ("GET", "HEAD"):
+                return self.injector.apply(response, after_post=True)
+            epoch = self.graph.epoch
+            answer = self.injector.apply(response)
+            self.repeats.keep(request, response, answer, epoch)
+            return answer
         return response
 
     def _kept_check(self, repeat: Repeat, still_valid: Callable[[], bool]) -> Callable[[], bool]:
@@ -348,6 +361,7 @@ class ReloadApp(Layer[App]):
         except Exception:
             log.exception("invalidating caches after a change failed")
         self.injector.forget(paths)
+        self.repeats.clear()
         self.graph.changed()
         self._recent.append((time.monotonic(), paths))
         burst, self._burst = self._burst, None

@@ -111,11 +111,14 @@ def _drop_first_past_bound(table: dict[str, Any]) -> None:
 
 
 class _Bounded(OrderedDict[str, frozenset[Path]]):
-    def put(self, key: str, value: frozenset[Path]) -> None:
+    def put(self, key: str, value: frozenset[Path]) -> bool:
+        """Set ``key`` last in the order; whether another key was dropped for the bound."""
         self[key] = value
         self.move_to_end(key)
         if len(self) > MAX_URLS:
             self.popitem(last=False)
+            return True
+        return False
 
 
 class PageGraph:
@@ -238,14 +241,23 @@ class PageGraph:
     def _page(
         self, key: str, sources: frozenset[Path], served: float, warnings: tuple[str, ...]
     ) -> None:
-        self._pages.put(key, sources)
-        self._served[key] = max(served, self._served.get(key, served))
-        _drop_first_past_bound(self._served)
+        if self._pages.put(key, sources):
+            self.epoch += 1
+        self._served_at(key, served)
         if warnings:
             self._warnings[key] = warnings
             _drop_first_past_bound(self._warnings)
         else:
             self._warnings.pop(key, None)
+
+    def served_again(self, page: str) -> None:
+        """Page ``page`` was served again from a render noted at this epoch
+        (``reload.repeats``): only its serving time is news."""
+        self._served_at(page, time.monotonic())
+
+    def _served_at(self, key: str, served: float) -> None:
+        self._served[key] = max(served, self._served.get(key, served))
+        _drop_first_past_bound(self._served)
 
     def _as_set(self, sources: tuple[Path, ...]) -> frozenset[Path]:
         # A page listing a thousand posts has a thousand sources; a render answered

@@ -25,7 +25,8 @@ import pytest
 from siteserve.assemble import build_app
 from siteserve.config import build_config
 from siteserve.layers import App, Layer
-from tests.conftest import RunningServer, running_server, wait_until
+from siteserve.reload.app import ReloadApp
+from tests.conftest import RunningServer, find_layer, running_server, wait_until
 
 DEADLINE = 10.0
 _DATE = re.compile(rb"\r\nDate: [^\r]*\r\n")
@@ -181,11 +182,13 @@ def test_redirect_rules_and_a_password_are_asked_every_time(tmp_path: Path) -> N
             assert ask(kept.port, raw) == ask(kept.port, raw), target
 
 
-def test_with_live_reload_a_files_answer_is_given_again_and_a_page_made_anew(
+def test_with_live_reload_a_files_answer_is_given_again_and_a_page_is_answered_by_the_layers(
     tmp_path: Path,
 ) -> None:
-    # A page's every serving is noted with its time in the page graph; a file's answer
-    # given again is noted as its first was (``ReloadApp._given_again``).
+    # A file's answer given again is noted as its first was (``ReloadApp._kept_check``).
+    # A page's every serving is noted with its time in the page graph, so the server
+    # never gives its answer again by itself: it goes through the layers, where a kept
+    # render comes back with the reload layer's copy of it (``reload.repeats``).
     root = make_site(tmp_path / "site")
     with pair(root, reload=True) as (kept, made):
         answers = kept.server.answers
@@ -193,10 +196,11 @@ def test_with_live_reload_a_files_answer_is_given_again_and_a_page_made_anew(
         assert compare_all(kept, made) > 0
         for target, given_again in (("/a.txt", 1), ("/big.bin", 1), ("/", 0), ("/page", 0)):
             raw = request_bytes(kept.port, "GET", target, ())
-            ask(kept.port, raw)
+            first = ask(kept.port, raw)
             reused = answers.reused
-            ask(kept.port, raw)
+            assert ask(kept.port, raw) == first, target
             assert answers.reused == reused + given_again, target
+        assert len(find_layer(kept.app, ReloadApp).repeats) > 0, "the page's copy was given"
 
 
 CHANGES: tuple[tuple[str, Callable[[Path], None]], ...] = (

@@ -3,10 +3,10 @@
 A render the Site keeps (``site.reuse``) comes back for every request of its URL as a
 new ``Response`` around the very same body. What the reload layer makes of it (the
 page graph's note of the files it was made from, the script put in) depends on that
-body, the status and headers around it, the URL, ``Referer`` and ``Host``, and the page
-graph as it stood: it is done for the first answer and kept here. The next answer of
-the same render, to a request with the same URL, ``Referer`` and ``Host``, gets the
-injected copy, and only its serving time goes into the graph
+body, the status, headers, sources and warnings around it, the URL, ``Referer`` and
+``Host``, and the page graph as it stood: it is done for the first answer and kept
+here. The next answer of the same render, to a request with the same URL, ``Referer``
+and ``Host``, gets the injected copy, and only its serving time goes into the graph
 (``PageGraph.served_again``: a tab's catch-up compares it with the change sets), while
 the graph's epoch stands (``PageGraph.epoch``: a change set, a burst's start, or a
 note dropped or replaced moves it). The script is the same in every answer of a page
@@ -38,6 +38,7 @@ class _Kept:
     status: int
     headers: list[tuple[str, str]]
     sources: tuple[Path, ...]
+    warnings: tuple[str, ...]
     path: str
     referer: str | None
     host: str
@@ -76,6 +77,7 @@ class PageRepeats:
             or kept.path != request.path
             or kept.host != request.host
             or kept.sources != response.sources
+            or kept.warnings != response.warnings
             or kept.headers != response.headers
             or kept.referer != request.headers.get("referer")
         ):
@@ -104,6 +106,7 @@ class PageRepeats:
             response.status,
             list(response.headers),
             response.sources,
+            response.warnings,
             request.path,
             request.headers.get("referer"),
             request.host,

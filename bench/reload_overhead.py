@@ -5,11 +5,11 @@ protocol (``server.protocol.HttpConnection``, with the answer cache the server m
 on a transport that only counts what is written, fed one request per read, the same
 bytes each time, as a browser or wrk sends them. Scenarios:
 
-- ``file 1 KB``: a repeated request for a small file (after the first, a kept answer:
+- ``file-1k``: a repeated request for a 1 KB file (after the first, a kept answer:
   ``server.answers``);
-- ``file 1 KB, new query``: the same file with a new query string each time, so every
+- ``file-1k-new-query``: the same file with a new query string each time, so every
   answer is made by the parser, the layers and the Site (none given again);
-- ``file 100 KB``: as the first, a large body;
+- ``file-100k``: as the first, a 100 KB file;
 - ``page``: bench.dynamic's anchor page (a layout, a 20-item loop, the query echoed),
   whose render is reused until one of its files changes (``site.reuse``).
 
@@ -17,7 +17,7 @@ Reload on and off alternate in rounds so a busy machine weighs on both alike; th
 figure is the best round's CPU time per request (``time.process_time``). The watcher's
 thread is idle and the socket work is the same for both, so what differs is what the
 reload layer adds. Run from the repository root:
-``python -m bench.reload_overhead [--requests 20000] [--rounds 5] [--only page,...]``.
+``python -m bench.reload_overhead [--requests 20000] [--rounds 5] [--only file-1k,page]``.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ class Scenario:
 
 
 SCENARIOS = (
-    Scenario("file 1 KB", lambda n: "/small.txt"),
-    Scenario("file 1 KB, new query", lambda n: f"/small.txt?n={n}"),
-    Scenario("file 100 KB", lambda n: "/large.txt"),
+    Scenario("file-1k", lambda n: "/small.txt"),
+    Scenario("file-1k-new-query", lambda n: f"/small.txt?n={n}"),
+    Scenario("file-100k", lambda n: "/large.txt"),
     Scenario("page", lambda n: PAGE_PATH),
 )
 

@@ -250,44 +250,12 @@ class ReloadApp(Layer[App]):
         return response
 
     def _kept_check(self, repeat: Repeat, still_valid: Callable[[], bool]) -> Callable[[], bool]:
-        """Whether a kept answer of a file may go out again (``server.answers``).
-
-        It is noted in the page graph as the normal path noted it. While a burst settles,
-        not for a URL the burst can affect (``HoldRule``): that request takes the normal
-        path, which holds it back. Every other URL keeps its kept answer, as the normal
-        path would answer it at once: in the soak, an editor saving every 0.2 s otherwise
-        sent all 40 clients down the normal path for most of each second, and the loop's
-        queue grew the probe's p99 past 50 ms. Both are asked only when the graph's
-        epoch moved since the answer was last noted outside a burst: a burst's start
-        moves it (``progress``), and so does anything that may have dropped or replaced
-        what the noting put in the graph. Between two moves, giving the answer again
-        costs the Site's own check and nothing else.
-        """
-        graph = self.graph
+        """Whether a kept answer of a file may go out again (``server.answers``): see
+        ``_KeptFile``."""
         debouncer = self.debouncer
         # Made mid-burst: asked again at once, as the burst may still reach it.
-        noted = [-1 if debouncer is not None and debouncer.settling else graph.epoch]
-
-        def given_again() -> bool:
-            if noted[0] == graph.epoch:
-                return still_valid()
-            settling = debouncer is not None and debouncer.settling
-            if (
-                settling
-                and debouncer is not None
-                and self.hold.holds(repeat.key, debouncer.pending())
-            ):
-                return False
-            if not still_valid():
-                return False
-            note = graph.record_again(repeat)
-            if note is not None and self.share_note is not None:
-                self.share_note(note)
-            if not settling:  # (the burst may yet grow to reach it)
-                noted[0] = graph.epoch
-            return True
-
-        return given_again
+        settling = debouncer is not None and debouncer.settling
+        return _KeptFile(self, repeat, still_valid, -1 if settling else self.graph.epoch).check
 
     def reusable_answers(self) -> bool:
         # A file's answer depends on its bytes and the file; what live reload adds per
@@ -434,6 +402,57 @@ class ReloadApp(Layer[App]):
         if decision.status == 412:
             return builtin_error(412, message="A precondition of the request does not hold.")
         return Response(200, headers, script)
+
+
+class _KeptFile:
+    """The check of a file's kept answer with live reload on.
+
+    The answer is noted in the page graph as the normal path noted it. While a burst
+    settles, it is not given for a URL the burst can affect (``HoldRule``): that request
+    takes the normal path, which holds it back. Every other URL keeps its kept answer,
+    as the normal path would answer it at once: in the soak, an editor saving every
+    0.2 s otherwise sent all 40 clients down the normal path for most of each second,
+    and the loop's queue grew the probe's p99 past 50 ms. Both are asked only when the
+    graph's epoch moved since the answer was last noted outside a burst: a burst's start
+    moves it (``ReloadApp.progress``), and so does anything that may have dropped or
+    replaced what the noting put in the graph. Between two moves, giving the answer
+    again costs the Site's own check and nothing else. (One object with slots, not a
+    closure: the answer cache holds thousands, and each closure was eight objects for
+    the collector.)
+    """
+
+    __slots__ = ("app", "noted", "repeat", "still_valid")
+
+    def __init__(
+        self, app: ReloadApp, repeat: Repeat, still_valid: Callable[[], bool], noted: int
+    ) -> None:
+        self.app = app
+        self.repeat = repeat
+        self.still_valid = still_valid
+        #: The graph's epoch when the answer was last noted (-1: never yet).
+        self.noted = noted
+
+    def check(self) -> bool:
+        app = self.app
+        graph = app.graph
+        if self.noted == graph.epoch:
+            return self.still_valid()
+        debouncer = app.debouncer
+        settling = debouncer is not None and debouncer.settling
+        if (
+            settling
+            and debouncer is not None
+            and app.hold.holds(self.repeat.key, debouncer.pending())
+        ):
+            return False
+        if not self.still_valid():
+            return False
+        note = graph.record_again(self.repeat)
+        if note is not None and app.share_note is not None:
+            app.share_note(note)
+        if not settling:  # (a burst may yet grow to reach it: asked each time till then)
+            self.noted = graph.epoch
+        return True
 
 
 _SQLITE = ("-journal", "-wal", "-shm")

@@ -113,6 +113,8 @@ class ReloadApp(Layer[App]):
         self.hold = HoldRule(config.root, self.graph)
         #: Requests waiting for a burst to settle now (tests wait for it, never for a time).
         self.held = 0
+        #: Held requests start one per turn of the loop (``_after_settling``).
+        self._released = asyncio.Lock()
         self.injector = inject.Injector()
         #: What was sent for renders the Site answers again (``reload.repeats``).
         self.repeats = PageRepeats()
@@ -198,6 +200,11 @@ class ReloadApp(Layer[App]):
                     break
         finally:
             self.held -= 1
+        # A settled burst frees every request it held at once; made one after the other
+        # they were a run of tens of milliseconds in which no other socket was read. One
+        # starts per turn of the loop, so the sockets are polled between two of them.
+        async with self._released:
+            await asyncio.sleep(0)
         return await _resolved(self._handle(request))
 
     def _handle(self, request: Request) -> Response | Awaitable[Response]:

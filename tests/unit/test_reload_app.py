@@ -593,6 +593,48 @@ def test_a_small_edit_holds_the_file_it_changed_and_not_its_neighbours(
     asyncio.run(go())
 
 
+def test_the_requests_a_burst_held_start_one_per_turn_of_the_loop(
+    root: Path, site: FakeSite
+) -> None:
+    app = ReloadApp(site, build_config(root, reload=True))  # type: ignore[arg-type]
+    edited = root / "edited.txt"
+    edited.write_text("v1")
+    turns = [0]
+    started_at: list[int] = []
+
+    def answer(r: Request) -> Response:
+        started_at.append(turns[0])
+        return Response(200, [], edited.read_bytes(), sources=(edited,))
+
+    site.routes["/edited.txt"] = answer
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+
+        def tick() -> None:  # counts the loop's turns: sockets are polled between two
+            turns[0] += 1
+            if len(started_at) < 3:
+                loop.call_soon(tick)
+
+        debouncer = app.debouncer = Debouncer(app.apply, app.ignore, on_progress=app.progress)
+        try:
+            debouncer.add([RawEvent("modified", edited)])
+            held = [app.handle(request("/edited.txt")) for _ in range(3)]
+            assert not any(isinstance(h, Response) for h in held)
+            tasks = [asyncio.ensure_future(h) for h in held]  # type: ignore[arg-type]
+            await asyncio.sleep(0)
+            assert app.held == 3
+            loop.call_soon(tick)
+            debouncer.flush()
+            answers = await asyncio.gather(*tasks)
+            assert [a.body for a in answers] == [b"v1"] * 3
+            assert len(set(started_at)) == 3, f"started on the same turn: {started_at}"
+        finally:
+            debouncer.close()
+
+    asyncio.run(go())
+
+
 def test_session_database_is_not_watched(root: Path, site: FakeSite) -> None:
     app = ReloadApp(site, build_config(root, reload=True, sessions="_state/sessions.db"))  # type: ignore[arg-type]
     assert app.ignore(root / "_state" / "sessions.db")

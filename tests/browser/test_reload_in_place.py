@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext
+from playwright.sync_api import BrowserContext, Page
 
 from tests.browser.test_reload import DEADLINE, Live, opened, shown, text_is, write
 from tests.conftest import RunningServer
@@ -46,6 +46,15 @@ def live(root: Path, serve_site: Callable[..., RunningServer]) -> Live:
     return Live(serve_site(root, reload=True, quiet=True))
 
 
+def marked(context: BrowserContext, live: Live) -> tuple[Page, list[str]]:
+    """The site's page, open and known to the server, with a ``window`` mark that only a
+    new page load loses, and the list of changes it shows (``shown``)."""
+    tab = opened(context, live)
+    live.wait_tabs("/")
+    tab.evaluate("window.__state = 'kept'")
+    return tab, shown(tab)
+
+
 def test_an_html_edit_is_shown_in_place(context: BrowserContext, live: Live, root: Path) -> None:
     tab = opened(context, live)
     live.wait_tabs("/")
@@ -75,10 +84,7 @@ def test_an_html_edit_is_shown_in_place(context: BrowserContext, live: Live, roo
 def test_elements_added_and_removed_around_kept_ones(
     context: BrowserContext, live: Live, root: Path
 ) -> None:
-    tab = opened(context, live)
-    live.wait_tabs("/")
-    tab.evaluate("window.__state = 'kept'")
-    seen = shown(tab)
+    tab, seen = marked(context, live)
     write(root / "index.html", page("two").replace("<h1>in place</h1>", "<nav>new</nav>"))
     text_is(tab, "two")
     assert tab.text_content("nav") == "new"
@@ -89,10 +95,7 @@ def test_elements_added_and_removed_around_kept_ones(
 
 
 def test_a_script_change_reloads_the_page(context: BrowserContext, live: Live, root: Path) -> None:
-    tab = opened(context, live)
-    live.wait_tabs("/")
-    tab.evaluate("window.__state = 'kept'")
-    seen = shown(tab)
+    tab, seen = marked(context, live)
     write(root / "index.html", page("two", extra="<script>window.__ran = 1;</script>"))
     text_is(tab, "two")
     assert seen == ["load"]
@@ -105,10 +108,7 @@ def test_an_edit_of_a_script_the_page_runs_reloads_it(
 ) -> None:
     write(root / "app.js", "window.__version = 1;\n")
     write(root / "index.html", page("one", extra='<script src="/app.js"></script>'))
-    tab = opened(context, live)
-    live.wait_tabs("/")
-    tab.evaluate("window.__state = 'kept'")
-    seen = shown(tab)
+    tab, seen = marked(context, live)
     write(root / "app.js", "window.__version = 2;\n")
     tab.wait_for_function("window.__version === 2", timeout=int(DEADLINE * 1000))
     assert seen == ["load"]
@@ -121,10 +121,7 @@ def test_a_page_that_opts_out_is_reloaded(
     opt_out = '<meta name="siteserve-reload" content="full">'
     write(root / "index.html", page("one", head=opt_out))
     live = Live(serve_site(root, reload=True, quiet=True))
-    tab = opened(context, live)
-    live.wait_tabs("/")
-    tab.evaluate("window.__state = 'kept'")
-    seen = shown(tab)
+    tab, seen = marked(context, live)
     write(root / "index.html", page("two", head=opt_out))
     text_is(tab, "two")
     assert seen == ["load"]
@@ -134,10 +131,7 @@ def test_a_page_that_opts_out_is_reloaded(
 def test_a_burst_of_writes_is_shown_once_on_the_last(
     context: BrowserContext, live: Live, root: Path
 ) -> None:
-    tab = opened(context, live)
-    live.wait_tabs("/")
-    tab.evaluate("window.__state = 'kept'")
-    seen = shown(tab)
+    tab, seen = marked(context, live)
     script = (
         "import sys\n"
         "for number in range(1, 51):\n"

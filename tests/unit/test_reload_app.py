@@ -378,15 +378,21 @@ def test_early_notice_then_no_second_reload(app: ReloadApp, site: FakeSite, root
     assert fresh.heard() == [{"type": "update", "css": ["/next.css"], "images": []}]
 
 
-def test_a_tab_that_showed_a_change_in_place_is_told_again(
-    app: ReloadApp, site: FakeSite, root: Path
-) -> None:
+def _told_to_reload(app: ReloadApp, site: FakeSite, root: Path) -> tuple[Path, Tab]:
+    """A tab on ``/`` (index.html, served once) told to reload by an edit of its page."""
     index = root / "index.html"
     site.routes["/"] = lambda r: page(b"<p>x</p>", index)
     answer(app, request("/"))
     tab = Tab(app, "/")
     app.apply(ChangeSet(frozenset({index})))
     assert tab.heard() == [{"type": "reload"}]
+    return index, tab
+
+
+def test_a_tab_that_showed_a_change_in_place_is_told_again(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    index, tab = _told_to_reload(app, site, root)
     app.apply(ChangeSet(frozenset({index})))
     assert tab.heard() == []  # on its way: told once
     # It fetched the page and morphed it (no new socket), then says hello again.
@@ -400,12 +406,7 @@ def test_a_tab_that_showed_a_change_in_place_is_told_again(
 def test_a_change_between_the_fetch_and_the_second_hello_is_caught_up(
     app: ReloadApp, site: FakeSite, root: Path
 ) -> None:
-    index = root / "index.html"
-    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
-    answer(app, request("/"))
-    tab = Tab(app, "/")
-    app.apply(ChangeSet(frozenset({index})))
-    assert tab.heard() == [{"type": "reload"}]
+    index, tab = _told_to_reload(app, site, root)
     answer(app, request("/"))  # the tab's fetch
     app.apply(ChangeSet(frozenset({index})))  # saved again before it said hello
     assert tab.heard() == []

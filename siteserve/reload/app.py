@@ -74,13 +74,15 @@ class _Burst:
 class Client:
     """One open tab: its socket, the page it shows and the scripts it runs."""
 
-    __slots__ = ("page", "reloading", "scripts", "socket")
+    __slots__ = ("caught_up", "page", "reloading", "scripts", "socket")
 
     def __init__(self, socket: WebSocket) -> None:
         self.socket = socket
         self.reloading = False
         self.page: str | None = None
         self.scripts: tuple[str, ...] = ()
+        #: The last change set (its number) this tab was told of on saying hello.
+        self.caught_up = 0
 
 
 class ReloadApp(Layer[App]):
@@ -126,8 +128,10 @@ class ReloadApp(Layer[App]):
         self.debouncer: Debouncer | None = None
         self.watcher: Watcher | None = None
         self._burst: _Burst | None = None
-        #: The last change sets, with when they were handled, for tabs that connect late.
-        self._recent: deque[tuple[float, frozenset[Path]]] = deque(maxlen=64)
+        #: The last change sets (number, when their burst began, files), for tabs that
+        #: connect late.
+        self._recent: deque[tuple[int, float, frozenset[Path]]] = deque(maxlen=64)
+        self._change_sets = 0
         #: Called after each change set has been handled (the console, tests).
         self.listeners: list[Callable[[ChangeSet], None]] = []
         #: The client's modules: URL -> (bytes, ETag).
@@ -309,9 +313,18 @@ class ReloadApp(Layer[App]):
         served = self.graph.served_at(client.page)
         if served is None:
             return
-        missed = frozenset(path for at, paths in self._recent if at >= served for path in paths)
+        # A change set is caught up on once per socket. With --workers, the page a tab
+        # shows in place may come from another worker, answered again from its render
+        # (no note reaches this worker): the tab's next hello would be told of the same
+        # change set again, and again, for as long as its fetches went there.
+        missed = [
+            (number, paths)
+            for number, at, paths in self._recent
+            if at >= served and number > client.caught_up
+        ]
         if missed:
-            self._notify(missed, _Burst({client}))
+            client.caught_up = missed[-1][0]
+            self._notify(frozenset().union(*(paths for _, paths in missed)), _Burst({client}))
 
     # -- change sets -----------------------------------------------------------------
 
@@ -338,10 +351,17 @@ class ReloadApp(Layer[App]):
         self.injector.forget(paths)
         self.repeats.clear()
         self.graph.changed()
-        self._recent.append((time.monotonic(), paths))
         burst, self._burst = self._burst, None
         if burst is None:
             burst = _Burst(set(self.clients))
+        # Dated from the burst's first event, not from now: with --workers, a tab's
+        # page may come from a worker that settled the same burst a little earlier,
+        # its render held there until then. A render after the burst began waited
+        # for it (``handle``), so it shows the change; dated from now, the tab's
+        # second hello (after showing the change in place) would be told of it again,
+        # and again, for as long as its fetches went to that other worker.
+        self._change_sets += 1
+        self._recent.append((self._change_sets, burst.started, paths))
         # Tabs that said hello during the burst but loaded their page before it began.
         for client in self.clients:
             served = self.graph.served_at(client.page) if client.page else None

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from siteserve.http.request import Request
 from siteserve.http.response import FileBody, Response
 from siteserve.reload.app import ReloadApp
 from siteserve.reload.changes import ChangeSet, Debouncer, RawEvent
+from siteserve.reload.graph import GraphNote
 from siteserve.reload.inject import SCRIPT_TAG
 from siteserve.server.background import background_executor
 
@@ -412,6 +414,49 @@ def test_a_change_between_the_fetch_and_the_second_hello_is_caught_up(
     assert tab.heard() == []
     tab.say({"type": "hello", "page": "/", "scripts": []})
     assert tab.heard() == [{"type": "reload"}]
+
+
+def test_a_page_another_worker_served_after_the_burst_began_is_up_to_date(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    """With --workers, the tab's fetch may go to a worker that settled the burst first."""
+    index = root / "index.html"
+    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
+    answer(app, request("/"))
+    tab = Tab(app, "/")
+    app.progress(ChangeSet(frozenset({index})))
+    assert tab.heard() == [{"type": "reload"}]
+    # The other worker's render, held there until its own copy of the burst settled.
+    served = time.monotonic()
+    app.graph.learn(GraphNote("/", (str(index),), True, served, (), None))
+    app.apply(ChangeSet(frozenset({index})))  # this worker settles a little later
+    tab.say({"type": "hello", "page": "/", "scripts": []})
+    assert tab.heard() == []  # shown: not told again
+    app.apply(ChangeSet(frozenset({index})))
+    assert tab.heard() == [{"type": "reload"}]
+
+
+def test_a_second_hello_is_told_of_a_change_set_once(
+    app: ReloadApp, site: FakeSite, root: Path
+) -> None:
+    """The other worker answered the tab's fetches again from a render it noted before
+    this worker's burst began: this worker never hears of them, and must not tell the
+    tab of the same change again on each of its hellos."""
+    index = root / "index.html"
+    site.routes["/"] = lambda r: page(b"<p>x</p>", index)
+    answer(app, request("/"))
+    tab = Tab(app, "/")
+    noted = time.monotonic()  # the other worker's render, noted before this burst began
+    app.progress(ChangeSet(frozenset({index})))
+    assert tab.heard() == [{"type": "reload"}]
+    app.graph.learn(GraphNote("/", (str(index),), True, noted, (), None))
+    app.apply(ChangeSet(frozenset({index})))
+    tab.say({"type": "hello", "page": "/", "scripts": []})
+    assert tab.heard() == [{"type": "reload"}]  # caught up on, as it may have missed it
+    tab.say({"type": "hello", "page": "/", "scripts": []})
+    assert tab.heard() == []  # once
+    app.apply(ChangeSet(frozenset({index})))
+    assert tab.heard() == [{"type": "reload"}]  # a later change set is told as ever
 
 
 def test_a_tab_that_connects_late_catches_up(app: ReloadApp, site: FakeSite, root: Path) -> None:

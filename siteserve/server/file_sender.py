@@ -40,8 +40,12 @@ from siteserve.server.flow import ConnectionClosed, WriteFlow
 
 #: Bytes per read (and per buffered write when the socket is full).
 CHUNK = 256 * 1024
-#: Bytes per ``os.sendfile`` call.
-SENDFILE_CHUNK = 4 * CHUNK
+#: Bytes per ``os.sendfile`` call, after each of which the loop takes its turn: on
+#: loopback the call itself copies the bytes into the peer's buffer, at about a
+#: millisecond per MiB, and a client reading fast would otherwise keep the loop for a
+#: whole large body while every other connection's request waits (nginx bounds the same
+#: with ``sendfile_max_chunk``).
+SENDFILE_CHUNK = CHUNK
 #: The end of every body is read, checked and written rather than sent by sendfile,
 #: so a file rewritten in place during the send never completes its body (any size
 #: above zero does that: see the module's docstring).
@@ -152,6 +156,7 @@ class _Sending:
                 # More to send by sendfile: stop a changed body now rather than at the
                 # tail, whose check alone decides whether the body completes.
                 self._check()
+                await asyncio.sleep(0)  # the other connections' turn (SENDFILE_CHUNK)
 
     def _write_chunk(self) -> None:
         """Read a chunk, check the file still is the version sent, then write it."""

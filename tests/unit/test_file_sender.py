@@ -160,3 +160,37 @@ def test_an_unchanged_long_body_is_sent_whole(
     assert bytes(transport.data) == path.read_bytes()
     assert sum(calls) == path.stat().st_size - TAIL
     assert transport.pieces[-1] == ("write", TAIL)
+
+
+def test_two_long_bodies_take_turns_between_sendfile_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One fast reader never keeps the loop for a whole large body: each sendfile call
+    is followed by the other connections' turn."""
+    paths = [tmp_path / "one.bin", tmp_path / "two.bin"]
+    for path in paths:
+        path.write_bytes(os.urandom(4 * SENDFILE_CHUNK))
+    transports = [SendfileTransport(), SendfileTransport()]
+    order: list[int] = []
+
+    def sendfile(out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        number = next(n for n, p in enumerate(paths) if os.path.samestat(os.fstat(in_fd), p.stat()))
+        transports[number].data += os.pread(in_fd, count, offset)
+        order.append(number)
+        return count
+
+    monkeypatch.setattr(os, "sendfile", sendfile)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(
+                send_file(loop, transport, WriteFlow(), body_of(path))  # type: ignore[arg-type]
+                for transport, path in zip(transports, paths, strict=True)
+            )
+        )
+
+    asyncio.run(run())
+    assert [bytes(t.data) for t in transports] == [p.read_bytes() for p in paths]
+    assert len(order) >= 8
+    assert all(order[n] != order[n + 1] for n in range(len(order) - 1)), order

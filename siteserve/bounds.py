@@ -103,6 +103,9 @@ INJECTED_ENTRIES: Final = 256
 INJECTED_BYTES: Final = 16 * MiB
 #: Changed files whose state is remembered to drop the watcher's late repeat events.
 CHANGE_STATES: Final = 1024
+#: URL paths whose "held or not" is remembered while one burst settles (``reload.hold``);
+#: forgotten when the burst grows. Random URLs make one entry each: full, it starts over.
+HOLD_ANSWERS: Final = 4096
 
 # -- sharing (share/leftovers.py) --------------------------------------------------------
 

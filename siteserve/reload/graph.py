@@ -315,9 +315,13 @@ class PageGraph:
         """The files ``page`` was rendered from; None when we do not know them."""
         return self._pages.get(page) or None
 
+    def recorded(self, url_path: str) -> frozenset[Path] | None:
+        """The files recorded behind a URL path; None when no answer named any."""
+        return self._sources.get(url_path)
+
     def files_for(self, url_path: str) -> frozenset[Path]:
         """The files behind a URL path: as recorded, else the file of that name in the root."""
-        recorded = self._sources.get(url_path)
+        recorded = self.recorded(url_path)
         if recorded is not None:
             return recorded
         relative = unquote(url_path).lstrip("/")

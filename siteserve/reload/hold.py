@@ -25,10 +25,12 @@ yet and naming no file: a rewrite, a fallback, a proxied path) waits too.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+from siteserve import bounds
 from siteserve.reload.changes import PendingChanges
 from siteserve.reload.graph import PageGraph
 from siteserve.rules.load import RULE_FILES
@@ -37,15 +39,33 @@ from siteserve.site.names import is_hidden, is_route_name, is_template_source
 
 @dataclass(frozen=True, slots=True)
 class _Reach:
-    """One ``PendingChanges`` in the shapes the question asks about."""
+    """One ``PendingChanges`` in the shapes the question asks about, as path strings:
+    every request asks while a burst settles (kept answers too), and comparing strings
+    costs a fraction of making and hashing ``Path`` objects for each parent folder."""
 
     everything: bool
     #: Changed paths and rebuild folders: anything at or under one is held.
-    subtrees: frozenset[Path]
+    subtrees: frozenset[str]
+    #: The same with a trailing separator: what lies under them starts with one.
+    under: tuple[str, ...]
     #: The folders changed paths are in.
-    folders: frozenset[Path]
+    folders: frozenset[str]
     #: Changed paths without their last suffix.
-    stems: frozenset[Path]
+    stems: frozenset[str]
+
+    def reaches(self, path: str) -> bool:
+        return (
+            path in self.folders
+            or path in self.stems
+            or path in self.subtrees
+            or path.startswith(self.under)
+        )
+
+
+_NOTHING = _Reach(False, frozenset(), (), frozenset(), frozenset())
+
+#: Answers remembered per burst (``HoldRule.holds``).
+MAX_ANSWERS = bounds.HOLD_ANSWERS
 
 
 class HoldRule:
@@ -55,24 +75,41 @@ class HoldRule:
         self.root = root
         self.graph = graph
         self._for: PendingChanges | None = None
-        self._reach = _Reach(False, frozenset(), frozenset(), frozenset())
+        self._reach = _NOTHING
+        #: Answers for this burst's PendingChanges at the graph's epoch ``_answered_at``:
+        #: while it settles, the same few URLs are asked about again and again.
+        self._answers: dict[str, bool] = {}
+        self._answered_at = -1
 
     def holds(self, url_path: str, pending: PendingChanges) -> bool:
         """Whether a request for ``url_path`` (percent-encoded) waits for ``pending``."""
         reach = self._reach_of(pending)
         if reach.everything:
             return True
-        files = set(self.graph.files_for(url_path))
-        known = bool(files)
+        answers = self._answers
+        if self._answered_at != self.graph.epoch or len(answers) >= MAX_ANSWERS:
+            # What the graph records behind a URL may have changed (or the table is full).
+            answers.clear()
+            self._answered_at = self.graph.epoch
+        answer = answers.get(url_path)
+        if answer is None:
+            answer = answers[url_path] = self._holds(url_path, reach)
+        return answer
+
+    def _holds(self, url_path: str, reach: _Reach) -> bool:
         named = self._named(url_path)
-        if named is not None:
-            files.add(named)
-        for path in files:
-            if path in reach.folders or path in reach.stems or path in reach.subtrees:
+        files = self.graph.recorded(url_path)
+        if files is None:
+            # Never answered: known only as the file its name points at. Not one (a 404
+            # to be, a rewrite, a fallback, a proxied path): it waits, whatever changed.
+            if named is None or not os.path.isfile(named):
                 return True
-            if any(parent in reach.subtrees for parent in path.parents):
-                return True
-        return not known
+            files = self.graph.files_for(url_path)
+            if not files:
+                return True  # a link out of the root: not known either
+        if named is not None and reach.reaches(str(named)):
+            return True
+        return any(reach.reaches(str(path)) for path in files)
 
     def _named(self, url_path: str) -> Path | None:
         """The path the URL names in the root, as written (no file system access)."""
@@ -85,13 +122,16 @@ class HoldRule:
         # The Debouncer hands out one PendingChanges until its burst grows: work it out once.
         if pending is not self._for:
             paths = pending.paths
+            subtrees = frozenset(map(str, paths | pending.folders))
             self._reach = _Reach(
                 everything=any(self.touches_everything(path) for path in paths),
-                subtrees=paths | pending.folders,
-                folders=frozenset(path.parent for path in paths),
-                stems=frozenset(path.with_suffix("") for path in paths if path.suffix),
+                subtrees=subtrees,
+                under=tuple(subtree.rstrip(os.sep) + os.sep for subtree in subtrees),
+                folders=frozenset(str(path.parent) for path in paths),
+                stems=frozenset(str(path.with_suffix("")) for path in paths if path.suffix),
             )
             self._for = pending
+            self._answers.clear()
         return self._reach
 
     def touches_everything(self, path: Path) -> bool:

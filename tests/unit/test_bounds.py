@@ -18,8 +18,8 @@ from siteserve import bounds
 from siteserve.config import Config, build_config
 from siteserve.http import Headers, Request, Response
 from siteserve.proxy.client import BackendPool
-from siteserve.reload import graph
-from siteserve.reload.changes import FileStates
+from siteserve.reload import graph, hold
+from siteserve.reload.changes import FileStates, PendingChanges
 from siteserve.reload.graph import PageGraph
 from siteserve.reload.inject import SCRIPT_TAG, Injector
 from siteserve.share import host_check, slowdown
@@ -60,6 +60,7 @@ def test_the_modules_read_their_bounds_from_one_place() -> None:
     assert FrontMatterIndex()._limit == bounds.FRONT_MATTER_FILES
     assert BackendPool()._max_idle == bounds.PROXY_IDLE_PER_BACKEND
     assert (reuse.MAX_ENTRIES, reuse.MAX_BYTES) == (bounds.RENDERED_PAGES, bounds.RENDERED_BYTES)
+    assert hold.MAX_ANSWERS == bounds.HOLD_ANSWERS
 
 
 def test_page_graph_random_404_urls(tmp_path: Path) -> None:
@@ -249,6 +250,20 @@ def test_changed_file_states(tmp_path: Path) -> None:
         assert len(states._known) <= 17
     assert states.unchanged(paths[-1])
     assert FileStates()._limit == bounds.CHANGE_STATES
+
+
+def test_hold_answers_during_one_burst(tmp_path: Path) -> None:
+    """Random URLs asked while one burst settles: one answer each, up to the bound."""
+    (tmp_path / "kept.txt").write_text("x")
+    (tmp_path / "edited.txt").write_text("y")
+    rule = hold.HoldRule(tmp_path, PageGraph(tmp_path))
+    pending = PendingChanges(frozenset({tmp_path / "edited.txt"}))
+    for number in range(2 * hold.MAX_ANSWERS + 10):
+        assert rule.holds(f"/random-{number}", pending)  # never answered: it waits
+        assert len(rule._answers) <= hold.MAX_ANSWERS
+    # Still right once it starts over: a file the burst cannot reach is not held.
+    assert not rule.holds("/kept.txt", pending)
+    assert rule.holds("/edited.txt", pending)
 
 
 def test_swept_folders(tmp_path: Path) -> None:

@@ -162,3 +162,15 @@ def test_the_reach_of_a_burst_is_worked_out_again_when_it_grows(root: Path, rule
     assert not rule.holds("/other.txt", first)
     grown = PendingChanges(first.paths | {root / "other.txt"})
     assert rule.holds("/other.txt", grown)
+
+
+def test_an_answer_follows_what_the_graph_learns_during_the_burst(
+    root: Path, rule: HoldRule, graph: PageGraph
+) -> None:
+    """Answers are remembered while a burst settles, but not past a new record of a URL."""
+    pending = PendingChanges(frozenset({root / "edit" / "a.txt"}))
+    served(graph, "/report", root / "other.txt")
+    assert held(rule, pending, "/report") == {"/report": False}
+    assert held(rule, pending, "/report") == {"/report": False}  # asked again: the same
+    served(graph, "/report", root / "edit" / "a.txt")  # rendered anew, from the changed file
+    assert held(rule, pending, "/report") == {"/report": True}

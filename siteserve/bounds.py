@@ -72,6 +72,11 @@ FRONT_MATTER_FILES: Final = 20_000
 LISTED_PAGES: Final = 50_000
 LISTED_GLOBS: Final = 256
 
+#: Built-in error pages kept rendered, by status and message (``site/errors.py``).
+#: A server says a handful of different things; a message naming what a client sent
+#: makes one entry per client's choice.
+ERROR_PAGES: Final = 64
+
 # -- sessions (site/sessions.py) ---------------------------------------------------------
 
 #: Sessions kept by the in-memory store, least recently used forgotten first. Sessions

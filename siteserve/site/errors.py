@@ -7,11 +7,13 @@ not be remembered by a browser or a proxy.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from http import HTTPStatus
 from pathlib import Path
 
+from siteserve import bounds
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.site import assets
@@ -49,13 +51,14 @@ def builtin_error(
     status: int, *, message: str | None = None, headers: Iterable[tuple[str, str]] = ()
 ) -> Response:
     """Our own error page for ``status``; ``message`` is shown escaped."""
-    body = assets.render(
-        "error.html",
-        status=status,
-        reason=reason(status),
-        message=message if message is not None else _MESSAGES.get(status, ""),
-    )
-    return Response(status, [*ERROR_HEADERS, *headers], body)
+    text = message if message is not None else _MESSAGES.get(status, "")
+    return Response(status, [*ERROR_HEADERS, *headers], _error_page(status, text))
+
+
+@functools.lru_cache(maxsize=bounds.ERROR_PAGES)
+def _error_page(status: int, message: str) -> bytes:
+    # The same few pages again and again (a crawler's 404s): rendered once each.
+    return assets.render("error.html", status=status, reason=reason(status), message=message)
 
 
 def site_not_found_page(root: Path, *, follow_symlinks: bool) -> bytes | None:

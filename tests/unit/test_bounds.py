@@ -24,7 +24,7 @@ from siteserve.reload.graph import PageGraph
 from siteserve.reload.inject import SCRIPT_TAG, Injector
 from siteserve.share import host_check, slowdown
 from siteserve.share.leftovers import MAX_SWEPT_FOLDERS, LeftoverSweep
-from siteserve.site import collections, data_files, reuse, static
+from siteserve.site import collections, data_files, errors, reuse, static
 from siteserve.site.compression import NOT_SMALLER, CompressionCache
 from siteserve.site.data_files import DataFiles
 from siteserve.site.front_matter import FrontMatterIndex
@@ -61,6 +61,7 @@ def test_the_modules_read_their_bounds_from_one_place() -> None:
     assert BackendPool()._max_idle == bounds.PROXY_IDLE_PER_BACKEND
     assert (reuse.MAX_ENTRIES, reuse.MAX_BYTES) == (bounds.RENDERED_PAGES, bounds.RENDERED_BYTES)
     assert hold.MAX_ANSWERS == bounds.HOLD_ANSWERS
+    assert errors._error_page.cache_parameters()["maxsize"] == bounds.ERROR_PAGES
 
 
 def test_page_graph_random_404_urls(tmp_path: Path) -> None:
@@ -264,6 +265,17 @@ def test_hold_answers_during_one_burst(tmp_path: Path) -> None:
     # Still right once it starts over: a file the burst cannot reach is not held.
     assert not rule.holds("/kept.txt", pending)
     assert rule.holds("/edited.txt", pending)
+
+
+def test_builtin_error_pages() -> None:
+    """Error pages with messages made of what clients sent: one each, up to the bound."""
+    for number in range(2 * bounds.ERROR_PAGES):
+        page = errors.builtin_error(400, message=f"bad header {number}")
+        assert f"bad header {number}".encode() in page.body  # type: ignore[operator]
+        assert errors._error_page.cache_info().currsize <= bounds.ERROR_PAGES
+    again = errors.builtin_error(404)
+    assert errors.builtin_error(404).body == again.body
+    assert errors._error_page.cache_info().hits >= 1
 
 
 def test_swept_folders(tmp_path: Path) -> None:

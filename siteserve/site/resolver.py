@@ -165,6 +165,8 @@ class Resolver:
             folder = self._existing(segments, stat.S_ISDIR)
             return None if folder is None else self._folder(folder)
         *parents, name = segments
+        if parents and not self._is_folder(parents):
+            return None  # nothing can be in a folder that is not there (a bot's /wp-admin/...)
         for candidate in (name, name + ".html"):
             path = self._existing([*parents, candidate], stat.S_ISREG)
             if path is not None:
@@ -226,6 +228,14 @@ class Resolver:
         # A plain string for the look (most candidates are misses); a Path for a hit.
         path = os.path.join(self._root_text, *segments)
         return Path(path) if self._is(path, test) else None
+
+    def _is_folder(self, segments: list[str]) -> bool:
+        """Whether the folder ``segments`` names may hold files: one stat, ten saved on a
+        miss (each candidate name below). Where it leads is checked with each candidate."""
+        try:
+            return stat.S_ISDIR(self._stat(os.path.join(self._root_text, *segments)).st_mode)
+        except (OSError, ValueError):
+            return False
 
     def _is(self, path: str | Path, test: Callable[[int], bool]) -> bool:
         try:

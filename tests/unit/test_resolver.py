@@ -445,3 +445,25 @@ def test_strip_template_suffix(name: str, served: str | None) -> None:
 def test_windows_spellings(segment: str, safe: bool) -> None:
     """The extra rules that apply on Windows, checked on every platform."""
     assert names._windows_segment_is_safe(segment) is safe
+
+
+def test_a_miss_in_a_folder_that_is_not_there_looks_once(tmp_path: Path) -> None:
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "a.txt").write_text("a")
+    (tmp_path / "plain").write_text("a file, not a folder")
+    looked: list[str] = []
+
+    def counting_stat(path: str | Path) -> os.stat_result:
+        looked.append(str(path))
+        return os.stat(path)
+
+    resolver = Resolver(tmp_path, follow_symlinks=False, stat=counting_stat)
+    for url in ("/nope/deeper/x.html", "/plain/x"):
+        looked.clear()
+        assert resolver.resolve(url).kind == "not_found"
+        assert len(looked) == 1, looked
+    # In a folder that is there, every candidate is still looked at, and hits still hit.
+    looked.clear()
+    assert resolver.resolve("/files/b").kind == "not_found"
+    assert len(looked) > 5
+    assert resolver.resolve("/files/a.txt").kind == "file"

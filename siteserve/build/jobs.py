@@ -49,6 +49,8 @@ class CopyFiles:
     """Copy each of these files of the site into OUT, unless the copy there is current."""
 
     files: tuple[CopySpec, ...]
+    #: No earlier build wrote any of them: each is created without a look first.
+    new: bool = False
 
 
 Job = Visit | NotFoundPage | Compress | CopyFiles
@@ -74,10 +76,10 @@ class Outcome:
 def copy_files(output: OutputFolder, job: CopyFiles) -> Outcome:
     """Copy files of the site into OUT (see ``OutputFolder.copy``), in any process."""
     outcome = Outcome("", None, copy=True)
-    copied, errors, copy = outcome.copied, outcome.errors, output.copy
+    copied, errors, copy, new = outcome.copied, outcome.errors, output.copy, job.new
     for source, rel, size, mtime_ns in job.files:
         try:
-            state, changed = copy(source, rel, size, mtime_ns)
+            state, changed = copy(source, rel, size, mtime_ns, new=new)
         except (OutputError, OSError) as error:
             errors.append(f"{rel}: {error}")
             continue

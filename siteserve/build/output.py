@@ -164,17 +164,23 @@ class OutputFolder:
                 raise OutputError(f"{path} is a folder where the build writes a file") from None
             raise
 
+    def _create(self, rel: str) -> int | None:
+        """A descriptor of a new, empty file at ``rel`` in one call; None when something
+        (a file, a link, a folder) is there already, for the caller to look at."""
+        self._ensure_parent(rel)
+        try:
+            return os.open(self.path_of(rel), _NEW_FILE, 0o644)
+        except FileExistsError:
+            return None
+
     def write(self, rel: str, data: bytes) -> tuple[FileState, bool]:
         """Write ``data`` at ``rel`` unless the file already holds exactly that.
 
         Answers the file's state and whether it was written (an unchanged file keeps
         its mtime, so a deploy tool that compares dates sends nothing for it).
         """
-        self._ensure_parent(rel)
-        try:
-            # A new file in one call; an existing one (or a link) is looked at first.
-            fd = os.open(self.path_of(rel), _NEW_FILE, 0o644)
-        except FileExistsError:
+        fd = self._create(rel)
+        if fd is None:
             current = self.state(rel)
             if current is not None and current.size == len(data) and self._holds(rel, data):
                 return current, False
@@ -199,30 +205,37 @@ class OutputFolder:
         finally:
             os.close(fd)
 
-    def copy(self, source: str, rel: str, size: int, mtime_ns: int) -> tuple[FileState, bool]:
+    def copy(
+        self, source: str, rel: str, size: int, mtime_ns: int, *, new: bool = False
+    ) -> tuple[FileState, bool]:
         """Copy ``source`` to ``rel`` unless the copy there has its size and mtime already.
 
         The copy keeps the source's mtime, so "unchanged since the last build" is
         exactly that comparison. It uses the kernel's own copy (``copy_file_range``,
         which clones on file systems that can, then ``sendfile``), never a Python loop
         unless both are missing.
+
+        ``new``: no earlier build wrote ``rel``, so the file is most likely not there;
+        it is then created without looking first (one ``lstat`` less per file in a fresh
+        OUT), and looked at only when something is there after all.
         """
+        # Bare descriptors: no buffered reader (its fstat, isatty and lseek) for the kernel's copy.
+        if new:
+            src = os.open(source, _READ)  # first: a source gone leaves no empty copy behind
+            try:
+                fd = self._create(rel)
+                if fd is not None:
+                    return _fill(src, fd), True
+            finally:
+                os.close(src)
         current = self.state(rel)
         if current is not None and current.size == size and same_mtime(current.mtime_ns, mtime_ns):
             return current, False
-        # A bare descriptor: no buffered reader (its fstat, isatty and lseek) for the kernel's copy.
         src = os.open(source, _READ)
         try:
-            info = os.fstat(src)
-            fd = self._open_for_writing(rel)
-            try:
-                _copy_fd(src, fd, info.st_size)
-                os.utime(fd, ns=(info.st_atime_ns, info.st_mtime_ns))
-            finally:
-                os.close(fd)
+            return _fill(src, self._open_for_writing(rel)), True
         finally:
             os.close(src)
-        return FileState(info.st_size, info.st_mtime_ns), True
 
     def remove(self, rel: str) -> bool:
         """Remove the file (or stray symlink) at ``rel``; never a folder, never a link's target."""
@@ -261,6 +274,17 @@ def same_mtime(a: int, b: int) -> bool:
         return True
     # A file system that keeps whole seconds (FAT, some network mounts) truncates them.
     return (a % 1_000_000_000 == 0 or b % 1_000_000_000 == 0) and a // 10**9 == b // 10**9
+
+
+def _fill(src: int, fd: int) -> FileState:
+    """Copy the file open at ``src`` into ``fd`` with its mtime, close ``fd``; its state."""
+    try:
+        info = os.fstat(src)
+        _copy_fd(src, fd, info.st_size)
+        os.utime(fd, ns=(info.st_atime_ns, info.st_mtime_ns))
+    finally:
+        os.close(fd)
+    return FileState(info.st_size, info.st_mtime_ns)
 
 
 def _copy_fd(src: int, dst: int, size: int) -> None:

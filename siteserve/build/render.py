@@ -58,6 +58,7 @@ from siteserve.site.mime import content_type
 from siteserve.site.names import is_route_name
 from siteserve.site.page_context import REDIRECT_CODES
 from siteserve.site.pages import Pages
+from siteserve.site.resolver import Resolved
 from siteserve.site.reuse import Key, ReusedRenders
 
 #: Response fields a host sets by itself (or that only mean something live).
@@ -177,6 +178,25 @@ class Renderer:
             return self._loop.run_until_complete(answer)
         return answer
 
+    def _page(self, request: Request, resolved: Resolved) -> Response:
+        """A page, straight from the pages module when it renders at once.
+
+        What ``Site.handle`` adds for a GET of a page is not needed here: the URL is
+        resolved already (by the same resolver), GET is a page's method, and the
+        template is there (the folder holds still while it builds). The first render
+        of each template goes through ``Site.handle`` (the pages module learns what it
+        costs there), and so does anything unexpected, which it answers as it would live.
+        """
+        try:
+            answer = self.pages.render_now(request, resolved)
+        except Exception:
+            answer = None
+        if answer is None:
+            return self._answer(request)
+        if inspect.isawaitable(answer):
+            return self._loop.run_until_complete(answer)
+        return answer
+
     def _body(self, response: Response) -> bytes:
         body = response.body
         if isinstance(body, bytes):
@@ -224,7 +244,8 @@ class Renderer:
             return Outcome(url, VisitRecord("alias", location=canonical, folder=folder))
         template = self._relative(resolved.path) if resolved.kind == "page" else None
         kind = "page" if resolved.kind == "page" else "listing"
-        response = self._answer(build_request(url, self.origin))
+        request = build_request(url, self.origin)
+        response = self._page(request, resolved) if kind == "page" else self._answer(request)
         record = VisitRecord(kind, status=response.status, template=template, folder=folder)
         if template is not None and _is_route(template):
             record.routes = "route"

@@ -15,6 +15,7 @@ import hashlib
 import os
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from siteserve import __version__
@@ -92,6 +93,8 @@ class _Build:
     _counted: float = 0.0
     #: Files handed to the workers to copy and not answered yet.
     _copies_sent: int = 0
+    #: The output paths the earlier build wrote (its marker file's list), reusable or not.
+    earlier_files: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def run(self) -> None:
         crawl = self.crawl
@@ -157,18 +160,26 @@ class _Build:
         if isinstance(self.runner, PoolRunner):
             # Worker processes are running (pages to render): they copy too, so that this
             # process, which plans and records the build, is not the one that holds it up.
-            specs = [_copy_spec(copy) for copy in copies]
+            taken = list(copies)
             copies.clear()
-            self.runner.submit(
-                [
-                    CopyFiles(tuple(specs[start : start + COPY_BATCH]))
-                    for start in range(0, len(specs), COPY_BATCH)
-                ]
-            )
-            self._copies_sent += len(specs)
+            self.runner.submit(self._copy_jobs(taken))
+            self._copies_sent += len(taken)
             return
-        batch = [_copy_spec(copies.popleft()) for _ in range(min(COPY_BATCH, len(copies)))]
-        self._copied(copy_files(self.output, CopyFiles(tuple(batch))))
+        batch = [copies.popleft() for _ in range(min(COPY_BATCH, len(copies)))]
+        for job in self._copy_jobs(batch):
+            self._copied(copy_files(self.output, job))
+
+    def _copy_jobs(self, copies: list[_Copy]) -> list[CopyFiles]:
+        """Batches of at most COPY_BATCH files, those no earlier build wrote apart (they
+        are created without a look first: see ``OutputFolder.copy``)."""
+        earlier = self.earlier_files
+        fresh = [_copy_spec(copy) for copy in copies if copy.out not in earlier]
+        kept = [_copy_spec(copy) for copy in copies if copy.out in earlier]
+        return [
+            CopyFiles(tuple(specs[start : start + COPY_BATCH]), new=specs is fresh)
+            for specs in (fresh, kept)
+            for start in range(0, len(specs), COPY_BATCH)
+        ]
 
     def _copied(self, outcome: Outcome, *, sent: bool = False) -> None:
         if sent:
@@ -306,6 +317,8 @@ def build_site(settings: BuildSettings, progress: BuildProgress | None = None) -
     crawl.fallbacks = fallback_sources(resolver, crawl.static_urls)
     build = _Build(settings, config, tree, crawl, output, report, progress or NoProgress())
     build.origin_host = public_origin(config).host
+    if previous is not None:
+        build.earlier_files = previous.files
     interrupted, unchanged = True, False
     try:
         build.run()

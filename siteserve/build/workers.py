@@ -13,13 +13,11 @@ that no thread's lock is inherited half-held.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import queue
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from multiprocessing.pool import Pool
 from typing import TYPE_CHECKING, Protocol
 
 from siteserve.build.jobs import CopyFiles, Job, Outcome
@@ -27,6 +25,8 @@ from siteserve.build.settings import BuildSettings, available_cpus
 from siteserve.build.site_files import TreeSnapshot
 
 if TYPE_CHECKING:
+    from multiprocessing.pool import Pool
+
     from siteserve.build.render import Renderer
 
 #: Jobs sent to a worker at once: enough to pay for the round trip, few enough to
@@ -121,6 +121,9 @@ def _run_jobs(jobs: list[Job]) -> list[Outcome]:
 
 
 def start_method() -> str:
+    # Imported here: a build with nothing to render (no change) starts no worker.
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     if sys.platform == "linux" and "fork" in methods and threading.active_count() == 1:
         return "fork"
@@ -136,6 +139,8 @@ class PoolRunner:
         self, settings: BuildSettings, processes: int, snapshot: TreeSnapshot | None = None
     ) -> None:
         # Imported before the workers fork, so they share it instead of each importing it.
+        import multiprocessing
+
         import siteserve.build.render  # noqa: F401
 
         context = multiprocessing.get_context(start_method())

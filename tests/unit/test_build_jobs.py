@@ -1,13 +1,21 @@
-"""Copy jobs: a batch copies what it can and names each file it could not; its weight."""
+"""Copy jobs: a batch copies what it can and names each file it could not; its weight;
+which files a build copies as new."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from siteserve.build.jobs import CopyFiles, Visit, copy_files
-from siteserve.build.output import OutputFolder
+from siteserve.build.output import FileState, OutputFolder
+from siteserve.build.run import build_site
+from siteserve.build.settings import BuildSettings
 from siteserve.build.workers import COPIES_PER_PAGE, weight
+from tests.unit.page_support import write_site
 
 
 def _spec(path: Path, rel: str) -> tuple[str, str, int, int]:
@@ -64,3 +72,39 @@ def test_a_copy_batch_weighs_a_page_per_few_files() -> None:
     assert weight(CopyFiles(files[:1])) == 1
     assert weight(CopyFiles(files[: COPIES_PER_PAGE + 1])) == 2
     assert weight(Visit("/")) == 1
+
+
+def test_only_files_no_earlier_build_wrote_are_copied_as_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = write_site(tmp_path / "site", {"a.txt": "a", "b/c.txt": "c", "index.html": "<p>i</p>"})
+    settings = BuildSettings(root=site.resolve(), out=tmp_path / "out", jobs=1, clock=1.0)
+    seen: dict[str, bool] = {}
+    real = OutputFolder.copy
+
+    def copy(
+        self: OutputFolder, source: str, rel: str, size: int, mtime_ns: int, *, new: bool = False
+    ) -> tuple[FileState, bool]:
+        seen[rel] = new
+        return real(self, source, rel, size, mtime_ns, new=new)
+
+    monkeypatch.setattr(OutputFolder, "copy", copy)
+    first = build_site(settings)
+    # The site's files and siteserve's own (its favicon...): all new to a fresh OUT.
+    assert {"a.txt", "b/c.txt", "index.html"} <= set(seen) and set(seen.values()) == {True}
+    assert first.files_copied == len(seen)
+    earlier = set(seen)
+    seen.clear()
+    (site / "d.txt").write_text("d")
+    report = build_site(settings)
+    assert (report.files_copied, report.files_unchanged) == (1, len(earlier))
+    assert seen == {**{rel: False for rel in earlier}, "d.txt": True}
+
+
+def test_planning_a_build_does_not_import_multiprocessing() -> None:
+    """A no-change rebuild starts no worker: it does not pay for the import either."""
+    probe = "import sys, siteserve.build.run; print('multiprocessing' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "False"

@@ -14,6 +14,7 @@ import pytest
 from siteserve.build.manifest import MARKER, Manifest, VisitRecord, read_manifest, write_manifest
 from siteserve.build.output import (
     BuildRefused,
+    FileState,
     OutputError,
     OutputFolder,
     check_folders,
@@ -166,6 +167,71 @@ def test_a_copy_keeps_the_mtime_and_is_skipped_when_unchanged(tmp_path: Path) ->
     assert (tmp_path / "out" / "x" / "y.bin").read_bytes() == source.read_bytes()
     _, copied = folder.copy(str(source), "x/y.bin", info.st_size, info.st_mtime_ns)
     assert not copied
+
+
+def _no_lstat(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every lstat from here on: the list of paths looked at."""
+    looked: list[str] = []
+    real = os.lstat
+
+    def lstat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        looked.append(str(path))
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    return looked
+
+
+def test_a_new_copy_is_made_without_a_look_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "src.bin"
+    source.write_bytes(os.urandom(5_000))
+    os.utime(source, ns=(1, 1_234_567_891_000))
+    folder = OutputFolder(tmp_path / "out")
+    folder.ensure_root()
+    info = source.stat()
+    looked = _no_lstat(monkeypatch)
+    state, copied = folder.copy(str(source), "x/y.bin", info.st_size, info.st_mtime_ns, new=True)
+    assert looked == [] and copied and state == FileState(info.st_size, info.st_mtime_ns)
+    assert (tmp_path / "out" / "x" / "y.bin").read_bytes() == source.read_bytes()
+    assert os.stat(tmp_path / "out" / "x" / "y.bin").st_mtime_ns == info.st_mtime_ns
+
+
+def test_a_new_copy_looks_at_what_is_there_after_all(tmp_path: Path) -> None:
+    source = tmp_path / "src.bin"
+    source.write_bytes(b"fresh bytes")
+    info = source.stat()
+    out = tmp_path / "out"
+    folder = OutputFolder(out)
+    folder.ensure_root()
+    # The same file already there (a build over a folder whose marker was lost): kept.
+    folder.copy(str(source), "same.bin", info.st_size, info.st_mtime_ns)
+    _, copied = folder.copy(str(source), "same.bin", info.st_size, info.st_mtime_ns, new=True)
+    assert not copied
+    # Another file: replaced.
+    (out / "other.bin").write_bytes(b"old")
+    _, copied = folder.copy(str(source), "other.bin", info.st_size, info.st_mtime_ns, new=True)
+    assert copied and (out / "other.bin").read_bytes() == b"fresh bytes"
+    # A symlink: the link goes, never what it points to.
+    target = tmp_path / "outside.txt"
+    target.write_bytes(b"not ours")
+    (out / "link.bin").symlink_to(target)
+    _, copied = folder.copy(str(source), "link.bin", info.st_size, info.st_mtime_ns, new=True)
+    assert copied and not (out / "link.bin").is_symlink()
+    assert target.read_bytes() == b"not ours" and (out / "link.bin").read_bytes() == b"fresh bytes"
+    # A folder: refused, as without the hint.
+    (out / "dir.bin").mkdir()
+    with pytest.raises(OutputError, match="is a folder where the build writes a file"):
+        folder.copy(str(source), "dir.bin", info.st_size, info.st_mtime_ns, new=True)
+
+
+def test_a_new_copy_of_a_missing_source_leaves_nothing(tmp_path: Path) -> None:
+    folder = OutputFolder(tmp_path / "out")
+    folder.ensure_root()
+    with pytest.raises(FileNotFoundError):
+        folder.copy(str(tmp_path / "gone.txt"), "gone.txt", 10, 1, new=True)
+    assert not (tmp_path / "out" / "gone.txt").exists()
 
 
 def test_stale_files_go_and_their_empty_folders_with_them(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from siteserve.build.jobs import NotFoundPage, Visit
 from siteserve.build.render import Renderer
 from siteserve.build.settings import BuildSettings
+from siteserve.http import Request
 from tests.unit.page_support import write_site
 
 SITE = {
@@ -160,3 +161,45 @@ def test_files_and_misses_are_reported_not_rendered(renderer: Renderer) -> None:
     assert record is not None and (record.kind, record.status) == ("missing", 404)
     record = renderer.run_one(Visit("/blog")).record
     assert record is not None and (record.kind, record.location) == ("redirect", "/blog/")
+
+
+@pytest.mark.parametrize(
+    "url", ["/about", "/search", "/count", "/theme", "/old", "/gone", "/broken", "/blog/a"]
+)
+def test_a_page_rendered_again_skips_site_handle_and_answers_the_same(
+    renderer: Renderer, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = renderer.run_one(Visit(url))  # through Site.handle: the pages learn its cost
+    written = {rel: (renderer.settings.out / rel).read_bytes() for rel, *_ in first.written}
+    for rel in written:
+        (renderer.settings.out / rel).unlink()
+    handled: list[str] = []
+    original = renderer.site.handle
+
+    def spy(request: Request) -> object:
+        handled.append(request.path)
+        return original(request)
+
+    monkeypatch.setattr(renderer.site, "handle", spy)
+    again = renderer.run_one(Visit(url))
+    assert handled == []
+    assert again.record == first.record and again.source_paths == first.source_paths
+    assert {rel: (renderer.settings.out / rel).read_bytes() for rel, *_ in again.written} == (
+        written
+    )
+
+
+def test_a_page_the_pages_module_fails_on_is_answered_by_site_handle(
+    renderer: Renderer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception out of the direct path is Site.handle's to answer, as it would live
+    (its 500, its log line), not the renderer's last-resort record."""
+    renderer.run_one(Visit("/about"))
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("not this way")
+
+    monkeypatch.setattr(renderer.pages, "render_now", broken)
+    record = renderer.run_one(Visit("/about")).record
+    assert record is not None and (record.kind, record.status, record.out) == ("page", 500, None)
+    assert record.problem == "error while answering GET /about: RuntimeError: not this way"

@@ -44,10 +44,12 @@ from siteserve.server.connection_state import (
     Exchange,
     close_reason,
 )
+from siteserve.server.file_sender import _socket_fd as sendfile_socket
 from siteserve.server.flow import MAX_PIPELINE, ReadFlow, WriteFlow
 from siteserve.server.request_body import RequestBody
 from siteserve.server.response_sender import ResponseSender, discard, frame, write_final
 from siteserve.server.state import AccessRecord, ServerState
+from siteserve.server.wire_files import send_wire
 
 log = logging.getLogger("siteserve.server")
 
@@ -82,6 +84,8 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         self._cut_short = False
         self._client = ""
         self._client_addr: tuple[str, int] | None = None
+        #: The socket a large kept answer is sent on with ``sendfile`` (-1: none), once asked.
+        self._socket_fd: int | None = None
         #: Why the connection closed (the first reason), once it has.
         self.close_reason: CloseReason | None = None
         # Set by connection_made:
@@ -206,10 +210,22 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         large = answer.large_body
         if large is None:
             transport.write(answer.status_line + date_cache.line() + answer.after_date)
-        else:  # as the sender writes a large bytes body: without copying it
-            transport.writelines(
-                (answer.status_line + date_cache.line() + answer.after_date, large)
+        else:
+            date_line = date_cache.line()
+            socket_fd = self._socket_fd
+            if socket_fd is None:
+                socket_fd = self._socket_fd = sendfile_socket(transport)
+            # From a wire file, without copying the body, while the transport holds
+            # nothing unsent (bytes stay in order)...
+            wire = (
+                answers.wire(answer, date_line)
+                if socket_fd >= 0 and not transport.get_write_buffer_size()
+                else None
             )
+            if wire is not None:
+                send_wire(transport, socket_fd, wire)
+            else:  # ...else as the sender writes a large bytes body: without a copy into it
+                transport.writelines((answer.status_line + date_line + answer.after_date, large))
         if access_log is not None:
             access_log(
                 AccessRecord(

@@ -26,6 +26,7 @@ from siteserve.assemble import build_app
 from siteserve.config import build_config
 from siteserve.layers import App, Layer
 from siteserve.reload.app import ReloadApp
+from siteserve.server import wire_files
 from tests.conftest import RunningServer, find_layer, running_server, wait_until
 
 DEADLINE = 10.0
@@ -382,3 +383,32 @@ def test_a_client_that_does_not_read_gets_no_unbounded_buffer(tmp_path: Path) ->
             assert most < 1024 * 1024, most
             for _ in range(sent):
                 assert reader.answer(False) == first
+
+
+def test_a_large_answer_given_again_goes_whole_from_its_wire_file(tmp_path: Path) -> None:
+    """A 100 KiB answer given again is one sendfile from a private file (``wire_files``):
+    the same bytes as the normal path, also to a client with a small window, for which
+    the socket takes only part of it and the transport sends the rest."""
+    root = make_site(tmp_path / "site")
+    with pair(root) as (kept, made):
+        answers = kept.server.answers
+        assert answers is not None
+        raw = request_bytes(kept.port, "GET", "/big.bin", ())
+        fresh = ask(made.port, request_bytes(made.port, "GET", "/big.bin", ()))
+        for small_window in (False, True):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if small_window:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(DEADLINE)
+            with sock:
+                sock.connect(("127.0.0.1", kept.port))
+                reader = Reader(sock)
+                reused = answers.reused
+                for _ in range(4):
+                    sock.sendall(raw)
+                    again = reader.answer(False)
+                    assert again.replace(b":%d" % kept.port, b"") == fresh.replace(
+                        b":%d" % made.port, b""
+                    )
+                assert answers.reused >= reused + 3
+        assert answers.wire_files >= 1 or not wire_files.AVAILABLE

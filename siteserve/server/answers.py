@@ -8,7 +8,8 @@ the normal path (parser, layers, Site, writer), with a 200 or a 304 whose
 bytes. The next read with the same bytes is answered from here after one call
 to that check (for a static file: the URL resolves to the same file, and one
 ``os.stat`` says it is the same version), the Date line put in, in one write:
-no parsing, no layers, no encoding.
+no parsing, no layers, no encoding. An answer with a large body goes out as one
+``sendfile`` from a private in-memory copy of the whole answer (``wire_files``).
 
 Only when every layer allows it (``App.reusable_answers``: live reload, the
 password check and the proxy never do). What is kept is what the normal path

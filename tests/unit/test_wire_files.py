@@ -98,3 +98,16 @@ def test_without_memfd_the_answer_has_no_file(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(wire_files, "AVAILABLE", False)
     cache = AnswerCache()
     assert cache.wire(kept(cache, 1), DATE) is None and cache.wire_files == 0
+
+
+def test_a_flood_of_large_answers_keeps_the_open_files_bound() -> None:
+    cache = AnswerCache()
+    answers = [kept(cache, n) for n in range(bounds.ANSWER_WIRE_FILES + 8)]
+    made = [cache.wire(answer, DATE) for answer in answers]
+    assert cache.wire_files == bounds.ANSWER_WIRE_FILES
+    assert made.count(None) == 8
+    # The answers without one still answer (through the transport), and a later Date
+    # line makes room for them.
+    assert all(answer.large_body == LARGE for answer in answers)
+    assert cache.wire(answers[-1], LATER) is not None
+    assert cache.wire_files == 1

@@ -43,6 +43,10 @@ ANSWER_BYTES: Final = 16 * MiB
 ANSWER_BODY: Final = 256 * KiB
 #: The longest request head kept as a key; longer heads are always parsed.
 ANSWER_KEY: Final = 4 * KiB
+#: Kept answers with a large body also held whole in an in-memory file, sent from it
+#: without a copy (``server/wire_files.py``): at most this many at once (a descriptor and
+#: up to ANSWER_BODY of memory each); the others are written from ANSWER_BYTES as before.
+ANSWER_WIRE_FILES: Final = 32
 
 # -- resolving and rendering (site/resolver.py, site/pages.py, site/jinja_env.py) --------
 

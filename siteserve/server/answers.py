@@ -8,7 +8,8 @@ the normal path (parser, layers, Site, writer), with a 200 or a 304 whose
 bytes. The next read with the same bytes is answered from here after one call
 to that check (for a static file: the URL resolves to the same file, and one
 ``os.stat`` says it is the same version), the Date line put in, in one write:
-no parsing, no layers, no encoding.
+no parsing, no layers, no encoding. An answer with a large body goes out as one
+``sendfile`` from a private in-memory copy of the whole answer (``wire_files``).
 
 Only when every layer allows it (``App.reusable_answers``: live reload, the
 password check and the proxy never do). What is kept is what the normal path
@@ -36,6 +37,7 @@ from siteserve.http.response import FileBody, Response
 from siteserve.http.writer import Framing
 from siteserve.server.connection_state import CloseReason
 from siteserve.server.response_sender import JOIN_BELOW, frame
+from siteserve.server.wire_files import WireFile, WireFiles
 
 MAX_ENTRIES: Final = bounds.ANSWERS
 MAX_BYTES: Final = bounds.ANSWER_BYTES
@@ -80,6 +82,7 @@ class Answer:
         "status_line",
         "still_valid",
         "target",
+        "wire",
     )
 
     def __init__(
@@ -98,6 +101,9 @@ class Answer:
         self.after_date = head_rest if large else head_rest + body
         #: ...or a large one, written after the head without a copy into it.
         self.large_body = body if large else None
+        #: The whole answer for one Date line, to send a large body without a copy
+        #: (``wire_files``), made when first wanted.
+        self.wire: WireFile | None = None
         self.still_valid = still_valid
         #: Why the connection closes after it (the request said so), or None.
         self.closes = closes
@@ -116,11 +122,12 @@ class Answer:
 class AnswerCache:
     """Kept answers by request bytes, bounded by ``MAX_ENTRIES`` and ``MAX_BYTES``."""
 
-    __slots__ = ("_answers", "_bytes", "reused")
+    __slots__ = ("_answers", "_bytes", "_wires", "reused")
 
     def __init__(self) -> None:
         self._answers: OrderedDict[bytes, Answer] = OrderedDict()
         self._bytes = 0
+        self._wires = WireFiles()
         #: Answers given again (counted by the connection that sent them).
         self.reused = 0
 
@@ -141,7 +148,32 @@ class AnswerCache:
     def forget(self, request_bytes: bytes) -> None:
         answer = self._answers.pop(request_bytes, None)
         if answer is not None:
-            self._bytes -= len(request_bytes) + answer.memory
+            self._dropped(request_bytes, answer)
+
+    def _dropped(self, request_bytes: bytes, answer: Answer) -> None:
+        self._bytes -= len(request_bytes) + answer.memory
+        self._wires.close(answer.wire)
+        answer.wire = None
+
+    @property
+    def wire_files(self) -> int:
+        """Wire files open (``wire_files``), at most ``wire_files.MAX_OPEN``."""
+        return len(self._wires)
+
+    def wire(self, answer: Answer, date_line: bytes) -> WireFile | None:
+        """``answer`` (one with a ``large_body``) whole, with ``date_line``, in a wire file:
+        the one made for this Date line, or a new one; None when none can be open now."""
+        wire = answer.wire
+        if wire is not None:
+            if wire.date_line == date_line:
+                return wire
+            self._wires.close(wire)  # the Date moved on: never rewritten, see wire_files
+        large = answer.large_body
+        assert large is not None
+        answer.wire = wire = self._wires.make(
+            date_line, (answer.status_line, date_line, answer.after_date, large)
+        )
+        return wire
 
     def keep(
         self,
@@ -201,7 +233,7 @@ class AnswerCache:
         self._bytes += len(request_bytes) + answer.memory
         while self._answers and (len(self._answers) > MAX_ENTRIES or self._bytes > MAX_BYTES):
             key, evicted = self._answers.popitem(last=False)
-            self._bytes -= len(key) + evicted.memory
+            self._dropped(key, evicted)
 
 
 def _read_body(body: FileBody) -> bytes | None:

@@ -21,7 +21,7 @@ from siteserve.http.errors import ProtocolError
 from siteserve.http.parser import RequestHead, RequestParser
 from siteserve.http.request import BodyIncomplete, Request
 from siteserve.http.response import Response, UpgradedConnection, UpgradeHandler
-from siteserve.http.writer import CONTINUE, date_cache, simple_response
+from siteserve.http.writer import CONTINUE, Framing, date_cache, simple_response
 from siteserve.server.answers import Answer, AnswerCache
 from siteserve.server.connection_state import (
     ACCEPT,
@@ -44,10 +44,12 @@ from siteserve.server.connection_state import (
     Exchange,
     close_reason,
 )
+from siteserve.server.file_sender import _socket_fd as sendfile_socket
 from siteserve.server.flow import MAX_PIPELINE, ReadFlow, WriteFlow
 from siteserve.server.request_body import RequestBody
 from siteserve.server.response_sender import ResponseSender, discard, frame, write_final
 from siteserve.server.state import AccessRecord, ServerState
+from siteserve.server.wire_files import send_wire
 
 log = logging.getLogger("siteserve.server")
 
@@ -55,6 +57,32 @@ log = logging.getLogger("siteserve.server")
 class HttpConnection(ConnectionState, asyncio.Protocol):
     """One client's connection: its state (``self.state``, ``self.deadline``) is the machine
     it inherits from ``ConnectionState``; every change of state is a ``self.fire(event)``."""
+
+    # Slots: one connection is made per accepted socket, so its set-up is on the path
+    # of every new connection (a client that closes after each request makes one each time).
+    __slots__ = (
+        "_active",
+        "_answers",
+        "_client",
+        "_client_addr",
+        "_cut_short",
+        "_flow",
+        "_fresh",
+        "_held",
+        "_loop",
+        "_parser",
+        "_parsing",
+        "_pending_error",
+        "_pumping",
+        "_queue",
+        "_reads",
+        "_sender",
+        "_server",
+        "_socket_fd",
+        "_transport",
+        "_upgraded",
+        "close_reason",
+    )
 
     def __init__(self, server: ServerState) -> None:
         limits = server.limits
@@ -65,7 +93,9 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         #: The bytes of the read being answered, when they are one whole request that
         #: came between requests (what ``answers`` keeps its answer by).
         self._fresh: bytes | None = None
-        self._parser = RequestParser(self, server.parser_limits)
+        #: Made with the first request that must be parsed (``_parse``): a connection
+        #: whose requests are all kept answers, or none, never needs one.
+        self._parser: RequestParser | None = None
         self._flow = WriteFlow()
         #: Parsed requests not yet dispatched, oldest first.
         self._queue: deque[Exchange] = deque()
@@ -82,12 +112,15 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         self._cut_short = False
         self._client = ""
         self._client_addr: tuple[str, int] | None = None
+        #: The socket a large kept answer is sent on with ``sendfile`` (-1: none), once asked.
+        self._socket_fd: int | None = None
         #: Why the connection closed (the first reason), once it has.
         self.close_reason: CloseReason | None = None
         # Set by connection_made:
         self._transport: asyncio.Transport | None = None
         self._reads: ReadFlow
-        self._sender: ResponseSender
+        #: Made with the first response the normal path sends (``_send``).
+        self._sender: ResponseSender | None = None
 
     # -- asyncio.Protocol ------------------------------------------------------
 
@@ -96,7 +129,6 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self._transport = transport
         self._reads = ReadFlow(transport)
-        self._sender = ResponseSender(self._loop, transport, self._flow, self)
         server = self._server
         if server.shutting_down or len(server.connections) >= server.limits.max_connections:
             write_final(
@@ -154,13 +186,14 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         if state not in PARSING:
             return  # closing, or failing: nothing more is read as HTTP
         answers = self._answers
+        parser = self._parser
         fresh: bytes | None = None
         if (
             answers is not None
             and self._active is None
             and not self._queue
             and self._parsing is None
-            and not self._parser.in_head
+            and (parser is None or not parser.in_head)
             # A client that does not read: the normal path waits for room before it
             # writes (and stops reading past MAX_PIPELINE), so its buffer stays bounded.
             and not self._flow.paused
@@ -175,16 +208,18 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
                 answers.forget(data)  # its file changed: made anew below, and kept again
             fresh = data
         self.fire(BYTES)  # after an idle wait, the header timeout runs from now
+        if parser is None:
+            parser = self._parser = RequestParser(self, self._server.parser_limits)
         try:
-            self._parser.feed(data)
+            parser.feed(data)
         except ProtocolError as error:
             self._protocol_error(error)
             return
-        offset = self._parser.upgrade_offset
+        offset = parser.upgrade_offset
         if offset is not None:
             self._hold_after_upgrade(data[offset:])
             fresh = None
-        elif len(self._queue) != 1 or self._parser.in_head:
+        elif len(self._queue) != 1 or parser.in_head:
             fresh = None  # not one whole request: more, less, or a body still to come
         self._fresh = fresh
         try:
@@ -206,10 +241,22 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         large = answer.large_body
         if large is None:
             transport.write(answer.status_line + date_cache.line() + answer.after_date)
-        else:  # as the sender writes a large bytes body: without copying it
-            transport.writelines(
-                (answer.status_line + date_cache.line() + answer.after_date, large)
+        else:
+            date_line = date_cache.line()
+            socket_fd = self._socket_fd
+            if socket_fd is None:
+                socket_fd = self._socket_fd = sendfile_socket(transport)
+            # From a wire file, without copying the body, while the transport holds
+            # nothing unsent (bytes stay in order)...
+            wire = (
+                answers.wire(answer, date_line)
+                if socket_fd >= 0 and not transport.get_write_buffer_size()
+                else None
             )
+            if wire is not None:
+                send_wire(transport, socket_fd, wire)
+            else:  # ...else as the sender writes a large bytes body: without a copy into it
+                transport.writelines((answer.status_line + date_line + answer.after_date, large))
         if access_log is not None:
             access_log(
                 AccessRecord(
@@ -318,7 +365,7 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
                     pass  # switching, switched or closed: no HTTP request to wait for
                 elif self._server.shutting_down:
                     self._close(CloseReason.SHUTDOWN)
-                elif self._parser.in_head:
+                elif self._in_head():
                     self.fire(ANSWERED_MID_HEAD)
                 else:
                     self.fire(ANSWERED)
@@ -367,16 +414,35 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
             and response.still_valid is not None
             and not self._queue
             and self._parsing is None
-            and not self._parser.in_head
+            and not self._in_head()
         ):
             # The only request of the read it came in, answered at once: keep the answer,
             # with the head the sender then writes.
             assert self._answers is not None
             framing = frame(exchange.request, response, reason)
             self._answers.keep(fresh, exchange.request, response, reason, framing)
-            self._sender.send(exchange, response, reason, framing)
+            self._send(exchange, response, reason, framing)
             return
-        self._sender.send(exchange, response, reason)
+        self._send(exchange, response, reason)
+
+    def _send(
+        self,
+        exchange: Exchange,
+        response: Response,
+        reason: CloseReason | None,
+        framing: Framing | None = None,
+    ) -> None:
+        sender = self._sender
+        if sender is None:
+            transport = self._transport
+            assert transport is not None
+            sender = self._sender = ResponseSender(self._loop, transport, self._flow, self)
+        sender.send(exchange, response, reason, framing)
+
+    def _in_head(self) -> bool:
+        """Whether the parser holds part of a request head (read, not yet complete)."""
+        parser = self._parser
+        return parser is not None and parser.in_head
 
     # -- what the sender reports --------------------------------------------------
 
@@ -475,7 +541,7 @@ class HttpConnection(ConnectionState, asyncio.Protocol):
         if deadline is None or now < deadline:
             return
         if self.state is HEAD:
-            if self._parser.in_head and self._transport is not None:
+            if self._in_head() and self._transport is not None:
                 write_final(self._transport, simple_response(408, "request header timeout"))
             self._close(CloseReason.HEADER_TIMEOUT)
         else:

@@ -108,7 +108,8 @@ class StaticFiles:
             if isinstance(answer, Response) and answer.status in _SAME_WHILE_UNCHANGED:
                 # Decided from the request and this version alone (the body, or 304 to
                 # the client's validator): the same request gets it while the file is.
-                answer.still_valid = partial(self._unchanged, path, version)
+                # The path as a string, once: each check of the answer stats it again.
+                answer.still_valid = partial(self._unchanged, path, os.fspath(path), version)
             return answer
         except FileChanged:
             # A precompressed sibling changed between its stat and its open.
@@ -230,18 +231,19 @@ class StaticFiles:
             return builtin_error(404)
         return result if isinstance(result, Response) else await result
 
-    def _unchanged(self, path: Path, version: FileVersion) -> bool:
-        """Whether ``version`` is still what ``_current`` would find for ``path`` (one stat),
-        so an answer made from it is still the one ``respond`` would make."""
+    def _unchanged(self, path: Path, path_text: str, version: FileVersion) -> bool:
+        """Whether ``version`` is still what ``_current`` would find for ``path`` (one stat;
+        ``path_text`` is ``path`` as a string), so an answer made from it is still the one
+        ``respond`` would make."""
         if self._versions.get(path) is not version:
             return False  # changed, invalidated or evicted since
         try:
-            info = os.stat(path)
+            info = os.stat(path_text)
         except (OSError, ValueError):
             return False
         if not version.is_described_by(info):
             return False
-        if version.data is None and not os.access(path, os.R_OK):
+        if version.data is None and not os.access(path_text, os.R_OK):
             return False  # a file read from disk each time would now answer 403
         self._versions.move_to_end(path)  # served again, as ``_current`` would note
         return True

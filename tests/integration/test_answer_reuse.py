@@ -26,6 +26,7 @@ from siteserve.assemble import build_app
 from siteserve.config import build_config
 from siteserve.layers import App, Layer
 from siteserve.reload.app import ReloadApp
+from siteserve.server import wire_files
 from tests.conftest import RunningServer, find_layer, running_server, wait_until
 
 DEADLINE = 10.0
@@ -382,3 +383,69 @@ def test_a_client_that_does_not_read_gets_no_unbounded_buffer(tmp_path: Path) ->
             assert most < 1024 * 1024, most
             for _ in range(sent):
                 assert reader.answer(False) == first
+
+
+def test_a_large_answer_given_again_goes_whole_from_its_wire_file(tmp_path: Path) -> None:
+    """A 100 KiB answer given again is one sendfile from a private file (``wire_files``):
+    the same bytes as the normal path, also to a client with a small window, for which
+    the socket takes only part of it and the transport sends the rest."""
+    root = make_site(tmp_path / "site")
+    with pair(root) as (kept, made):
+        answers = kept.server.answers
+        assert answers is not None
+        raw = request_bytes(kept.port, "GET", "/big.bin", ())
+        fresh = ask(made.port, request_bytes(made.port, "GET", "/big.bin", ()))
+        for small_window in (False, True):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if small_window:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(DEADLINE)
+            with sock:
+                sock.connect(("127.0.0.1", kept.port))
+                reader = Reader(sock)
+                reused = answers.reused
+                for _ in range(4):
+                    sock.sendall(raw)
+                    again = reader.answer(False)
+                    assert again.replace(b":%d" % kept.port, b"") == fresh.replace(
+                        b":%d" % made.port, b""
+                    )
+                assert answers.reused >= reused + 3
+        assert answers.wire_files >= 1 or not wire_files.AVAILABLE
+
+
+def test_a_connection_answered_from_kept_answers_makes_no_parser_until_it_needs_one(
+    tmp_path: Path,
+) -> None:
+    """A new connection's parser and sender are made with its first request that must be
+    parsed: none for kept answers, and the requests after them are parsed as ever."""
+    root = make_site(tmp_path / "site")
+    with pair(root) as (kept, made):
+        answers = kept.server.answers
+        assert answers is not None
+        raw = request_bytes(kept.port, "GET", "/a.txt", ())
+        first = ask(kept.port, raw)  # made and kept
+        with socket.create_connection(("127.0.0.1", kept.port), timeout=DEADLINE) as sock:
+            reader = Reader(sock)
+            sock.sendall(raw)
+            assert reader.answer(False) == first
+            state = kept.server._state  # the test looks at the one connection's parts
+            assert state is not None
+            (connection,) = state.connections
+            assert connection._parser is None and connection._sender is None
+            # A request never seen: parsed and answered the normal way, then one split
+            # over two reads, then a kept one again.
+            other = request_bytes(kept.port, "GET", "/style.css", ())
+            sock.sendall(other)
+            assert reader.answer(False) == ask(kept.port, other)
+            assert connection._parser is not None and connection._sender is not None
+            sock.sendall(raw[:7])
+            sock.sendall(raw[7:])
+            assert reader.answer(False) == first
+            reused = answers.reused
+            sock.sendall(raw)
+            assert reader.answer(False) == first
+            assert answers.reused == reused + 1
+        assert first.replace(b":%d" % kept.port, b"") == ask(
+            made.port, request_bytes(made.port, "GET", "/a.txt", ())
+        ).replace(b":%d" % made.port, b"")

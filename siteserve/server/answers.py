@@ -165,8 +165,8 @@ class AnswerCache:
         the one made for this Date line, or a new one; None when none can be open now."""
         wire = answer.wire
         if wire is not None:
-            if wire.date_line == date_line:
-                return wire
+            if wire.date_line == date_line and wire.fd >= 0:
+                return wire  # (one the sweep closed at the turn of a second is made again)
             self._wires.close(wire)  # the Date moved on: never rewritten, see wire_files
         large = answer.large_body
         assert large is not None

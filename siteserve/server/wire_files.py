@@ -24,9 +24,13 @@ import os
 from typing import Final
 
 from siteserve import bounds
+from siteserve.http.writer import date_cache
 
 #: How many wire files may be open at once (each holds one answer, up to ``ANSWER_BODY``).
 MAX_OPEN: Final = bounds.ANSWER_WIRE_FILES
+
+#: How often open files are looked at, to close those of a Date line gone by.
+SWEEP_SECONDS: Final = 1.0
 
 #: Whether this platform can make them.
 AVAILABLE: Final = hasattr(os, "memfd_create") and hasattr(os, "sendfile")
@@ -64,12 +68,18 @@ class WireFile:
 
 
 class WireFiles:
-    """The open wire files of one answer cache, at most ``MAX_OPEN``."""
+    """The open wire files of one answer cache, at most ``MAX_OPEN``.
 
-    __slots__ = ("_open",)
+    A file serves one Date line, so once its second is over it is closed
+    (``_sweep``, on the loop, about once a second while any is open): a server that
+    goes quiet after a burst of large answers holds no descriptor for them.
+    """
+
+    __slots__ = ("_open", "_sweep_handle")
 
     def __init__(self) -> None:
         self._open: set[WireFile] = set()
+        self._sweep_handle: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._open)
@@ -89,12 +99,29 @@ class WireFiles:
         except OSError:
             return None  # no memory or no descriptor left: the transport sends it
         self._open.add(wire)
+        self._sweep_soon()
         return wire
 
     def close(self, wire: WireFile | None) -> None:
         if wire is not None:
             self._open.discard(wire)
             wire.close()
+
+    def _sweep_soon(self) -> None:
+        if self._sweep_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # made outside a loop (a test): closed by the bound or by hand
+            self._sweep_handle = loop.call_later(SWEEP_SECONDS, self._sweep)
+
+    def _sweep(self) -> None:
+        self._sweep_handle = None
+        current = date_cache.line()
+        for stale in [wire for wire in self._open if wire.date_line != current]:
+            self.close(stale)
+        if self._open:
+            self._sweep_soon()
 
 
 def send_wire(transport: asyncio.Transport, socket_fd: int, wire: WireFile) -> None:

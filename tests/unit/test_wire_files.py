@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -10,6 +11,7 @@ from siteserve import bounds
 from siteserve.http import Headers, Request, Response
 from siteserve.server import wire_files
 from siteserve.server.answers import Answer, AnswerCache
+from tests.unit.connection_support import until
 
 pytestmark = pytest.mark.skipif(not wire_files.AVAILABLE, reason="needs os.memfd_create")
 
@@ -111,3 +113,24 @@ def test_a_flood_of_large_answers_keeps_the_open_files_bound() -> None:
     assert all(answer.large_body == LARGE for answer in answers)
     assert cache.wire(answers[-1], LATER) is not None
     assert cache.wire_files == 1
+
+
+def test_a_wire_file_of_a_second_gone_by_is_closed_with_no_request_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server gone quiet after a burst of large answers holds no descriptor for them."""
+    monkeypatch.setattr(wire_files, "SWEEP_SECONDS", 0.0)
+    cache = AnswerCache()
+    answer = kept(cache, 1)
+
+    async def run() -> None:
+        wire = cache.wire(answer, DATE)  # a Date line that is not now's
+        assert wire is not None and cache.wire_files == 1
+        await until(lambda: cache.wire_files == 0, "the sweep closed it")
+        assert wire.fd == -1
+        again = cache.wire(answer, DATE)  # asked again: made anew, never the closed one
+        assert again is not None and again is not wire and again.fd >= 0
+
+    asyncio.run(run())
+    cache.forget(b"GET /1 HTTP/1.1\r\nHost: test\r\n\r\n")
+    assert cache.wire_files == 0

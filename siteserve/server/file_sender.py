@@ -73,12 +73,12 @@ async def send_file(
             info = os.fstat(file.fileno())
             stamp = (info.st_size, info.st_mtime_ns)
         sending = _Sending(transport, flow, body, file.fileno(), stamp)
-        await sending.run(_socket_fd(transport))
+        await sending.run(sendfile_socket(transport))
     finally:
         file.close()
 
 
-def _socket_fd(transport: asyncio.Transport) -> int:
+def sendfile_socket(transport: asyncio.Transport) -> int:
     """The socket to call ``os.sendfile`` on, or -1 where bytes must pass through the transport."""
     if not hasattr(os, "sendfile") or transport.get_extra_info("sslcontext") is not None:
         return -1

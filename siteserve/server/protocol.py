@@ -44,7 +44,7 @@ from siteserve.server.connection_state import (
     Exchange,
     close_reason,
 )
-from siteserve.server.file_sender import _socket_fd as sendfile_socket
+from siteserve.server.file_sender import sendfile_socket
 from siteserve.server.flow import MAX_PIPELINE, ReadFlow, WriteFlow
 from siteserve.server.request_body import RequestBody
 from siteserve.server.response_sender import ResponseSender, discard, frame, write_final

@@ -109,10 +109,9 @@ def cli_options(given: dict[str, object]) -> dict[str, object]:
 def serve_config(config: Config) -> None:
     """Serve ``config``'s folder until Ctrl-C or SIGTERM: the app, the banner, the runner."""
     # Imported here so that --help, --version and option errors stay fast.
-    from siteserve.assemble import build_app, new_run_secrets
+    from siteserve.assemble import build_app, has_access_check, new_run_secrets
     from siteserve.console import local_url
     from siteserve.server.runner import run
-    from siteserve.share.auth import access_layer
     from siteserve.share.banner import share_notes
 
     terminal = console()
@@ -123,9 +122,13 @@ def serve_config(config: Config) -> None:
     if site_app is None:
         shared = new_run_secrets(config)
         link = shared.link
-    else:
+    elif has_access_check(config):
+        from siteserve.share.auth import access_layer  # hmac and the links: only with one
+
         access = access_layer(site_app)
         link = None if access is None else access.link
+    else:
+        link = None
     tls_setup = None
     if config.tls:
         from siteserve.share.tls import setup_tls  # cryptography loads only for --tls

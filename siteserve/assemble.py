@@ -43,7 +43,6 @@ is tested is what runs. The modules are imported when the app is built, so
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -74,7 +73,14 @@ class RunSecrets:
 
 
 def new_run_secrets(config: Config) -> RunSecrets:
+    import secrets  # with --workers only: one process makes its token in ReloadApp
+
     return RunSecrets(new_share_link(config), secrets.token_urlsafe(32))
+
+
+def has_access_check(config: Config) -> bool:
+    """Whether the stack has an ``AuthApp``: a password or a share link is set."""
+    return bool(config.auth) or config.share_link != "off"
 
 
 def build_app(config: Config, *, shared: RunSecrets | None = None) -> App:
@@ -110,7 +116,7 @@ def build_app(config: Config, *, shared: RunSecrets | None = None) -> App:
         # The script goes into HTML files inside the Site's pipeline, before validators.
         site.static.html_transform = reload_app.injector
         app = reload_app
-    if config.auth or config.share_link != "off":
+    if has_access_check(config):
         from siteserve.share.auth import AuthApp
         from siteserve.share.credentials import parse_credential
 

@@ -12,19 +12,19 @@ start-up reads options from anywhere else.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from siteserve.http.limits import ParserLimits
 from siteserve.options import BY_NAME, OPTIONS, TABLE_ARRAYS, FileKind, Option, toml_tables
 from siteserve.options import ConfigError as ConfigError
 from siteserve.options import parse_duration as parse_duration
 from siteserve.options import parse_size as parse_size
-from siteserve.rules.model import RedirectRule
-from siteserve.rules.native import redirects_from
+
+if TYPE_CHECKING:
+    from siteserve.rules.model import RedirectRule
 
 CONFIG_FILE = "siteserve.toml"
 
@@ -247,11 +247,22 @@ def _file_values(data: dict[str, Any], root: Path) -> dict[str, Any]:
     return values
 
 
+def _redirects_from(data: dict[str, Any]) -> tuple[RedirectRule, ...]:
+    """``[[redirects]]``; the rule modules load only for a siteserve.toml that has some."""
+    if "redirects" not in data:
+        return ()
+    from siteserve.rules.native import redirects_from
+
+    return redirects_from(data["redirects"])
+
+
 def load_file(root: Path) -> dict[str, Any]:
     """Read ``siteserve.toml`` in the site folder, or nothing when there is none."""
     path = root / CONFIG_FILE
     if not path.is_file():
         return {}
+    import tomllib  # only a site with a siteserve.toml pays for the TOML parser
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -398,7 +409,7 @@ def build_config(root: Path, **options: Any) -> Config:
         site=MappingProxyType(_table(data, "site")),
         headers=_headers_from(_table(data, "headers")),
         markdown=_markdown_from(_table(data, "markdown")),
-        redirects=redirects_from(data.get("redirects", [])),
+        redirects=_redirects_from(data),
         **values,
     )
 

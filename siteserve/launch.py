@@ -15,16 +15,17 @@ holds the two side by side.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from siteserve.config import Config, build_config
 from siteserve.options import ConfigError, Flag, Option, for_command, on_command_line
 
 if TYPE_CHECKING:
+    from siteserve.config import Config
     from siteserve.console import Console, ServerAddress
 
 EXIT_USAGE = 2
@@ -109,10 +110,9 @@ def cli_options(given: dict[str, object]) -> dict[str, object]:
 def serve_config(config: Config) -> None:
     """Serve ``config``'s folder until Ctrl-C or SIGTERM: the app, the banner, the runner."""
     # Imported here so that --help, --version and option errors stay fast.
-    from siteserve.assemble import build_app, new_run_secrets
+    from siteserve.assemble import build_app, has_access_check, new_run_secrets
     from siteserve.console import local_url
     from siteserve.server.runner import run
-    from siteserve.share.auth import access_layer
     from siteserve.share.banner import share_notes
 
     terminal = console()
@@ -123,9 +123,13 @@ def serve_config(config: Config) -> None:
     if site_app is None:
         shared = new_run_secrets(config)
         link = shared.link
-    else:
+    elif has_access_check(config):
+        from siteserve.share.auth import access_layer  # hmac and the links: only with one
+
         access = access_layer(site_app)
         link = None if access is None else access.link
+    else:
+        link = None
     tls_setup = None
     if config.tls:
         from siteserve.share.tls import setup_tls  # cryptography loads only for --tls
@@ -147,6 +151,9 @@ def serve_config(config: Config) -> None:
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
     access_log = None if config.quiet else terminal.access
+    # Start-up is over (see main): collections run again while serving, the first one
+    # in the runner, which then leaves what start-up made out of later ones.
+    gc.enable()
     if site_app is None:
         from siteserve.server.workers import run_workers
 
@@ -170,8 +177,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return typer_main(args)
     folder, given = quick
+    # Imports and the app make tens of thousands of objects that live as long as the
+    # process, and next to no garbage: automatic collections would walk them again and
+    # again (5 M instructions of a launch's 455 M) for nothing. serve_config turns them
+    # back on before serving; the runner's first collection takes what little there is.
+    gc.disable()
     # What siteserve.cli.main and typer's command would do around cli.serve, in the same order.
     try:
+        from siteserve.config import build_config
+
         serve_config(build_config(folder, **cli_options(given)))
     except ConfigError as error:
         console().error(str(error))
@@ -189,4 +203,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = PacifyFlushWrapper(sys.stdout)
         sys.stderr = PacifyFlushWrapper(sys.stderr)
         return 1
+    finally:
+        gc.enable()  # also when start-up failed before serve_config turned it on
     return 0

@@ -8,9 +8,7 @@ UDP socket" trick), so starting a server never waits on a resolver.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-import shutil
 import socket
 import struct
 import subprocess
@@ -94,6 +92,8 @@ def parse_if_inet6(text: str) -> list[str]:
 
 def parse_ip_json(text: str, ipv6: bool = False) -> list[str]:
     """Addresses from ``ip -j addr`` output."""
+    import json  # only where /proc does not list the addresses
+
     families = {"inet", "inet6"} if ipv6 else {"inet"}
     try:
         interfaces: Any = json.loads(text) if text else []
@@ -120,6 +120,8 @@ def parse_ifconfig(text: str, ipv6: bool = False) -> list[str]:
 
 
 def _command_output(argv: list[str]) -> str:
+    import shutil  # with bz2 and lzma: only when a command is run
+
     if shutil.which(argv[0]) is None:
         return ""
     try:

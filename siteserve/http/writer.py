@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.utils import formatdate
 from http import HTTPStatus
 
 from siteserve import __version__
+from siteserve.http.dates import http_date
 from siteserve.http.response import EncodedFields, FileBody, Response
 
 SERVER_HEADER = f"Server: siteserve/{__version__}\r\n".encode()
@@ -43,7 +43,7 @@ class _DateCache:
         second = int(now)
         if second != self._second:
             self._second = second
-            self._line = f"Date: {formatdate(now, usegmt=True)}\r\n".encode()
+            self._line = f"Date: {http_date(now)}\r\n".encode()
         return self._line
 
 

@@ -8,18 +8,30 @@ applied by the Site itself, below these), a later one winning for the same name.
 
 from __future__ import annotations
 
-from siteserve.config import Config
-from siteserve.rules.headers_file import parse_headers
-from siteserve.rules.model import RuleSet
-from siteserve.rules.redirects_file import parse_redirects
-from siteserve.rules.vercel import parse_serve_json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-#: The rule files read from the site root, and their readers.
-RULE_FILES = {
-    "_redirects": parse_redirects,
-    "_headers": parse_headers,
-    "serve.json": parse_serve_json,
-}
+from siteserve.config import Config
+
+if TYPE_CHECKING:
+    from siteserve.rules.model import RuleSet
+
+#: The rule files read from the site root, in this order. Their readers load only
+#: for a site that has rules (``readers``): most sites have none.
+RULE_FILES = ("_redirects", "_headers", "serve.json")
+
+
+def readers() -> dict[str, Callable[[str, str], RuleSet]]:
+    """Each of ``RULE_FILES`` and its reader."""
+    from siteserve.rules.headers_file import parse_headers
+    from siteserve.rules.redirects_file import parse_redirects
+    from siteserve.rules.vercel import parse_serve_json
+
+    return {
+        "_redirects": parse_redirects,
+        "_headers": parse_headers,
+        "serve.json": parse_serve_json,
+    }
 
 
 def has_rules(config: Config) -> bool:
@@ -28,9 +40,11 @@ def has_rules(config: Config) -> bool:
 
 
 def load_rules(config: Config) -> RuleSet:
+    from siteserve.rules.model import RuleSet
+
     rules = RuleSet()
     rules.redirects += config.redirects
-    for name, parse in RULE_FILES.items():
+    for name, parse in readers().items():
         path = config.root / name
         try:
             text = path.read_text(encoding="utf-8", errors="replace")

@@ -19,7 +19,6 @@ from siteserve.config import Config
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.layers import Layer
-from siteserve.share.archive import content_disposition, zip_response
 from siteserve.share.download_query import download_wanted
 from siteserve.share.health import HEALTH_PATH, health_response
 from siteserve.site.app import Site
@@ -101,6 +100,8 @@ class ShareApp(Layer[Site]):
                 return None  # the Site answers (404)
             if wanted not in ("", "zip"):
                 return builtin_error(400, message="Only ?download=zip is offered for folders.")
+            from siteserve.share.archive import zip_response  # a folder's first zip
+
             return zip_response(
                 folder,
                 root=self.root,
@@ -135,6 +136,8 @@ class ShareApp(Layer[Site]):
 def _attach(response: Response, name: str) -> Response:
     if response.status not in (200, 206):
         return response
+    from siteserve.share.archive import content_disposition  # the first download
+
     headers = [(k, v) for k, v in response.headers if k.lower() != "content-disposition"]
     headers.append(("Content-Disposition", content_disposition(name)))
     return replace(response, headers=headers)

@@ -29,7 +29,6 @@ from siteserve.site.errors import builtin_error, error_response
 from siteserve.site.fallback_files import fallback_file
 from siteserve.site.file_version import NotAFile
 from siteserve.site.layouts import LayoutRules
-from siteserve.site.listing import render_listing
 from siteserve.site.names import error_template
 from siteserve.site.resolver import Resolved, Resolver
 from siteserve.site.spa import SpaFallback
@@ -292,6 +291,8 @@ class Site(App):
                 made.still_valid = None
             return made
         if kind == "directory":
+            from siteserve.site.listing import render_listing  # the first folder listed
+
             segments = list(resolved.path.relative_to(self.root).parts)
             return render_listing(
                 resolved.path,

@@ -9,12 +9,12 @@ a separate environment that never sees these, and the other way round.
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
     import jinja2
 
 PACKAGE = "siteserve.templates"
@@ -22,6 +22,9 @@ PACKAGE = "siteserve.templates"
 
 @cache
 def _folder() -> Traversable:
+    # importlib.resources (and tempfile, random, shutil with it) load with the first asset.
+    from importlib import resources
+
     try:
         return resources.files(PACKAGE)
     except ModuleNotFoundError:

@@ -9,7 +9,6 @@ script; ETag lists are parsed here and nowhere else.
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -132,6 +131,8 @@ def parse_http_date(value: str) -> int | None:
         month, day, hour, minute, second, year = match.groups()
     else:
         return None
+    import calendar  # with datetime: only once a client sends a date
+
     numbers = (int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
     if not 1 <= numbers[2] <= calendar.monthrange(numbers[0], numbers[1])[1]:
         return None

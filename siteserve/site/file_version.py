@@ -20,7 +20,6 @@ import io
 import os
 import stat
 from dataclasses import dataclass
-from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -210,11 +209,6 @@ class FileVersion:
 def make_etag(inode: int, size: int, mtime_ns: int) -> str:
     """A strong entity-tag (RFC 9110 section 8.8.3) from the file's identity and version."""
     return f'"{inode:x}-{size:x}-{mtime_ns:x}"'
-
-
-def http_date(seconds: int) -> str:
-    """IMF-fixdate, the preferred HTTP-date form (RFC 9110 section 5.6.7)."""
-    return formatdate(seconds, usegmt=True)
 
 
 def read_whole(

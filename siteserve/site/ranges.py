@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -218,7 +217,10 @@ def multipart(
     The length is known in advance (the part headers are ours, the ranges fixed), so
     the writer can send Content-Length instead of chunking.
     """
-    boundary = boundary or secrets.token_hex(12)
+    if not boundary:
+        import secrets  # the first multi-range answer (hmac and hashlib come with it)
+
+        boundary = secrets.token_hex(12)
     heads: list[bytes] = []
     for index, byte_range in enumerate(ranges):
         heads.append(

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from siteserve import bounds
 from siteserve.config import Config
+from siteserve.http.dates import http_date
 from siteserve.http.request import Request
 from siteserve.http.response import Response
 from siteserve.site import cache_policy, conditional, ranges, transfer
@@ -45,7 +46,6 @@ from siteserve.site.file_version import (
     NotAFile,
     OpenFile,
     VersionFile,
-    http_date,
     make_etag,
     open_file,
     read_version,

@@ -3,11 +3,13 @@
 The server runs in a child interpreter (the test process has everything loaded
 already), started as the bench starts it. A thread in that child waits for a
 200 on a raw socket (``socket`` is loaded by the server anyway), writes the
-names in ``sys.modules`` to a file and stops the server with SIGTERM.
+names in ``sys.modules`` and the collector's state to a file and stops the
+server with SIGTERM.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -18,7 +20,7 @@ from tests.integration.processes import START_DEADLINE, free_port
 
 #: Run in the child: the watcher thread, then ``python -m siteserve`` itself.
 _CHILD = """
-import os, runpy, signal, socket, sys, threading, time
+import gc, os, runpy, signal, socket, sys, threading, time
 
 port, out = int(sys.argv[1]), sys.argv[2]
 
@@ -37,8 +39,10 @@ def watch() -> None:
         if time.monotonic() > deadline:
             os._exit(3)
         time.sleep(0.01)
+    state = {"modules": sorted(sys.modules), "gc_enabled": gc.isenabled(),
+             "frozen": gc.get_freeze_count()}
     with open(out, "w") as file:
-        file.write("\\n".join(sorted(sys.modules)))
+        file.write(repr(state))  # not json: the child must not load what the test looks for
     os.kill(os.getpid(), signal.SIGTERM)
 
 threading.Thread(target=watch, daemon=True).start()
@@ -61,9 +65,50 @@ NOT_FOR_A_STATIC_SERVE = (
     "wsproto",
 )
 
+#: Standard modules the same serve leaves alone until a feature asks for them: the TOML
+#: parser (a siteserve.toml), email and calendar (HTTP dates are written and parsed
+#: here), secrets (share links, multipart ranges), listings' json, zips' shutil and
+#: importlib.resources (our own pages: a listing, an error page).
+STDLIB_NOT_FOR_A_STATIC_SERVE = (
+    "tomllib",
+    "email",
+    "calendar",
+    "datetime",
+    "secrets",
+    "hmac",
+    "json",
+    "shutil",
+    "tempfile",
+    "bz2",
+    "lzma",
+    "importlib.resources",
+)
+
+#: Our own modules for features the same serve does not use.
+OURS_NOT_FOR_A_STATIC_SERVE = (
+    "siteserve.rules.model",  # no rule file, no [[redirects]]
+    "siteserve.rules.native",
+    "siteserve.rules.headers_file",
+    "siteserve.rules.redirects_file",
+    "siteserve.rules.vercel",
+    "siteserve.share.auth",  # no password, no share link
+    "siteserve.share.links",
+    "siteserve.share.archive",  # no ?download yet
+    "siteserve.site.listing",  # no folder listed yet
+    "siteserve.site.forms",
+)
+
 
 def _serve_once(tmp_path: Path, *flags: str) -> tuple[set[str], str]:
     """The modules loaded at the first answer, and what the server printed on stdout."""
+    state, printed = _first_answer(tmp_path, *flags)
+    modules = state["modules"]
+    assert isinstance(modules, list)
+    return set(modules), printed
+
+
+def _first_answer(tmp_path: Path, *flags: str) -> tuple[dict[str, object], str]:
+    """What the child saw at the first answer (modules, the collector), and its stdout."""
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("<h1>hi</h1>")
@@ -78,7 +123,8 @@ def _serve_once(tmp_path: Path, *flags: str) -> tuple[set[str], str]:
         timeout=START_DEADLINE + 30,
     )
     assert done.returncode == 0, done.stderr
-    return set(listed.read_text().split()), done.stdout
+    state: dict[str, object] = ast.literal_eval(listed.read_text())
+    return state, done.stdout
 
 
 def _top_level(modules: set[str]) -> set[str]:
@@ -94,6 +140,23 @@ def test_a_static_serve_to_a_pipe_answers_without_rich_or_any_feature(tmp_path: 
     assert lines[1].startswith("  Folder   ") and lines[1].endswith("site")
     assert lines[2].startswith("  Local    http://127.0.0.1:")
     assert lines[-1] == "  Press Ctrl-C to stop."
+
+
+def test_a_static_serve_leaves_the_standard_modules_of_other_features_alone(
+    tmp_path: Path,
+) -> None:
+    modules, _ = _serve_once(tmp_path, "--quiet", "--no-reload")
+    assert {name for name in STDLIB_NOT_FOR_A_STATIC_SERVE if name in modules} == set()
+    assert {name for name in OURS_NOT_FOR_A_STATIC_SERVE if name in modules} == set()
+
+
+def test_the_collector_is_on_while_serving_and_start_up_is_frozen(tmp_path: Path) -> None:
+    # Start-up pauses automatic collections (siteserve.launch); serving must not.
+    state, _ = _first_answer(tmp_path, "--quiet", "--no-reload")
+    assert state["gc_enabled"] is True
+    frozen = state["frozen"]
+    assert isinstance(frozen, int)
+    assert frozen > 10_000  # the modules and the app, out of later full collections
 
 
 _BANNER = """

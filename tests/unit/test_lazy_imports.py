@@ -97,3 +97,48 @@ def test_version_and_help_load_neither_rich_nor_the_server(flag: str, prints: st
     )
     assert prints in done.stdout
     assert done.stderr.strip() == "[]"
+
+
+_BUILD = """
+import json, sys
+from pathlib import Path
+from siteserve.assemble import build_app
+from siteserve.config import build_config
+
+app = build_app(build_config(Path(sys.argv[1]), port=0, reload=False, auth=sys.argv[2:]))
+print(json.dumps(sorted(sys.modules)))
+"""
+
+#: What a site's files and options decide to load, and what each module is for.
+_BY_FEATURE = (
+    "tomllib",  # siteserve.toml
+    "siteserve.rules.native",  # its [[redirects]]
+    "siteserve.rules.headers_file",  # a rule file (_headers here)
+    "siteserve.share.auth",  # --auth
+)
+
+
+def _built(root: Path, *auth: str) -> set[str]:
+    """The feature modules loaded once the app for ``root`` is built (fresh interpreter)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILD, str(root), *auth],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    loaded: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return {name for name in _BY_FEATURE if name in loaded}
+
+
+def test_a_site_without_config_rules_or_password_loads_none_of_their_readers(
+    tmp_path: Path,
+) -> None:
+    assert _built(_static_site(tmp_path)) == set()
+
+
+def test_a_siteserve_toml_rules_and_a_password_load_what_they_need(tmp_path: Path) -> None:
+    _static_site(tmp_path)
+    (tmp_path / "siteserve.toml").write_text('[[redirects]]\nfrom = "/old"\nto = "/new"\n')
+    (tmp_path / "_headers").write_text("/*\n  X-Test: yes\n")
+    assert _built(tmp_path, "ann:secret") == set(_BY_FEATURE)

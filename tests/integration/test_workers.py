@@ -322,6 +322,25 @@ def test_one_share_link_opens_every_worker(start: type[Workers], site: Path) -> 
     assert server.stop() == 0
 
 
+def told_on_hello(tab: Tab, page: str) -> TextMessage:
+    """The first message a tab is told after its hello, saying hello again (as a tab does
+    after showing a change in place) until one comes: the worker holding its socket knows
+    the page only once another worker's note about it has reached it."""
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        tab.say({"type": "hello", "page": page, "scripts": []})
+        soon = min(end, time.monotonic() + 0.1)
+        while time.monotonic() < soon:
+            if tab.wire.buffer:
+                tab.ws.receive_data(tab.wire.buffer)
+                tab.wire.buffer = b""
+            for event in tab.ws.events():
+                if isinstance(event, TextMessage):
+                    return event
+            tab.wire._fill(soon)
+    raise AssertionError(f"the tab on {page} was told nothing after its hello")
+
+
 def tab_on(worker: int, port: int, token: str, pids: list[int], renderer: int) -> Tab:
     """A tab's socket held by ``worker``: sockets are opened until the kernel puts one there."""
     end = time.monotonic() + DEADLINE
@@ -337,6 +356,9 @@ def tab_on(worker: int, port: int, token: str, pids: list[int], renderer: int) -
 def test_a_tab_on_another_worker_than_its_page_is_told_what_one_process_would(
     start: type[Workers], site: Path
 ) -> None:
+    # A page whose render warns (an undefined name): the warnings go to its tab on hello.
+    page = site / "warned.html.jinja"
+    page.write_text('<!doctype html><link rel="stylesheet" href="/style.css"><h1>{{ gone }}</h1>')
     server = start(str(site), "--workers", "2", "-p", "0", "--quiet")
     server.ready()
     pids = server.workers()
@@ -344,21 +366,24 @@ def test_a_tab_on_another_worker_than_its_page_is_told_what_one_process_would(
     (renderer, wire), (other, _) = held.items()
     # The page is served by one worker (its sources are that worker's to know)...
     host = f"Host: 127.0.0.1:{server.port}\r\n"
-    wire.send(f"GET / HTTP/1.1\r\n{host}\r\n".encode())
+    wire.send(f"GET /warned.html HTTP/1.1\r\n{host}\r\n".encode())
     assert wire.read_response()[0] == 200
     wire.send(f"GET /__siteserve/ws-token HTTP/1.1\r\n{host}\r\n".encode())
     token = json.loads(wire.read_response()[2])["token"]
-    # ...and its tab's socket lands on the other one.
+    # ...and its tab's socket lands on the other one, which learns of the page from the
+    # first worker through the supervisor, a few milliseconds later: once it has, the
+    # tab's hello is told the render's warnings, as one process would tell them.
     tab = tab_on(other, server.port, token, pids, renderer)
-    tab.say({"type": "hello", "page": "/", "scripts": []})
+    warnings = json.loads(told_on_hello(tab, "/warned.html").data)
+    assert warnings["type"] == "warnings" and "gone" in warnings["messages"][0]
     (site / "style.css").write_text("h1 { color: blue }")
     update = tab.events(TextMessage)[-1]
     assert isinstance(update, TextMessage)
     assert json.loads(update.data) == {"type": "update", "css": ["/style.css"], "images": []}
-    (site / "index.html").write_text("<!doctype html><h1>new</h1>")
+    page.write_text("<!doctype html><h1>new</h1>")
     reload = tab.events(TextMessage)[-1]
     assert isinstance(reload, TextMessage)
-    assert json.loads(reload.data) == {"type": "reload"}
+    assert json.loads(reload.data) == {"type": "reload"}  # its HTML only: shown in place
     assert server.stop() == 0
 
 

@@ -166,8 +166,8 @@ class Socket:
             )
         )
 
-    def events(self, until_kind: type) -> list[object]:
-        deadline = time.monotonic() + DEADLINE
+    def events(self, until_kind: type, within: float = DEADLINE) -> list[object]:
+        deadline = time.monotonic() + within
         seen: list[object] = []
         while time.monotonic() < deadline:
             if self.wire.buffer:
